@@ -1,0 +1,35 @@
+/**
+ * What CLI commands need from the rest of LoRA Lab: a way to train (with a progress
+ * bar) and a place to print. Commands never start trainers themselves.
+ */
+import type { RunConfig } from '../trainer/config.ts';
+import type { Evaluation, RunSummary } from '../trainer/protocol.ts';
+
+export interface TrainedRun {
+  runId: number | string;
+  /** The model a base run produced, or the base model a LoRA run used. */
+  modelId: number | string;
+  adapterId: number | string | null;
+  evaluations: { before?: Evaluation; after?: Evaluation };
+  summary: RunSummary;
+  backend: string;
+  device: string;
+}
+
+export interface TrainOptions {
+  name: string;
+  /** Progress-bar label. */
+  label: string;
+  /** For LoRA runs: the base model to fine-tune. */
+  baseModel?: number | string;
+}
+
+export interface CliContext {
+  train(config: RunConfig, opts: TrainOptions): Promise<TrainedRun>;
+  out(text: string): void;
+  quiet: boolean;
+}
+
+export class RunFailedError extends Error {
+  override name = 'RunFailedError';
+}

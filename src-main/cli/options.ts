@@ -1,0 +1,113 @@
+/**
+ * Command-line flags → RunConfig. Every flag maps onto one config field, and the
+ * config's own validation produces the error messages (the same ones the UI shows).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type RunConfig, type RunKind, classicPreset, defaultConfig, layerNames, validateConfig } from '../trainer/config.ts';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const runFlags = {
+  seed: { type: 'string' },
+  'batch-size': { type: 'string' },
+  epochs: { type: 'string' },
+  steps: { type: 'string' },
+  lr: { type: 'string' },
+  optimizer: { type: 'string' },
+  digits: { type: 'string' },
+  sizes: { type: 'string' },
+  rank: { type: 'string' },
+  alpha: { type: 'string' },
+  targets: { type: 'string' },
+  init: { type: 'string' },
+  rslora: { type: 'boolean' },
+  'lora-plus': { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  'eval-every': { type: 'string' },
+  backend: { type: 'string' },
+  name: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+export const commonFlags = {
+  json: { type: 'boolean' },
+  db: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+export function parse(argv: string[], options: ParseArgsConfig['options'], allowPositionals = false): { values: Flags; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: options ?? {}, allowPositionals, strict: true });
+    return { values: values as Flags, positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+}
+
+function num(flags: Flags, name: string): number | undefined {
+  const v = flags[name];
+  if (v === undefined || typeof v === 'boolean') return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+function list(flags: Flags, name: string): number[] | undefined {
+  const v = flags[name];
+  if (v === undefined || typeof v === 'boolean') return undefined;
+  if (v === 'all' || v === '') return undefined;
+  return v.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (s.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a comma-separated list of numbers, got "${v}"`);
+    return n;
+  });
+}
+
+/** Apply flags over a starting config (defaults or a preset) and validate. */
+export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig = defaultConfig(kind)): RunConfig {
+  const cfg: RunConfig = structuredClone(start);
+  const set = <K extends keyof RunConfig>(k: K, v: RunConfig[K] | undefined) => {
+    if (v !== undefined) cfg[k] = v;
+  };
+  set('seed', num(flags, 'seed'));
+  set('batchSize', num(flags, 'batch-size'));
+  set('epochs', num(flags, 'epochs'));
+  const steps = num(flags, 'steps');
+  if (steps !== undefined) cfg.maxSteps = steps;
+  set('lr', num(flags, 'lr'));
+  if (typeof flags['optimizer'] === 'string') cfg.optimizer = flags['optimizer'] as RunConfig['optimizer'];
+  if (flags['digits'] !== undefined) cfg.digits = list(flags, 'digits') ?? null;
+  const sizes = list(flags, 'sizes');
+  if (sizes) {
+    cfg.sizes = sizes;
+    if (cfg.lora) cfg.lora.targets = layerNames(sizes);
+  }
+  const trainLimit = num(flags, 'train-limit');
+  if (trainLimit !== undefined) cfg.trainLimit = trainLimit;
+  const testLimit = num(flags, 'test-limit');
+  if (testLimit !== undefined) cfg.testLimit = testLimit;
+  set('evalEvery', num(flags, 'eval-every'));
+  if (cfg.lora) {
+    const r = num(flags, 'rank');
+    if (r !== undefined) cfg.lora.r = r;
+    const alpha = num(flags, 'alpha');
+    if (alpha !== undefined) cfg.lora.alpha = alpha;
+    if (typeof flags['targets'] === 'string') cfg.lora.targets = flags['targets'].split(',').map((s) => s.trim());
+    if (typeof flags['init'] === 'string') cfg.lora.init = flags['init'] as 'kaiming' | 'gaussian';
+    if (flags['rslora']) cfg.lora.scaling = 'rslora';
+    const plus = num(flags, 'lora-plus');
+    if (plus !== undefined) cfg.lora.loraPlusRatio = plus;
+  } else {
+    for (const f of ['rank', 'alpha', 'targets', 'init', 'rslora', 'lora-plus']) {
+      if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to LoRA fine-tuning (lora-lab finetune)`);
+    }
+  }
+  return validateConfig(cfg);
+}
+
+export { classicPreset };

@@ -1,0 +1,10 @@
+/** Plain-text tables for the terminal. */
+export function table(head: string[], rows: (string | number)[][], align: ('l' | 'r')[] = []): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r.map((v, c) => ((align[c] ?? (c === 0 ? 'l' : 'r')) === 'l' ? v.padEnd(widths[c] as number) : v.padStart(widths[c] as number))).join('  ').trimEnd();
+  return [fmt(head), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.slice(1).map(fmt)].join('\n');
+}
+
+export const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;

@@ -1,0 +1,77 @@
+/**
+ * The trainer process. Started by host.ts as a Node child (process.send) or as an
+ * Electron utility process (process.parentPort). Picks a backend, reports `ready`,
+ * runs one job, reports the outcome and exits.
+ */
+import { initBackend } from './backend.ts';
+import { errorCode, runJob, type JobControl } from './job.ts';
+import type { HostMessage, TrainerMessage } from './protocol.ts';
+
+interface ParentPort {
+  on(event: 'message', cb: (e: { data: unknown }) => void): void;
+  postMessage(msg: unknown): void;
+}
+
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+function send(msg: TrainerMessage): Promise<void> {
+  if (parentPort) {
+    parentPort.postMessage(msg);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
+function onMessage(cb: (msg: HostMessage) => void): void {
+  if (parentPort) parentPort.on('message', (e) => cb(e.data as HostMessage));
+  else process.on('message', (m) => cb(m as HostMessage));
+}
+
+async function finish(code: number): Promise<never> {
+  // Let queued messages leave before the channel closes.
+  await send({ type: 'pong', id: -1 });
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const control: JobControl = { cancelled: false };
+  let started = false;
+  let currentRun: string | null = null;
+  let backend = 'unknown';
+  let startJob!: (msg: Extract<HostMessage, { type: 'start' }>) => void;
+  const startMsg = new Promise<Extract<HostMessage, { type: 'start' }>>((resolve) => (startJob = resolve));
+  onMessage((msg) => {
+    if (msg.type === 'cancel') control.cancelled = true;
+    else if (msg.type === 'ping') void send({ type: 'pong', id: msg.id });
+    else if (msg.type === 'start' && !started) {
+      started = true;
+      startJob(msg);
+    }
+  });
+  // The host may disappear (killed app): never outlive it.
+  process.on('disconnect', () => process.exit(2));
+
+  try {
+    const info = await initBackend();
+    backend = info.name;
+    await send({ type: 'ready', backend: info.name, device: info.device, pid: process.pid });
+  } catch (err) {
+    await send({ type: 'error', runId: null, message: (err as Error).message, code: 'backend' });
+    return finish(1);
+  }
+  const { job } = await startMsg;
+  currentRun = job.runId;
+  try {
+    await runJob(job, backend, (m) => void send(m), control);
+    return finish(0);
+  } catch (err) {
+    const e = err as Error;
+    await send({ type: 'error', runId: currentRun, message: e.message, code: errorCode(err), ...(e.stack ? { stack: e.stack } : {}) });
+    return finish(1);
+  }
+}
+
+void main();

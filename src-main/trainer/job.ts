@@ -1,0 +1,121 @@
+/**
+ * One training job from start to finish, process-agnostic: load data, build the
+ * model (fresh from the seed, or the given base frozen under fresh adapters), evaluate,
+ * train, evaluate, and hand back the weights. Everything is reported through `emit`,
+ * so the same code runs inside a trainer process or in-process in tests.
+ */
+import { subsetIndices } from '../data/datasets.ts';
+import { loadMnist } from '../data/mnist.ts';
+import { IdxError } from '../data/idx.ts';
+import { Rng } from '../util/rng.ts';
+import { ConfigError, paramCounts, validateConfig } from './config.ts';
+import { evaluate } from './evaluate.ts';
+import { DivergedError, trainLoop } from './loop.ts';
+import { adapterInfo, attachLora, loraToNamed } from './lora.ts';
+import { Mlp } from './mlp.ts';
+import type { TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
+import { tf } from './tf.ts';
+
+export type Emit = (msg: TrainerMessage) => void;
+
+export interface JobControl {
+  cancelled: boolean;
+}
+
+export async function runJob(job: TrainJob, backend: string, emit: Emit, control: JobControl = { cancelled: false }): Promise<void> {
+  const { runId } = job;
+  const cfg = validateConfig(job.config);
+  const started = performance.now();
+  const status = (phase: 'loading' | 'evaluating' | 'training', step = 0, total = 0) =>
+    emit({ type: 'progress', runId, step, totalSteps: total, epoch: 0, loss: NaN, samplesPerSec: 0, etaSeconds: 0, phase });
+
+  status('loading');
+  const train = loadMnist('train');
+  const test = loadMnist('test');
+  const rng = new Rng(cfg.seed);
+  const initRng = rng.fork();
+  const loraRng = rng.fork();
+  const shuffleSeed = rng.nextUint32();
+  const indices = subsetIndices(train, { digits: cfg.digits, limit: cfg.trainLimit, seed: shuffleSeed });
+  if (indices.length === 0) throw new ConfigError([{ field: 'digits', message: 'no training images match' }]);
+
+  let model: Mlp;
+  if (cfg.kind === 'lora') {
+    if (!job.baseWeights) throw new ConfigError([{ field: 'baseModel', message: 'a LoRA run needs base weights' }]);
+    model = Mlp.fromNamed(cfg.sizes, job.baseWeights, false);
+    attachLora(model, cfg.lora!, loraRng);
+  } else {
+    model = Mlp.init(cfg.sizes, initRng);
+  }
+
+  try {
+    if (cfg.kind === 'lora') {
+      status('evaluating');
+      const before = await evaluate(model, test, cfg.testLimit);
+      emit({ type: 'evaluation', runId, phase: 'before', step: 0, result: before });
+    }
+    const result = await trainLoop(
+      model,
+      cfg,
+      { train, indices, test, shuffleSeed },
+      {
+        onProgress: (p) => emit({ type: 'progress', runId, ...p, phase: 'training' }),
+        onMetrics: (points) => emit({ type: 'metrics', runId, points }),
+        shouldStop: () => control.cancelled,
+      },
+    );
+    if (result.stopped) {
+      emit({ type: 'cancelled', runId, step: result.steps });
+      return;
+    }
+    status('evaluating', result.steps, result.steps);
+    const after = await evaluate(model, test, cfg.testLimit);
+    emit({ type: 'evaluation', runId, phase: 'after', step: result.steps, result: after });
+    const time = Date.now();
+    emit({
+      type: 'metrics',
+      runId,
+      points: [
+        { key: 'test/accuracy', step: result.steps, value: after.accuracy, time },
+        { key: 'test/loss', step: result.steps, value: after.loss, time },
+      ],
+    });
+
+    if (cfg.kind === 'lora') {
+      emit({ type: 'weights', runId, kind: 'adapter', tensors: await loraToNamed(model), adapter: adapterInfo(cfg.lora!) });
+    } else {
+      emit({ type: 'weights', runId, kind: 'model', tensors: await model.toNamed() });
+    }
+    const counts = paramCounts(cfg);
+    emit({
+      type: 'done',
+      runId,
+      summary: {
+        steps: result.steps,
+        epochs: result.epochs,
+        finalLoss: result.finalLoss,
+        wallSeconds: (performance.now() - started) / 1000,
+        samplesPerSec: result.samplesPerSec,
+        trainableParams: counts.trainable,
+        totalParams: counts.total,
+        baseParams: counts.base,
+        percentTrainable: counts.percent,
+        backend,
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+export function errorCode(err: unknown): TrainerErrorCode {
+  if (err instanceof ConfigError) return 'config';
+  if (err instanceof DivergedError) return 'diverged';
+  if (err instanceof IdxError) return 'data';
+  return 'internal';
+}
+
+/** For tests: how many tensors the engine holds. */
+export function liveTensors(): number {
+  return tf.memory().numTensors;
+}

@@ -1,0 +1,148 @@
+/**
+ * The training loop, shared by base training (every weight trains) and LoRA
+ * fine-tuning (only A and B train). Each step is one synchronous tf.tidy; the loss is
+ * the only value read back. Between steps the loop yields to the event loop so a
+ * cancel message can arrive.
+ */
+import { BatchIterator } from '../data/datasets.ts';
+import { IMAGE_SIZE, NUM_CLASSES, type MnistSplit } from '../data/mnist.ts';
+import type { RunConfig } from './config.ts';
+import type { Mlp } from './mlp.ts';
+import type { MetricPoint } from './protocol.ts';
+import { evaluate } from './evaluate.ts';
+import { createOptimizer } from './optim.ts';
+import { tf } from './tf.ts';
+
+export class DivergedError extends Error {
+  override name = 'DivergedError';
+  constructor(readonly step: number, readonly loss: number) {
+    super(`diverged at step ${step}: the loss became ${loss}`);
+  }
+}
+
+export interface LoopProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  samplesPerSec: number;
+  etaSeconds: number;
+}
+
+export interface LoopHooks {
+  onProgress?(p: LoopProgress): void;
+  onMetrics?(points: MetricPoint[]): void;
+  /** Checked between steps; true stops the loop at the current step. */
+  shouldStop?(): boolean;
+  /** How often progress and metric batches are flushed, in ms (default 250). */
+  flushMs?: number;
+}
+
+export interface LoopResult {
+  steps: number;
+  epochs: number;
+  finalLoss: number;
+  /** Loss of every step, in order (for tests and summaries). */
+  losses: Float32Array;
+  trainSeconds: number;
+  samplesPerSec: number;
+  stopped: boolean;
+}
+
+export function totalSteps(cfg: RunConfig, examples: number): number {
+  const perEpoch = Math.ceil(examples / cfg.batchSize);
+  return Math.min(cfg.maxSteps ?? Infinity, perEpoch * cfg.epochs);
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function trainLoop(
+  model: Mlp,
+  cfg: RunConfig,
+  data: { train: MnistSplit; indices: Uint32Array; test: MnistSplit; shuffleSeed: number },
+  hooks: LoopHooks = {},
+): Promise<LoopResult> {
+  const vars = model.trainableVariables;
+  if (vars.length === 0) throw new Error('nothing to train: every variable is frozen');
+  // LoRA+: B learns at ratio × lr; everything else at lr.
+  const ratio = cfg.kind === 'lora' ? (cfg.lora?.loraPlusRatio ?? 1) : 1;
+  const lrs = new Map(vars.map((v) => [v, v.name.endsWith('.lora_B') ? cfg.lr * ratio : cfg.lr]));
+  const optimizer = createOptimizer({ kind: cfg.optimizer, lrs });
+
+  const batches = new BatchIterator(data.train, data.indices, cfg.batchSize, data.shuffleSeed);
+  const steps = totalSteps(cfg, data.indices.length);
+  const losses = new Float32Array(steps);
+  const flushMs = hooks.flushMs ?? 250;
+  let pending: MetricPoint[] = [];
+  let lastFlush = 0;
+  let trainMs = 0;
+  let samples = 0;
+  let step = 0;
+  let stopped = false;
+
+  const flush = (loss: number) => {
+    const sps = trainMs > 0 ? samples / (trainMs / 1000) : 0;
+    hooks.onProgress?.({
+      step,
+      totalSteps: steps,
+      epoch: batches.epoch,
+      loss,
+      samplesPerSec: sps,
+      etaSeconds: step > 0 ? ((steps - step) * trainMs) / step / 1000 : 0,
+    });
+    if (pending.length) hooks.onMetrics?.(pending);
+    pending = [];
+    lastFlush = performance.now();
+  };
+
+  try {
+    while (step < steps) {
+      if (hooks.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      const t0 = performance.now();
+      const batch = batches.next();
+      const xs = tf.tensor2d(batch.x, [batch.size, IMAGE_SIZE]); // [batch, 784]
+      const ys = tf.tensor1d(batch.y, 'int32'); // [batch]
+      const cost = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.forward(xs); // [batch, 10]
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, NUM_CLASSES), logits) as tf.Scalar;
+        }, vars);
+        optimizer.apply(grads);
+        return value;
+      });
+      xs.dispose();
+      ys.dispose();
+      const loss = ((await cost.data()) as Float32Array)[0] as number;
+      cost.dispose();
+      trainMs += performance.now() - t0;
+      samples += batch.size;
+      step++;
+      losses[step - 1] = loss;
+      if (!Number.isFinite(loss)) throw new DivergedError(step, loss);
+      pending.push({ key: 'train/loss', step, value: loss, time: Date.now() });
+
+      if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < steps) {
+        const ev = await evaluate(model, data.test, Math.min(cfg.evalSubset, cfg.testLimit ?? Infinity));
+        const time = Date.now();
+        pending.push({ key: 'val/accuracy', step, value: ev.accuracy, time }, { key: 'val/loss', step, value: ev.loss, time });
+      }
+      if (performance.now() - lastFlush >= flushMs || step === steps) flush(loss);
+      await yieldToEventLoop();
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  if (pending.length || stopped) flush(step > 0 ? (losses[step - 1] as number) : NaN);
+  return {
+    steps: step,
+    epochs: batches.epoch + 1,
+    finalLoss: step > 0 ? (losses[step - 1] as number) : NaN,
+    losses: losses.subarray(0, step),
+    trainSeconds: trainMs / 1000,
+    samplesPerSec: trainMs > 0 ? samples / (trainMs / 1000) : 0,
+    stopped,
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Messages between the main process (host.ts) and a trainer process (entry.ts).
+ * A tagged union both ways; everything is structured-clone friendly (Float32Array
+ * travels as is under `serialization: 'advanced'` and Electron's utility process).
+ */
+import type { NamedTensors } from '../weights/named.ts';
+import type { RunConfig } from './config.ts';
+
+export interface Evaluation {
+  /** Fraction correct in [0, 1]. */
+  accuracy: number;
+  loss: number;
+  total: number;
+  correct: number;
+  /** Wrong predictions per true class, 10 numbers. */
+  wrongPerClass: number[];
+  /** Test images per true class. */
+  countPerClass: number[];
+  /** confusion[true][predicted]. */
+  confusion: number[][];
+  /** The predicted class of each evaluated test image, in test-set order. */
+  predictions: Uint8Array;
+}
+
+export interface AdapterInfo {
+  r: number;
+  alpha: number;
+  scaling: number;
+  scalingRule: 'standard' | 'rslora';
+  targets: string[];
+  init: 'kaiming' | 'gaussian';
+}
+
+export interface RunSummary {
+  steps: number;
+  epochs: number;
+  finalLoss: number;
+  wallSeconds: number;
+  samplesPerSec: number;
+  trainableParams: number;
+  totalParams: number;
+  baseParams: number;
+  percentTrainable: number;
+  backend: string;
+}
+
+/** What the host asks of a trainer. */
+export type TrainJob = {
+  runId: string;
+  config: RunConfig;
+  /** Required for LoRA runs: the frozen base weights. */
+  baseWeights?: NamedTensors;
+};
+
+export type HostMessage = { type: 'start'; job: TrainJob } | { type: 'cancel' } | { type: 'ping'; id: number };
+
+export type EvalPhase = 'before' | 'after';
+
+export type TrainerMessage =
+  | { type: 'ready'; backend: string; device: string; pid: number }
+  | {
+      type: 'progress';
+      runId: string;
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      loss: number;
+      samplesPerSec: number;
+      etaSeconds: number;
+      phase: 'loading' | 'evaluating' | 'training';
+    }
+  /** Metric points batched: keys like `train/loss`, `val/accuracy`. */
+  | { type: 'metrics'; runId: string; points: MetricPoint[] }
+  | { type: 'evaluation'; runId: string; phase: EvalPhase; step: number; result: Evaluation }
+  /** Final weights: a base run's model or a LoRA run's adapter (PyTorch orientation). */
+  | { type: 'weights'; runId: string; kind: 'model' | 'adapter'; tensors: NamedTensors; adapter?: AdapterInfo }
+  | { type: 'done'; runId: string; summary: RunSummary }
+  | { type: 'cancelled'; runId: string; step: number }
+  | { type: 'error'; runId: string | null; message: string; code: TrainerErrorCode; stack?: string }
+  | { type: 'pong'; id: number };
+
+export type TrainerErrorCode = 'config' | 'diverged' | 'data' | 'backend' | 'internal';
+
+export interface MetricPoint {
+  key: string;
+  step: number;
+  value: number;
+  /** Milliseconds since the Unix epoch. */
+  time: number;
+}

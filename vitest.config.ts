@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Training tests are CPU-bound and the machine has 2 cores: run files two at a time.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/e2e/**', 'node_modules/**'],
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ['default', './test/summary-reporter.ts'],
+  },
+});
