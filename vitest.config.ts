@@ -9,6 +9,5 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -1,15 +1,33 @@
 #!/usr/bin/env node
-// npm test: type-check, then every unit, integration and browser test through vitest.
-// vitest's summary reporter prints the closing "N passed, N failed" line.
+// npm test: type-check, then every unit, integration and browser test through vitest,
+// then the closing "N passed, N failed, N skipped" line (counted from vitest's JSON
+// report, so it is the last line whatever the reporters print).
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
-const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', shell: process.platform === 'win32' }).status ?? 1;
+const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
 
-let status = run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
-if (status !== 0) {
+if (run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0) {
   console.error('type check failed');
   console.log('\n0 passed, 1 failed');
-  process.exit(status);
+  process.exit(1);
 }
-status = run('npx', ['vitest', 'run', ...process.argv.slice(2)]);
-process.exit(status);
+mkdirSync('test-results', { recursive: true });
+const report = join('test-results', 'vitest.json');
+rmSync(report, { force: true });
+const status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(report)) {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  passed = r.numPassedTests;
+  failed = r.numFailedTests + (r.numFailedTestSuites ?? 0);
+  skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+} else {
+  failed = 1;
+}
+if (status !== 0 && failed === 0) failed = 1;
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(status !== 0 || failed > 0 ? 1 : 0);

@@ -7,6 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 
+// Production mode: no debug checks, and no "install tfjs-node" banner on the cpu backend.
+tf.env().set('PROD', true);
+
 export { tf };
 
 /**
