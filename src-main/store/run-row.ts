@@ -1,0 +1,103 @@
+/**
+ * The run record as the rest of the app sees it (camelCase, parsed JSON) and as the
+ * runs table stores it, with the one mapping between them.
+ */
+import type { RunConfig, RunKind } from '../trainer/config.ts';
+import type { RunSummary } from '../trainer/protocol.ts';
+import { fromJson } from './codec.ts';
+import type { RunStatus } from './run-status.ts';
+
+export interface StoredRun {
+  id: number;
+  name: string;
+  kind: RunKind;
+  status: RunStatus;
+  config: RunConfig;
+  /** The model a LoRA run starts from. */
+  baseModelId: number | null;
+  /** The model a base run produced. */
+  modelId: number | null;
+  /** The adapter a LoRA run produced. */
+  adapterId: number | null;
+  backend: string | null;
+  device: string | null;
+  /** The process (e.g. `host/pid`) that queued or runs it; see `setOwner`. */
+  owner: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  tags: string[];
+  notes: string;
+  summary: RunSummary | null;
+  /** The last progress message, as the trainer sent it. */
+  progress: unknown;
+}
+
+export interface NewRun {
+  name: string;
+  kind: RunKind;
+  config: RunConfig;
+  baseModelId?: number | null;
+  /** Default `queued`; other statuses are for importing finished runs. */
+  status?: RunStatus;
+}
+
+export interface FinishOptions {
+  error?: string | null;
+  summary?: RunSummary | null;
+  /** Left as they are when absent. */
+  modelId?: number | null;
+  adapterId?: number | null;
+}
+
+export interface RunRow {
+  id: number;
+  name: string;
+  kind: RunKind;
+  status: RunStatus;
+  config: string;
+  base_model_id: number | null;
+  model_id: number | null;
+  adapter_id: number | null;
+  backend: string | null;
+  device: string | null;
+  owner: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error: string | null;
+  tags: string;
+  notes: string;
+  summary: string | null;
+  progress: string | null;
+}
+
+export function toRun(r: RunRow): StoredRun {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    status: r.status,
+    config: fromJson<RunConfig>(r.config) as RunConfig,
+    baseModelId: r.base_model_id,
+    modelId: r.model_id,
+    adapterId: r.adapter_id,
+    backend: r.backend,
+    device: r.device,
+    owner: r.owner,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    error: r.error,
+    tags: fromJson<string[]>(r.tags) ?? [],
+    notes: r.notes,
+    summary: fromJson<RunSummary>(r.summary),
+    progress: fromJson<unknown>(r.progress),
+  };
+}
+
+/** Trimmed, non-empty, each once, in the order given. */
+export function cleanTags(tags: readonly string[]): string[] {
+  return [...new Set(tags.map((t) => t.trim()).filter((t) => t !== ''))];
+}

@@ -1,0 +1,47 @@
+/**
+ * The run lifecycle. Every status change goes through `checkTransition`, so a late
+ * message from a dead trainer cannot, say, turn a cancelled run back into completed.
+ *
+ *   queued ──▶ running ──▶ completed | failed | cancelled
+ *     │           └──────▶ interrupted (the app stopped under it)
+ *     ├──▶ cancelled | failed | interrupted
+ *   interrupted ──▶ queued (re-queued by the run manager)
+ */
+import { TransitionError } from './errors.ts';
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Statuses a run ends in (finished_at is set). */
+export type FinalStatus = 'completed' | 'failed' | 'cancelled' | 'interrupted';
+
+const NEXT: Record<RunStatus, readonly RunStatus[]> = {
+  queued: ['running', 'cancelled', 'failed', 'interrupted'],
+  running: ['completed', 'failed', 'cancelled', 'interrupted'],
+  interrupted: ['queued'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function isRunStatus(s: unknown): s is RunStatus {
+  return typeof s === 'string' && (RUN_STATUSES as readonly string[]).includes(s);
+}
+
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+export function checkTransition(runId: number, from: RunStatus, to: RunStatus): void {
+  if (canTransition(from, to)) return;
+  const allowed = NEXT[from].length ? NEXT[from].join(', ') : 'nothing (it is final)';
+  throw new TransitionError(`run ${runId} is ${from}; it cannot become ${to} (from ${from}: ${allowed})`);
+}
+
+export function isFinal(s: RunStatus): s is FinalStatus {
+  return s === 'completed' || s === 'failed' || s === 'cancelled' || s === 'interrupted';
+}
+
+export function interruptedMessage(was: RunStatus): string {
+  return `interrupted: LoRA Lab stopped while this run was ${was}`;
+}

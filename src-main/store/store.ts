@@ -1,0 +1,55 @@
+/**
+ * The store: one open database and one repository per table. The Lab service owns the
+ * only Store of the process (the main process is the single writer).
+ */
+import { AdaptersRepo } from './adapters.ts';
+import type { Db, OpenOptions } from './database.ts';
+import { defaultDbPath, openDatabase } from './database.ts';
+import { EvaluationsRepo } from './evaluations.ts';
+import { MetricsRepo } from './metrics.ts';
+import { ModelsRepo } from './models.ts';
+import { RunsRepo } from './runs.ts';
+import { TensorsRepo } from './tensors.ts';
+
+export class Store {
+  readonly models: ModelsRepo;
+  readonly adapters: AdaptersRepo;
+  readonly tensors: TensorsRepo;
+  readonly runs: RunsRepo;
+  readonly metrics: MetricsRepo;
+  readonly evaluations: EvaluationsRepo;
+
+  constructor(readonly db: Db) {
+    this.models = new ModelsRepo(db);
+    this.adapters = new AdaptersRepo(db);
+    this.tensors = new TensorsRepo(db);
+    this.runs = new RunsRepo(db, this.models);
+    this.metrics = new MetricsRepo(db);
+    this.evaluations = new EvaluationsRepo(db);
+  }
+
+  /** The database file (absolute), or `:memory:`. */
+  get file(): string {
+    return this.db.name;
+  }
+
+  /**
+   * Runs `fn` in one transaction (nested calls become savepoints), e.g. storing a
+   * model, its tensors and the run's link to it all-or-nothing. `fn` must be
+   * synchronous: better-sqlite3 commits when it returns.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens (creating and migrating as needed) the database at `file`, default `defaultDbPath()`. */
+export function openStore(file: string = defaultDbPath(), options: OpenOptions = {}): Store {
+  return new Store(openDatabase(file, options));
+}
+
+export { defaultDbPath };

@@ -1,0 +1,48 @@
+/** Shared fixtures for the store tests: real database files in a temporary folder. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import type { Store } from '../../src-main/store/store.ts';
+import { openStore } from '../../src-main/store/store.ts';
+import type { Evaluation } from '../../src-main/trainer/protocol.ts';
+
+/**
+ * A fresh temporary folder per call, removed (with any store opened through
+ * `tempStore`) after the test that made it.
+ */
+export function useTempDirs(): { dir: () => string; store: (name?: string) => Store } {
+  const dirs: string[] = [];
+  const stores: Store[] = [];
+  afterEach(() => {
+    for (const s of stores.splice(0)) s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const dir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'lora-lab-store-'));
+    dirs.push(d);
+    return d;
+  };
+  const store = (name = 'lab.db') => {
+    const s = openStore(join(dir(), name));
+    stores.push(s);
+    return s;
+  };
+  return { dir, store };
+}
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** A 10-class evaluation with every field filled in. */
+export function sampleEvaluation(seed = 1): Evaluation {
+  const confusion = Array.from({ length: 10 }, (_, t) => Array.from({ length: 10 }, (_, p) => (t === p ? 90 + seed : (t + p + seed) % 3)));
+  const countPerClass = confusion.map((row) => row.reduce((a, b) => a + b, 0));
+  const wrongPerClass = confusion.map((row, t) => (countPerClass[t] as number) - (row[t] as number));
+  const total = countPerClass.reduce((a, b) => a + b, 0);
+  const correct = total - wrongPerClass.reduce((a, b) => a + b, 0);
+  const predictions = Uint8Array.from({ length: total }, (_, i) => (i * 7 + seed) % 10);
+  return { accuracy: correct / total, loss: 0.1234567 * seed, total, correct, wrongPerClass, countPerClass, confusion, predictions };
+}
