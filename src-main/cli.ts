@@ -6,8 +6,10 @@ import { ConfigError } from './trainer/config.ts';
 import { UsageError } from './cli/options.ts';
 import { demo } from './cli/demo.ts';
 import { trainCommand } from './cli/train.ts';
-import { makeContext } from './cli/session.ts';
+import { makeSession } from './cli/session.ts';
 import { RunFailedError } from './cli/context.ts';
+import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tagCommand } from './cli/runs.ts';
+import { LabError } from './lab/api.ts';
 
 const HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
 
@@ -16,7 +18,13 @@ Usage: lora-lab <command> [options]
 Commands:
   demo        the classic experiment: base MLP one epoch, rank-1 LoRA on digit 7, before/after table
   train       train a base MLP
-  finetune    LoRA fine-tune a stored base model
+  finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model)
+  runs        list stored runs (--status, --kind, --tag, --search TEXT, --param lora.r=1)
+  show RUN    one run: config, metrics, evaluation before/after
+  compare RUN RUN...   hyperparameter differences (--all for every row), metrics, wrong per digit
+  rm RUN...   delete runs (their metrics, evaluations and adapters go too)
+  tag RUN TAG...       add tags (--remove to take them off)
+  models      list stored models
 
 Run options (train, finetune, demo):
   --seed N              random seed (0)
@@ -37,7 +45,8 @@ Run options (train, finetune, demo):
   --json                print one JSON object instead of a table
   -q, --quiet           no progress bar
 
-Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
+Every command takes --db FILE (default: $LORA_LAB_DB, else $XDG_DATA_HOME/lora-lab/lab.db)
+and --json. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -45,28 +54,36 @@ export async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd ? 0 : 1;
   }
+  const commands: Record<string, (argv: string[], s: ReturnType<typeof makeSession>) => Promise<void>> = {
+    demo,
+    train: (a, s) => trainCommand('base', a, s),
+    finetune: (a, s) => trainCommand('lora', a, s),
+    runs: runsCommand,
+    show: showCommand,
+    compare: compareCommand,
+    rm: rmCommand,
+    tag: tagCommand,
+    models: modelsCommand,
+  };
+  let session: ReturnType<typeof makeSession> | null = null;
   try {
-    const ctx = makeContext(rest);
-    switch (cmd) {
-      case 'demo':
-        await demo(rest, ctx);
-        break;
-      case 'train':
-        await trainCommand('base', rest, ctx);
-        break;
-      case 'finetune':
-        await trainCommand('lora', rest, ctx);
-        break;
-      default:
-        throw new UsageError(`unknown command "${cmd}" (try lora-lab --help)`);
-    }
+    const command = commands[cmd];
+    if (!command) throw new UsageError(`unknown command "${cmd}" (try lora-lab --help)`);
+    session = makeSession(rest);
+    await command(rest, session);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof RunFailedError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof RunFailedError || err instanceof LabError) {
       console.error(`lora-lab: ${err.message}`);
       return err instanceof RunFailedError ? 1 : 2;
     }
+    if (err instanceof Error && err.name.endsWith('Error') && 'code' in err === false && /Store|Schema|Migration|NotADatabase/.test(err.name)) {
+      console.error(`lora-lab: ${err.message}`);
+      return 1;
+    }
     throw err;
+  } finally {
+    await session?.close();
   }
 }
 

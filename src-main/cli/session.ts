@@ -1,11 +1,12 @@
 /**
- * The CLI's CliContext: trains through trainer processes with a progress bar.
- * Trained base weights are kept for the session so the demo can fine-tune them.
+ * The CLI's CliContext over the Lab service: runs are stored in the database (`--db`,
+ * `LORA_LAB_DB`, or the per-user default), trained through the run manager, and shown
+ * with a progress bar. Ctrl-C cancels the current run cleanly; a second Ctrl-C quits.
  */
 import { BACKEND_CHOICES } from '../trainer/backend-choices.ts';
 import type { RunConfig } from '../trainer/config.ts';
-import { runInTrainer } from '../trainer/host.ts';
-import type { NamedTensors } from '../weights/named.ts';
+import { Lab } from '../lab/lab.ts';
+import { defaultDbPath } from '../store/database.ts';
 import { type CliContext, RunFailedError, type TrainOptions, type TrainedRun } from './context.ts';
 import { UsageError } from './options.ts';
 import { ProgressBar, formatDuration } from './progress.ts';
@@ -17,46 +18,81 @@ function flagValue(argv: string[], name: string): string | undefined {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
 }
 
-export function makeContext(argv: string[]): CliContext {
+export interface Session extends CliContext {
+  lab(): Lab;
+  close(): Promise<void>;
+}
+
+export function makeSession(argv: string[]): Session {
   const backend = flagValue(argv, 'backend');
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend as never)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${backend}"`);
   }
   const quiet = argv.includes('-q') || argv.includes('--quiet');
   const env = backend ? { ...process.env, LORA_LAB_BACKEND: backend } : process.env;
-  const models = new Map<string, NamedTensors>();
-  let nextRun = 1;
+  const dbPath = flagValue(argv, 'db') ?? defaultDbPath();
+  let lab: Lab | null = null;
+  const open = () => (lab ??= Lab.open(dbPath, { host: { env } }));
+
   return {
     quiet,
+    lab: open,
     out: (text) => console.log(text),
+    async close() {
+      await lab?.close();
+    },
     async train(config: RunConfig, opts: TrainOptions): Promise<TrainedRun> {
-      const runId = nextRun++;
-      let baseWeights: NamedTensors | undefined;
-      if (config.kind === 'lora') {
-        baseWeights = opts.baseModel === undefined ? undefined : models.get(String(opts.baseModel));
-        if (!baseWeights) throw new UsageError(`no base model ${opts.baseModel ?? ''} to fine-tune`);
-      }
+      const l = open();
+      const baseModelId = opts.baseModel === undefined ? null : resolveModel(l, opts.baseModel);
       const bar = new ProgressBar(opts.label, !quiet);
-      const outcome = await runInTrainer({ runId: String(runId), config, ...(baseWeights ? { baseWeights } : {}) }, (m) => {
-        if (m.type === 'ready') bar.message(`starting on ${m.backend} (${m.device})`);
-        else if (m.type === 'progress') bar.update(m.step, m.totalSteps, m);
-      }, { env });
-      if (outcome.status !== 'completed') {
-        bar.done(outcome.status);
-        throw new RunFailedError(`${opts.label} ${outcome.status === 'failed' ? `failed: ${outcome.error}` : 'was cancelled'}`);
-      }
-      bar.done(`done in ${formatDuration(outcome.summary.wallSeconds)}, ${Math.round(outcome.summary.samplesPerSec)} samples/s`);
-      const modelId = config.kind === 'base' ? `m${runId}` : String(opts.baseModel);
-      if (config.kind === 'base') models.set(modelId, outcome.weights.tensors);
-      return {
-        runId,
-        modelId,
-        adapterId: config.kind === 'lora' ? `a${runId}` : null,
-        evaluations: outcome.evaluations,
-        summary: outcome.summary,
-        backend: outcome.backend,
-        device: outcome.device,
+      const run = await l.createRun({ name: opts.name, config, baseModelId });
+      const off = l.subscribe((e) => {
+        if (e.type === 'progress' && e.runId === run.id) bar.update(e.progress.step, e.progress.totalSteps, { ...e.progress, loss: e.progress.loss ?? NaN });
+        else if (e.type === 'run' && e.run.id === run.id && e.run.status === 'running') bar.message(`run ${run.id} training on ${e.run.backend} (${e.run.device})`);
+      });
+      let interrupts = 0;
+      const onSigint = () => {
+        if (++interrupts > 1) process.exit(130);
+        bar.message('cancelling (Ctrl-C again to quit at once)…');
+        void l.cancelRun(run.id).catch(() => undefined);
       };
+      process.on('SIGINT', onSigint);
+      try {
+        const done = await l.waitForRun(run.id);
+        if (done.status !== 'completed') {
+          bar.done(done.status);
+          throw new RunFailedError(`run ${run.id} (${opts.label}) ${done.status === 'failed' ? `failed: ${done.error}` : done.status}`);
+        }
+        const summary = done.summary!;
+        bar.done(`run ${run.id} done in ${formatDuration(summary.wallSeconds)}, ${Math.round(summary.samplesPerSec)} samples/s`);
+        const detail = await l.getRun(run.id);
+        return {
+          runId: run.id,
+          modelId: config.kind === 'base' ? (done.modelId as number) : (baseModelId as number),
+          adapterId: done.adapterId,
+          evaluations: detail.evaluations,
+          summary,
+          backend: done.backend ?? summary.backend,
+          device: done.device ?? '',
+        };
+      } finally {
+        off();
+        process.off('SIGINT', onSigint);
+      }
     },
   };
+}
+
+/** A model reference on the command line: its id (`3` or `m3`) or `latest` (the newest base model). */
+export function resolveModel(lab: Lab, ref: number | string): number {
+  const s = String(ref).trim();
+  if (s === 'latest') {
+    const m = lab.store.models.list()[0]; // newest first
+    if (!m) throw new UsageError('there is no stored model yet: train one with lora-lab train (or lora-lab demo)');
+    return m.id;
+  }
+  const id = Number(s.replace(/^m/, ''));
+  if (!Number.isInteger(id) || id < 1) throw new UsageError(`"${s}" is not a model id (use a number such as 3, or "latest")`);
+  if (!lab.store.models.find(id)) throw new UsageError(`model ${id} does not exist (lora-lab models lists them)`);
+  return id;
 }

@@ -12,7 +12,7 @@ export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContex
   const { values } = parse(argv, trainFlags);
   if (kind === 'base' && values['finetune-from'] !== undefined) throw new UsageError('--finetune-from only applies to lora-lab finetune');
   const config = configFromFlags(kind, values);
-  const from = values['finetune-from'];
+  const from = kind === 'lora' ? (values['finetune-from'] ?? 'latest') : undefined;
   const name = typeof values['name'] === 'string' ? values['name'] : kind === 'base' ? `base seed ${config.seed}` : `LoRA r${config.lora!.r} digits ${config.digits?.join(',') ?? 'all'}`;
   const run = await ctx.train(config, { name, label: kind === 'base' ? 'training' : 'fine-tuning', ...(typeof from === 'string' ? { baseModel: from } : {}) });
   const ev = (e: Evaluation | undefined) => (e ? { accuracy: e.accuracy, loss: e.loss, wrongPerClass: e.wrongPerClass, countPerClass: e.countPerClass } : null);

@@ -93,6 +93,8 @@ export async function runJob(job: TrainJob, backend: string, emit: Emit, control
       summary: {
         steps: result.steps,
         epochs: result.epochs,
+        examples: indices.length,
+        stepsPerEpoch: Math.ceil(indices.length / cfg.batchSize),
         finalLoss: result.finalLoss,
         wallSeconds: (performance.now() - started) / 1000,
         samplesPerSec: result.samplesPerSec,

@@ -34,6 +34,9 @@ export interface AdapterInfo {
 export interface RunSummary {
   steps: number;
   epochs: number;
+  /** Training images in the run's subset, and optimizer steps per pass over them. */
+  examples: number;
+  stepsPerEpoch: number;
   finalLoss: number;
   wallSeconds: number;
   samplesPerSec: number;

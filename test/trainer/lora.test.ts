@@ -34,7 +34,7 @@ function randomiseB(m: Mlp, seed = 9): void {
   const rng = new Rng(seed);
   for (const l of m.layers) {
     if (!l.B) continue;
-    const t = tf.tensor(Float32Array.from({ length: l.B.size }, () => rng.normal() * 0.05), l.B.shape);
+    const t = tf.tensor2d(Float32Array.from({ length: l.B.size }, () => rng.normal() * 0.05), l.B.shape);
     l.B.assign(t);
     t.dispose();
   }

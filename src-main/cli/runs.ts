@@ -1,0 +1,195 @@
+/**
+ * Commands over stored runs: runs (a filtered table), show, compare, rm, tag, models.
+ * Every one prints a table, or one JSON value with --json.
+ */
+import type { Comparison, RunDetail, RunFilter, RunStatus, RunView } from '../lab/api.ts';
+import type { RunKind } from '../trainer/config.ts';
+import { formatDuration } from './progress.ts';
+import { type Flags, UsageError, commonFlags, parse } from './options.ts';
+import type { Session } from './session.ts';
+import { pct, table } from './table.ts';
+
+const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];
+
+export function runId(ref: string | undefined): number {
+  if (ref === undefined) throw new UsageError('which run? give its id (lora-lab runs lists them)');
+  const id = Number(ref.replace(/^r/, ''));
+  if (!Number.isInteger(id) || id < 1) throw new UsageError(`"${ref}" is not a run id`);
+  return id;
+}
+
+function duration(r: RunView): string {
+  if (r.startedAt === null) return '';
+  return formatDuration(((r.finishedAt ?? Date.now()) - r.startedAt) / 1000);
+}
+
+const date = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+const num = (x: number | null | undefined, f: (v: number) => string = String) => (x === null || x === undefined ? '—' : f(x));
+
+function statusCell(r: RunView): string {
+  if (r.status === 'running' && r.progress && r.progress.totalSteps > 0) return `running ${Math.floor((r.progress.step / r.progress.totalSteps) * 100)}%`;
+  return r.status;
+}
+
+function filterFromFlags(v: Flags): RunFilter {
+  const f: RunFilter = {};
+  if (typeof v['status'] === 'string') {
+    const s = v['status'].split(',') as RunStatus[];
+    const bad = s.filter((x) => !STATUSES.includes(x));
+    if (bad.length) throw new UsageError(`--status: unknown status ${bad.join(', ')} (one of ${STATUSES.join(', ')})`);
+    f.status = s;
+  }
+  if (typeof v['kind'] === 'string') {
+    if (v['kind'] !== 'base' && v['kind'] !== 'lora') throw new UsageError('--kind must be base or lora');
+    f.kind = v['kind'] as RunKind;
+  }
+  if (typeof v['tag'] === 'string') f.tag = v['tag'];
+  if (typeof v['search'] === 'string') f.text = v['search'];
+  const params = v['param'];
+  if (params !== undefined) {
+    f.params = {};
+    for (const p of ([] as unknown[]).concat(params) as string[]) {
+      const eq = p.indexOf('=');
+      if (eq < 1) throw new UsageError(`--param takes path=value, e.g. --param lora.r=1, got "${p}"`);
+      const raw = p.slice(eq + 1);
+      const n = Number(raw);
+      f.params[p.slice(0, eq)] = raw === 'true' ? true : raw === 'false' ? false : raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+    }
+  }
+  return f;
+}
+
+export async function runsCommand(argv: string[], s: Session): Promise<void> {
+  const { values } = parse(argv, {
+    ...commonFlags,
+    status: { type: 'string' },
+    kind: { type: 'string' },
+    tag: { type: 'string' },
+    search: { type: 'string' },
+    param: { type: 'string', multiple: true },
+  });
+  const runs = await s.lab().listRuns(filterFromFlags(values));
+  if (values['json']) return s.out(JSON.stringify(runs));
+  if (runs.length === 0) return s.out('no runs match');
+  s.out(
+    table(
+      ['id', 'name', 'kind', 'status', 'base', 'rank', 'alpha', 'lr', 'batch', 'steps', 'accuracy', 'focus wrong', 'time', 'tags', 'created'],
+      runs.map((r) => [
+        r.id,
+        r.name,
+        r.kind,
+        statusCell(r),
+        num(r.baseModelId),
+        num(r.config.lora?.r),
+        num(r.config.lora?.alpha),
+        r.config.lr,
+        r.config.batchSize,
+        num(r.summary?.steps ?? r.progress?.step),
+        num(r.accuracy, (a) => pct(a)),
+        r.focusWrong === null ? '—' : `${r.focusWrongBefore ?? '?'}→${r.focusWrong}`,
+        duration(r),
+        r.tags.join(','),
+        date(r.createdAt),
+      ]),
+      ['r', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+    ),
+  );
+}
+
+function showText(r: RunDetail): string {
+  const lines = [
+    `run ${r.id}: ${r.name}`,
+    `  kind ${r.kind}, status ${r.status}${r.error ? ` — ${r.error}` : ''}`,
+    `  backend ${r.backend ?? '—'}${r.device ? ` (${r.device})` : ''}, created ${date(r.createdAt)}${r.startedAt ? `, ran ${duration(r)}` : ''}`,
+    r.kind === 'lora' ? `  fine-tunes model ${r.baseModelId}${r.adapterId ? ` → adapter ${r.adapterId}` : ''}` : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
+    r.tags.length ? `  tags: ${r.tags.join(', ')}` : '',
+    r.notes ? `  notes: ${r.notes}` : '',
+    `  config: ${JSON.stringify(r.config)}`,
+    r.summary ? `  ${r.summary.steps} steps, final loss ${r.summary.finalLoss.toFixed(4)}, ${Math.round(r.summary.samplesPerSec)} samples/s, ${r.summary.trainableParams.toLocaleString('en-US')} trainable parameters (${r.summary.percentTrainable.toFixed(3)}%)` : '',
+    `  metrics: ${Object.entries(r.metrics).map(([k, s]) => `${k} (${s.steps.length} points)`).join(', ') || 'none'}`,
+  ].filter(Boolean);
+  const { before, after } = r.evaluations;
+  if (after) {
+    const head = before ? ['digit', 'wrong before', 'wrong after'] : ['digit', 'wrong'];
+    const rows = after.wrongPerClass.map((w, d) => (before ? [d, before.wrongPerClass[d] as number, w] : [d, w]));
+    lines.push('', table(head, rows), '', before ? `accuracy ${pct(before.accuracy)} → ${pct(after.accuracy)}` : `accuracy ${pct(after.accuracy)}`);
+  }
+  return lines.join('\n');
+}
+
+export async function showCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, commonFlags, true);
+  const r = await s.lab().getRun(runId(positionals[0]));
+  if (values['json']) return s.out(JSON.stringify({ ...r, evaluations: stripPredictions(r.evaluations) }));
+  s.out(showText(r));
+}
+
+function stripPredictions(e: RunDetail['evaluations']): object {
+  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v ? { ...v, predictions: undefined } : v]));
+}
+
+export function compareText(c: Comparison, all: boolean): string {
+  const head = ['', ...c.runs.map((r) => `run ${r.id}`)];
+  const rows = c.params.filter((p) => all || p.differs).map((p) => [p.path, ...p.values.map((v) => (v === null ? '—' : String(v)))]);
+  const out = [`${c.runs.map((r) => `run ${r.id}: ${r.name} (${r.status})`).join('\n')}`, ''];
+  out.push(all ? 'hyperparameters:' : 'hyperparameters that differ:', rows.length ? table(head, rows) : '  (none: identical configs)', '');
+  const metricRows = c.summary.map((m) => [m.key, ...m.perRun.map((p) => (p ? `${fmt(p.final)} (best ${fmt(p.best)})` : '—'))]);
+  if (metricRows.length) out.push('final metrics:', table(['metric', ...head.slice(1)], metricRows), '');
+  const evs = c.evaluations.map((e) => e.after);
+  if (evs.some(Boolean)) {
+    const wrongRows = Array.from({ length: 10 }, (_, d) => [String(d), ...c.evaluations.map((e) => (e.after ? (e.before ? `${e.before.wrongPerClass[d]}→${e.after.wrongPerClass[d]}` : String(e.after.wrongPerClass[d])) : '—'))]);
+    wrongRows.push(['accuracy', ...evs.map((e) => (e ? pct(e.accuracy) : '—'))]);
+    out.push('wrong per digit (test set):', table(['digit', ...head.slice(1)], wrongRows));
+  }
+  return out.join('\n');
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(4));
+
+export async function compareCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, { ...commonFlags, all: { type: 'boolean' } }, true);
+  if (positionals.length < 2) throw new UsageError('compare needs at least two run ids');
+  const c = await s.lab().compareRuns(positionals.map(runId));
+  if (values['json']) return s.out(JSON.stringify({ ...c, evaluations: c.evaluations.map(stripPredictions) }));
+  s.out(compareText(c, Boolean(values['all'])));
+}
+
+export async function rmCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, commonFlags, true);
+  if (positionals.length === 0) throw new UsageError('rm needs at least one run id');
+  const ids = positionals.map(runId);
+  for (const id of ids) await s.lab().deleteRun(id);
+  s.out(values['json'] ? JSON.stringify({ deleted: ids }) : `deleted run${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`);
+}
+
+export async function tagCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, { ...commonFlags, remove: { type: 'boolean' } }, true);
+  const [ref, ...tags] = positionals;
+  const id = runId(ref);
+  const run = await s.lab().getRun(id);
+  const next = values['remove'] ? run.tags.filter((t) => !tags.includes(t)) : [...run.tags, ...tags];
+  const updated = await s.lab().setTags(id, next);
+  s.out(values['json'] ? JSON.stringify({ id, tags: updated.tags }) : `run ${id} tags: ${updated.tags.join(', ') || '(none)'}`);
+}
+
+export async function modelsCommand(argv: string[], s: Session): Promise<void> {
+  const { values } = parse(argv, commonFlags);
+  const models = await s.lab().listModels();
+  if (values['json']) return s.out(JSON.stringify(models));
+  if (models.length === 0) return s.out('no models yet: lora-lab train or lora-lab demo makes one');
+  s.out(
+    table(
+      ['id', 'name', 'kind', 'layers', 'from', 'used by', 'created'],
+      models.map((m) => [
+        m.id,
+        m.name,
+        m.kind,
+        m.sizes.join('→'),
+        m.sourceRunId ? `run ${m.sourceRunId}` : m.parentModelId ? `model ${m.parentModelId}` : '—',
+        `${m.dependents.runs} runs, ${m.dependents.adapters} adapters`,
+        date(m.createdAt),
+      ]),
+      ['r', 'l', 'l', 'l', 'l', 'l', 'l'],
+    ),
+  );
+}

@@ -1,0 +1,184 @@
+/**
+ * LabApi: the one contract for everything the UI and the CLI do. The Lab service
+ * implements it; Electron IPC, the web-mode HTTP server and the renderer's client are
+ * thin transports over exactly these calls. Plain data in and out (structured-clone
+ * and JSON friendly, except `predictions`, a Uint8Array, which transports encode).
+ */
+import type { RunConfig, RunKind } from '../trainer/config.ts';
+import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from '../trainer/protocol.ts';
+
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface RunProgress {
+  phase: 'loading' | 'evaluating' | 'training';
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number | null;
+  samplesPerSec: number;
+  etaSeconds: number;
+}
+
+/** A run as lists show it. */
+export interface RunView {
+  id: number;
+  name: string;
+  kind: RunKind;
+  status: RunStatus;
+  config: RunConfig;
+  baseModelId: number | null;
+  modelId: number | null;
+  adapterId: number | null;
+  backend: string | null;
+  device: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  tags: string[];
+  notes: string;
+  summary: RunSummary | null;
+  progress: RunProgress | null;
+  /** Final test accuracy (fraction), when evaluated. */
+  accuracy: number | null;
+  /** Wrong count on the run's focus digits (its training digits, if a subset) after training. */
+  focusWrong: number | null;
+  focusWrongBefore: number | null;
+}
+
+export interface Series {
+  steps: number[];
+  values: number[];
+  times: number[];
+}
+
+export type EvaluationView = Evaluation & { step: number };
+
+export interface RunDetail extends RunView {
+  evaluations: { before?: EvaluationView; after?: EvaluationView };
+  metrics: Record<string, Series>;
+}
+
+export interface RunFilter {
+  status?: RunStatus | RunStatus[];
+  kind?: RunKind;
+  tag?: string;
+  /** Matches name, notes and tags. */
+  text?: string;
+  /** Dotted config paths → value, e.g. { 'lora.r': 1, lr: 0.001 }. */
+  params?: Record<string, string | number | boolean>;
+}
+
+export interface ParamRow {
+  /** Dotted config path, e.g. `lora.r`. */
+  path: string;
+  values: (string | number | boolean | null)[];
+  differs: boolean;
+}
+
+export interface MetricSummary {
+  key: string;
+  /** Per run: last value, best value (min for losses, max otherwise), min and max. */
+  perRun: ({ final: number; best: number; min: number; max: number; bestStep: number } | null)[];
+}
+
+export interface Comparison {
+  runs: RunView[];
+  params: ParamRow[];
+  /** Metric key → one series per run (null where a run lacks it). */
+  metrics: Record<string, (Series | null)[]>;
+  evaluations: { before?: EvaluationView; after?: EvaluationView }[];
+  summary: MetricSummary[];
+}
+
+export interface ModelView {
+  id: number;
+  name: string;
+  kind: 'base' | 'merged' | 'imported';
+  sizes: number[];
+  parentModelId: number | null;
+  sourceRunId: number | null;
+  origin: unknown;
+  createdAt: number;
+  /** Runs fine-tuned from it, adapters on it, models derived from it. */
+  dependents: { runs: number; adapters: number; models: number };
+}
+
+export interface AdapterView {
+  id: number;
+  name: string;
+  runId: number | null;
+  baseModelId: number;
+  info: AdapterInfo;
+  createdAt: number;
+}
+
+export interface NewRunInput {
+  name?: string;
+  config: RunConfig;
+  /** The base model a LoRA run fine-tunes. */
+  baseModelId?: number | null;
+  tags?: string[];
+  notes?: string;
+}
+
+export type LabEvent =
+  | { type: 'run'; run: RunView }
+  | { type: 'run-deleted'; id: number }
+  | { type: 'progress'; runId: number; progress: RunProgress }
+  | { type: 'metrics'; runId: number; points: MetricPoint[] }
+  | { type: 'model'; model: ModelView }
+  | { type: 'model-deleted'; id: number };
+
+export interface Presets {
+  base: RunConfig;
+  lora: RunConfig;
+  classicBase: RunConfig;
+  classicLora: RunConfig;
+}
+
+export interface LabApi {
+  listRuns(filter?: RunFilter): Promise<RunView[]>;
+  getRun(id: number): Promise<RunDetail>;
+  createRun(input: NewRunInput): Promise<RunView>;
+  cancelRun(id: number): Promise<RunView>;
+  deleteRun(id: number): Promise<void>;
+  renameRun(id: number, name: string): Promise<RunView>;
+  setTags(id: number, tags: string[]): Promise<RunView>;
+  setNotes(id: number, notes: string): Promise<RunView>;
+  compareRuns(ids: number[]): Promise<Comparison>;
+  listModels(): Promise<ModelView[]>;
+  listAdapters(): Promise<AdapterView[]>;
+  presets(): Promise<Presets>;
+  /** Push events (run changes, live progress and metrics). Returns an unsubscribe. */
+  subscribe(listener: (e: LabEvent) => void): () => void;
+}
+
+/** The calls a transport must expose, in one place (preload, HTTP routes and their tests use it). */
+export const LAB_CALLS = [
+  'listRuns',
+  'getRun',
+  'createRun',
+  'cancelRun',
+  'deleteRun',
+  'renameRun',
+  'setTags',
+  'setNotes',
+  'compareRuns',
+  'listModels',
+  'listAdapters',
+  'presets',
+] as const satisfies readonly Exclude<keyof LabApi, 'subscribe'>[];
+
+export type LabCall = (typeof LAB_CALLS)[number];
+
+/** Errors a transport maps to 4xx: the caller asked for something wrong. */
+export class LabError extends Error {
+  override name = 'LabError';
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409 = 400,
+  ) {
+    super(message);
+  }
+}

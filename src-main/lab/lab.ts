@@ -1,0 +1,294 @@
+/**
+ * The Lab service: the one owner of the store and the run manager, implementing
+ * LabApi. Transports (Electron IPC, web-mode HTTP, the CLI) call it and nothing else.
+ */
+import { type Store, openStore } from '../store/store.ts';
+import type { StoredRun } from '../store/runs.ts';
+import { DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
+import { ConfigError, classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
+import type {
+  AdapterView, Comparison, EvaluationView, LabApi, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
+} from './api.ts';
+import { LabError } from './api.ts';
+import { paramRows, summarise } from './compare.ts';
+import { RunManager, type RunManagerOptions } from './run-manager.ts';
+
+export interface LabOptions extends RunManagerOptions {
+  /** Mark runs orphaned by a dead process as interrupted at start (default true). */
+  recover?: boolean;
+}
+
+const MAX_NAME = 200;
+const MAX_NOTES = 100_000;
+const MAX_TAGS = 50;
+const MAX_COMPARE = 50;
+
+export class Lab implements LabApi {
+  readonly store: Store;
+  readonly manager: RunManager;
+  readonly #listeners = new Set<(e: LabEvent) => void>();
+  readonly #progress = new Map<number, RunProgress>();
+  /** Runs whose interruption this process detected at start. */
+  readonly recovered: number[];
+
+  constructor(store: Store, opts: LabOptions = {}) {
+    this.store = store;
+    this.manager = new RunManager(
+      store,
+      {
+        runChanged: (id) => {
+          const run = this.store.runs.find(id);
+          if (run && !['queued', 'running'].includes(run.status)) this.#progress.delete(id);
+          if (run) this.#emit({ type: 'run', run: this.#view(run) });
+        },
+        progress: (id, progress) => {
+          this.#progress.set(id, progress);
+          this.#emit({ type: 'progress', runId: id, progress });
+        },
+        metrics: (id, points) => this.#emit({ type: 'metrics', runId: id, points }),
+        modelCreated: (id) => this.#emit({ type: 'model', model: this.#modelView(id) }),
+      },
+      opts,
+    );
+    this.recovered = opts.recover === false ? [] : this.manager.recover();
+  }
+
+  static open(file?: string, opts: LabOptions = {}): Lab {
+    return new Lab(openStore(file), opts);
+  }
+
+  async close(): Promise<void> {
+    await this.manager.shutdown();
+    this.store.close();
+  }
+
+  // ── runs ──────────────────────────────────────────────────────────────────────
+
+  async listRuns(filter: RunFilter = {}): Promise<RunView[]> {
+    return guard(() => this.store.runs.list(filter).map((r) => this.#view(r)));
+  }
+
+  async getRun(id: number): Promise<RunDetail> {
+    return guard(() => {
+      const run = this.#require(id);
+      const metrics: Record<string, Series> = {};
+      for (const key of this.store.metrics.keys(id)) metrics[key] = this.store.metrics.series(id, key);
+      return { ...this.#view(run), evaluations: this.store.evaluations.get(id), metrics };
+    });
+  }
+
+  async createRun(input: NewRunInput): Promise<RunView> {
+    return guard(() => {
+      const config = validateConfig(structuredClone(input.config));
+      let baseModelId: number | null = null;
+      if (config.kind === 'lora') {
+        if (input.baseModelId === undefined || input.baseModelId === null) throw new LabError('a LoRA run needs a base model to fine-tune (baseModelId)');
+        const base = this.store.models.find(input.baseModelId);
+        if (!base) throw new LabError(`model ${input.baseModelId} does not exist`, 404);
+        if (base.sizes.join() !== config.sizes.join()) {
+          throw new LabError(`model ${base.id} has layers ${base.sizes.join('→')}, the config asks for ${config.sizes.join('→')}`);
+        }
+        baseModelId = base.id;
+      }
+      const name = checkName(input.name ?? defaultName(config));
+      const run = this.store.transaction(() => {
+        const r = this.store.runs.create({ name, kind: config.kind, config, baseModelId });
+        if (input.tags?.length) this.store.runs.setTags(r.id, checkTags(input.tags));
+        if (input.notes) this.store.runs.setNotes(r.id, checkNotes(input.notes));
+        return r;
+      });
+      this.manager.enqueue(run.id);
+      const view = this.#view(this.store.runs.get(run.id));
+      this.#emit({ type: 'run', run: view });
+      return view;
+    });
+  }
+
+  /** Resolves when the run has reached a final status (for the CLI and tests). */
+  async waitForRun(id: number): Promise<RunView> {
+    return this.#view(await this.manager.wait(id));
+  }
+
+  async cancelRun(id: number): Promise<RunView> {
+    return guard(() => {
+      const run = this.#require(id);
+      if (run.status !== 'queued' && run.status !== 'running') throw new LabError(`run ${id} is ${run.status}; only queued or running runs can be cancelled`, 409);
+      if (!this.manager.running.includes(id) && !this.manager.queued.includes(id)) {
+        throw new LabError(`run ${id} is being trained by another LoRA Lab process (${this.store.runs.owner(id) ?? 'unknown'}); cancel it there`, 409);
+      }
+      this.manager.cancel(id);
+      return this.#view(this.store.runs.get(id));
+    });
+  }
+
+  async deleteRun(id: number): Promise<void> {
+    guard(() => {
+      const run = this.#require(id);
+      if (run.status === 'queued' || run.status === 'running') throw new LabError(`run ${id} is ${run.status}; cancel it before deleting`, 409);
+      this.store.runs.delete(id);
+      this.#emit({ type: 'run-deleted', id });
+      if (run.modelId !== null) this.#emit({ type: 'model-deleted', id: run.modelId });
+    });
+  }
+
+  async renameRun(id: number, name: string): Promise<RunView> {
+    return this.#update(id, () => this.store.runs.rename(id, checkName(name)));
+  }
+
+  async setTags(id: number, tags: string[]): Promise<RunView> {
+    return this.#update(id, () => this.store.runs.setTags(id, checkTags(tags)));
+  }
+
+  async setNotes(id: number, notes: string): Promise<RunView> {
+    return this.#update(id, () => this.store.runs.setNotes(id, checkNotes(notes)));
+  }
+
+  async compareRuns(ids: number[]): Promise<Comparison> {
+    return guard(() => {
+      if (!Array.isArray(ids) || ids.length === 0) throw new LabError('choose at least one run to compare');
+      if (ids.length > MAX_COMPARE) throw new LabError(`compare at most ${MAX_COMPARE} runs at a time`);
+      if (new Set(ids).size !== ids.length) throw new LabError('a run is listed twice');
+      const runs = ids.map((id) => this.#require(id));
+      const keys = [...new Set(ids.flatMap((id) => this.store.metrics.keys(id)))].sort();
+      const metrics: Record<string, (Series | null)[]> = {};
+      for (const key of keys) {
+        const got = new Map(this.store.metrics.seriesMany(ids, key).map((s) => [s.runId, s]));
+        metrics[key] = ids.map((id) => {
+          const s = got.get(id);
+          return s && s.steps.length ? { steps: s.steps, values: s.values, times: s.times } : null;
+        });
+      }
+      return {
+        runs: runs.map((r) => this.#view(r)),
+        params: paramRows(runs.map((r) => r.config)),
+        metrics,
+        evaluations: ids.map((id) => this.store.evaluations.get(id)),
+        summary: keys.map((k) => summarise(k, metrics[k] as (Series | null)[])),
+      };
+    });
+  }
+
+  // ── models and adapters ──────────────────────────────────────────────────────
+
+  async listModels(): Promise<ModelView[]> {
+    return guard(() => this.store.models.list().map((m) => this.#modelView(m.id)));
+  }
+
+  async listAdapters(): Promise<AdapterView[]> {
+    return guard(() => this.store.adapters.list().map(({ id, name, runId, baseModelId, info, createdAt }) => ({ id, name, runId, baseModelId, info, createdAt })));
+  }
+
+  async presets(): Promise<Presets> {
+    return { base: defaultConfig('base'), lora: defaultConfig('lora'), classicBase: classicPreset('base'), classicLora: classicPreset('lora') };
+  }
+
+  subscribe(listener: (e: LabEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────
+
+  #emit(e: LabEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure must not break the run manager */
+      }
+    }
+  }
+
+  #require(id: number): StoredRun {
+    if (!Number.isInteger(id)) throw new LabError(`run id must be an integer, got ${JSON.stringify(id)}`);
+    const run = this.store.runs.find(id);
+    if (!run) throw new LabError(`run ${id} does not exist`, 404);
+    return run;
+  }
+
+  async #update(id: number, write: () => unknown): Promise<RunView> {
+    return guard(() => {
+      this.#require(id);
+      write();
+      const view = this.#view(this.store.runs.get(id));
+      this.#emit({ type: 'run', run: view });
+      return view;
+    });
+  }
+
+  #view(run: StoredRun): RunView {
+    const ev = this.store.evaluations.get(run.id);
+    const focus = run.config.digits && run.config.digits.length < 10 ? run.config.digits : null;
+    const wrongOn = (e: EvaluationView | undefined) => (e && focus ? focus.reduce((s, d) => s + (e.wrongPerClass[d] ?? 0), 0) : null);
+    const live = run.status === 'running' || run.status === 'queued' ? (this.#progress.get(run.id) ?? (run.progress as RunProgress | null)) : null;
+    return {
+      id: run.id,
+      name: run.name,
+      kind: run.kind,
+      status: run.status,
+      config: run.config,
+      baseModelId: run.baseModelId,
+      modelId: run.modelId,
+      adapterId: run.adapterId,
+      backend: run.backend,
+      device: run.device,
+      createdAt: run.createdAt,
+      startedAt: run.startedAt,
+      finishedAt: run.finishedAt,
+      error: run.error,
+      tags: run.tags,
+      notes: run.notes,
+      summary: run.summary,
+      progress: live ?? null,
+      accuracy: ev.after?.accuracy ?? null,
+      focusWrong: wrongOn(ev.after),
+      focusWrongBefore: wrongOn(ev.before),
+    };
+  }
+
+  #modelView(id: number): ModelView {
+    const m = this.store.models.get(id);
+    const d = this.store.models.dependents(id);
+    return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length } };
+  }
+}
+
+function defaultName(cfg: NewRunInput['config']): string {
+  if (cfg.kind === 'base') return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;
+  const l = cfg.lora!;
+  return `LoRA r${l.r} α${l.alpha} on ${cfg.digits ? `digit${cfg.digits.length > 1 ? 's' : ''} ${cfg.digits.join(',')}` : 'all digits'} seed ${cfg.seed}`;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '') throw new LabError('a run needs a name');
+  if (name.length > MAX_NAME) throw new LabError(`a run name is at most ${MAX_NAME} characters`);
+  return name.trim();
+}
+
+function checkTags(tags: unknown): string[] {
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw new LabError('tags must be a list of strings');
+  const clean = [...new Set((tags as string[]).map((t) => t.trim()).filter(Boolean))];
+  if (clean.length > MAX_TAGS) throw new LabError(`at most ${MAX_TAGS} tags`);
+  if (clean.some((t) => t.length > 64)) throw new LabError('a tag is at most 64 characters');
+  return clean;
+}
+
+function checkNotes(notes: unknown): string {
+  if (typeof notes !== 'string') throw new LabError('notes must be text');
+  if (notes.length > MAX_NOTES) throw new LabError(`notes are at most ${MAX_NOTES} characters`);
+  return notes;
+}
+
+/** Store and config errors become LabErrors with the right status; anything else propagates. */
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof LabError) throw err;
+    if (err instanceof ConfigError) throw new LabError(err.message, 400);
+    if (err instanceof NotFoundError) throw new LabError(err.message, 404);
+    if (err instanceof DependencyError || err instanceof TransitionError) throw new LabError(err.message, 409);
+    if (err instanceof StoreError) throw new LabError(err.message, 400);
+    throw err;
+  }
+}

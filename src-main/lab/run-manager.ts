@@ -1,0 +1,262 @@
+/**
+ * The run manager: a queue of runs, one trainer process per running run, and the only
+ * path by which trainer output reaches the database. Metrics are buffered and written
+ * in batched transactions; a run's results (weights, evaluations, final status) are
+ * written in one transaction, so a crash never leaves half a result.
+ */
+import { hostname } from 'node:os';
+import type { Store } from '../store/store.ts';
+import type { StoredRun } from '../store/runs.ts';
+import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
+import type { MetricPoint, TrainerMessage } from '../trainer/protocol.ts';
+import type { RunProgress } from './api.ts';
+
+export interface RunManagerOptions {
+  /** Runs trained at the same time (default 1). */
+  concurrency?: number;
+  /** How trainers are started and watched (Electron passes its utility-process spawner). */
+  host?: HostOptions;
+  /** Metric points are written at least this often (ms, default 500). */
+  metricFlushMs?: number;
+  /** Live progress is written to the run row at most this often (ms, default 1000). */
+  progressWriteMs?: number;
+}
+
+export interface ManagerEvents {
+  runChanged(id: number): void;
+  progress(id: number, p: RunProgress): void;
+  metrics(id: number, points: MetricPoint[]): void;
+  modelCreated(id: number): void;
+}
+
+interface Active {
+  host: TrainerHost | null;
+  buffer: MetricPoint[];
+  timer: NodeJS.Timeout | null;
+  lastProgressWrite: number;
+  cancelRequested: boolean;
+}
+
+/** This process's mark on the runs it owns, so another process can tell if it is gone. */
+export const OWNER = `${hostname()}/${process.pid}`;
+
+export function ownerAlive(owner: string | null): boolean {
+  if (!owner) return false;
+  const slash = owner.lastIndexOf('/');
+  const host = owner.slice(0, slash);
+  const pid = Number(owner.slice(slash + 1));
+  if (host !== hostname()) return true; // cannot check another machine: assume alive
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class RunManager {
+  readonly #store: Store;
+  readonly #events: ManagerEvents;
+  readonly #opts: Required<Omit<RunManagerOptions, 'host'>> & { host: HostOptions };
+  readonly #queue: number[] = [];
+  readonly #active = new Map<number, Active>();
+  readonly #waiters = new Map<number, ((run: StoredRun) => void)[]>();
+  #closed = false;
+
+  constructor(store: Store, events: ManagerEvents, opts: RunManagerOptions = {}) {
+    this.#store = store;
+    this.#events = events;
+    this.#opts = {
+      concurrency: opts.concurrency ?? 1,
+      host: opts.host ?? {},
+      metricFlushMs: opts.metricFlushMs ?? 500,
+      progressWriteMs: opts.progressWriteMs ?? 1000,
+    };
+    if (!Number.isInteger(this.#opts.concurrency) || this.#opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
+  }
+
+  /**
+   * Start-up recovery: runs left `running` or `queued` by a process that no longer
+   * exists become `interrupted` (never left dangling). Runs of live processes (the app
+   * and a CLI can share one database) are left alone.
+   */
+  recover(): number[] {
+    const orphans = this.#store.runs
+      .list({ status: ['running', 'queued'] })
+      .filter((r) => !ownerAlive(this.#store.runs.owner(r.id)))
+      .map((r) => r.id);
+    if (orphans.length) this.#store.runs.markInterrupted(orphans);
+    for (const id of orphans) this.#events.runChanged(id);
+    return orphans;
+  }
+
+  get running(): number[] {
+    return [...this.#active.keys()];
+  }
+
+  get queued(): number[] {
+    return [...this.#queue];
+  }
+
+  /** Queue a stored `queued` run; it starts when a slot is free. */
+  enqueue(runId: number): void {
+    if (this.#closed) throw new Error('the run manager is shut down');
+    this.#store.runs.setOwner(runId, OWNER);
+    this.#queue.push(runId);
+    this.#pump();
+  }
+
+  /** Resolves with the stored run once it has reached a final status. */
+  wait(runId: number): Promise<StoredRun> {
+    const run = this.#store.runs.get(runId);
+    if (!['queued', 'running'].includes(run.status) && !this.#active.has(runId)) return Promise.resolve(run);
+    return new Promise((resolve) => this.#waiters.set(runId, [...(this.#waiters.get(runId) ?? []), resolve]));
+  }
+
+  /** Cancel a queued run at once, or ask a running trainer to stop after its step. */
+  cancel(runId: number): void {
+    const qi = this.#queue.indexOf(runId);
+    if (qi >= 0) {
+      this.#queue.splice(qi, 1);
+      this.#store.runs.finish(runId, 'cancelled', { error: null });
+      this.#settled(runId);
+      return;
+    }
+    const a = this.#active.get(runId);
+    if (!a) return;
+    a.cancelRequested = true;
+    a.host?.cancel();
+  }
+
+  /** Stop everything: queued runs are cancelled, running trainers killed and their runs marked interrupted. */
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    for (const id of this.#queue.splice(0)) {
+      this.#store.runs.finish(id, 'cancelled', { error: 'cancelled: LoRA Lab was closed before the run started' });
+      this.#settled(id);
+    }
+    const hosts = [...this.#active.values()].map((a) => a.host).filter((h): h is TrainerHost => h !== null);
+    for (const h of hosts) h.kill();
+    await Promise.all(hosts.map((h) => h.waitForExit(5000)));
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#active.size < this.#opts.concurrency && this.#queue.length) {
+      const id = this.#queue.shift() as number;
+      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, cancelRequested: false };
+      this.#active.set(id, a);
+      void this.#start(id, a);
+    }
+  }
+
+  async #start(id: number, a: Active): Promise<void> {
+    let outcome: RunOutcome;
+    try {
+      const run = this.#store.runs.get(id);
+      const baseWeights = run.kind === 'lora' ? this.#baseWeights(run) : undefined;
+      const host = new TrainerHost(this.#opts.host);
+      a.host = host;
+      host.onMessage((m) => this.#onMessage(id, a, m));
+      outcome = await host.run({ runId: String(id), config: run.config, ...(baseWeights ? { baseWeights } : {}) });
+      await host.waitForExit(10_000);
+    } catch (err) {
+      outcome = { status: 'failed', error: (err as Error).message, code: 'internal', backend: null };
+    }
+    this.#flush(id, a);
+    try {
+      this.#finish(id, outcome);
+    } catch (err) {
+      // The results could not be written (disk full, locked database …): say so on the run.
+      try {
+        this.#store.runs.finish(id, 'failed', { error: `could not store the results: ${(err as Error).message}` });
+      } catch {
+        /* the run row itself is unreachable; recovery will mark it interrupted */
+      }
+    }
+    this.#active.delete(id);
+    this.#settled(id);
+    this.#pump();
+  }
+
+  #baseWeights(run: StoredRun) {
+    if (run.baseModelId === null) throw new Error('a LoRA run needs a base model');
+    return this.#store.tensors.get({ modelId: run.baseModelId });
+  }
+
+  #onMessage(id: number, a: Active, m: TrainerMessage): void {
+    switch (m.type) {
+      case 'ready':
+        if (this.#store.runs.get(id).status === 'queued') this.#store.runs.markRunning(id, m.backend, m.device);
+        this.#events.runChanged(id);
+        break;
+      case 'progress': {
+        const p: RunProgress = {
+          phase: m.phase,
+          step: m.step,
+          totalSteps: m.totalSteps,
+          epoch: m.epoch,
+          loss: Number.isFinite(m.loss) ? m.loss : null,
+          samplesPerSec: m.samplesPerSec,
+          etaSeconds: m.etaSeconds,
+        };
+        this.#events.progress(id, p);
+        const now = Date.now();
+        if (now - a.lastProgressWrite >= this.#opts.progressWriteMs) {
+          a.lastProgressWrite = now;
+          this.#store.runs.setProgress(id, p);
+        }
+        break;
+      }
+      case 'metrics':
+        a.buffer.push(...m.points);
+        this.#events.metrics(id, m.points);
+        a.timer ??= setTimeout(() => this.#flush(id, a), this.#opts.metricFlushMs);
+        break;
+      case 'evaluation':
+        this.#store.evaluations.put(id, m.phase, m.step, m.result);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #flush(id: number, a: Active): void {
+    if (a.timer) clearTimeout(a.timer);
+    a.timer = null;
+    if (!a.buffer.length) return;
+    const points = a.buffer.splice(0);
+    this.#store.metrics.append(id, points);
+  }
+
+  #finish(id: number, o: RunOutcome): void {
+    const run = this.#store.runs.get(id);
+    if (o.status === 'completed') {
+      let modelId: number | null = null;
+      this.#store.transaction(() => {
+        if (o.weights.kind === 'model') {
+          modelId = this.#store.models.create({ name: run.name, kind: 'base', sizes: run.config.sizes, sourceRunId: id, origin: { run: id } }).id;
+          this.#store.tensors.put({ modelId }, o.weights.tensors);
+          this.#store.runs.finish(id, 'completed', { summary: o.summary, modelId });
+        } else {
+          if (!o.weights.adapter || run.baseModelId === null) throw new Error('adapter results without adapter info or base model');
+          const adapter = this.#store.adapters.create({ name: run.name, runId: id, baseModelId: run.baseModelId, info: o.weights.adapter, origin: { run: id } });
+          this.#store.tensors.put({ adapterId: adapter.id }, o.weights.tensors);
+          this.#store.runs.finish(id, 'completed', { summary: o.summary, adapterId: adapter.id });
+        }
+      });
+      if (modelId !== null) this.#events.modelCreated(modelId);
+    } else if (o.status === 'cancelled') {
+      this.#store.runs.finish(id, 'cancelled', { error: null });
+    } else {
+      this.#store.runs.finish(id, 'failed', { error: o.error });
+    }
+  }
+
+  #settled(id: number): void {
+    this.#events.runChanged(id);
+    const run = this.#store.runs.get(id);
+    for (const w of this.#waiters.get(id) ?? []) w(run);
+    this.#waiters.delete(id);
+  }
+}
