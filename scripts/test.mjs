@@ -13,6 +13,11 @@ if (run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0) {
   console.log('\n0 passed, 1 failed');
   process.exit(1);
 }
+// The CLI, trainer, Electron bundles and the UI the browser tests load.
+if (run('node', ['scripts/build.mjs']) !== 0) {
+  console.log('\n0 passed, 1 failed');
+  process.exit(1);
+}
 mkdirSync('test-results', { recursive: true });
 const report = join('test-results', 'vitest.json');
 rmSync(report, { force: true });

@@ -10,6 +10,7 @@ import { makeSession } from './cli/session.ts';
 import { RunFailedError } from './cli/context.ts';
 import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tagCommand } from './cli/runs.ts';
 import { LabError } from './lab/api.ts';
+import { serveCommand } from './cli/serve.ts';
 
 const HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
 
@@ -25,6 +26,7 @@ Commands:
   rm RUN...   delete runs (their metrics, evaluations and adapters go too)
   tag RUN TAG...       add tags (--remove to take them off)
   models      list stored models
+  serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N)
 
 Run options (train, finetune, demo):
   --seed N              random seed (0)
@@ -64,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     rm: rmCommand,
     tag: tagCommand,
     models: modelsCommand,
+    serve: serveCommand,
   };
   let session: ReturnType<typeof makeSession> | null = null;
   try {

@@ -31,8 +31,11 @@ export function makeSession(argv: string[]): Session {
   const quiet = argv.includes('-q') || argv.includes('--quiet');
   const env = backend ? { ...process.env, LORA_LAB_BACKEND: backend } : process.env;
   const dbPath = flagValue(argv, 'db') ?? defaultDbPath();
+  const concurrencyFlag = flagValue(argv, 'concurrency');
+  const concurrency = concurrencyFlag === undefined ? 1 : Number(concurrencyFlag);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${concurrencyFlag}"`);
   let lab: Lab | null = null;
-  const open = () => (lab ??= Lab.open(dbPath, { host: { env } }));
+  const open = () => (lab ??= Lab.open(dbPath, { host: { env }, concurrency }));
 
   return {
     quiet,

@@ -130,6 +130,14 @@ export type LabEvent =
   | { type: 'model'; model: ModelView }
   | { type: 'model-deleted'; id: number };
 
+export interface DigitImage {
+  /** Index in the MNIST test set (the order of `Evaluation.predictions`). */
+  index: number;
+  label: number;
+  /** 28×28 grey levels, row-major, 0 = background. */
+  pixels: Uint8Array;
+}
+
 export interface Presets {
   base: RunConfig;
   lora: RunConfig;
@@ -150,6 +158,8 @@ export interface LabApi {
   listModels(): Promise<ModelView[]>;
   listAdapters(): Promise<AdapterView[]>;
   presets(): Promise<Presets>;
+  /** Test-set images by index, for galleries of (mis)classified digits (at most 500 per call). */
+  testImages(indices: number[]): Promise<DigitImage[]>;
   /** Push events (run changes, live progress and metrics). Returns an unsubscribe. */
   subscribe(listener: (e: LabEvent) => void): () => void;
 }
@@ -168,6 +178,7 @@ export const LAB_CALLS = [
   'listModels',
   'listAdapters',
   'presets',
+  'testImages',
 ] as const satisfies readonly Exclude<keyof LabApi, 'subscribe'>[];
 
 export type LabCall = (typeof LAB_CALLS)[number];

@@ -7,9 +7,10 @@ import type { StoredRun } from '../store/runs.ts';
 import { DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
 import { ConfigError, classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
 import type {
-  AdapterView, Comparison, EvaluationView, LabApi, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
+  AdapterView, Comparison, DigitImage, EvaluationView, LabApi, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
 } from './api.ts';
 import { LabError } from './api.ts';
+import { IMAGE_SIZE, loadMnist } from '../data/mnist.ts';
 import { paramRows, summarise } from './compare.ts';
 import { RunManager, type RunManagerOptions } from './run-manager.ts';
 
@@ -180,6 +181,15 @@ export class Lab implements LabApi {
 
   async presets(): Promise<Presets> {
     return { base: defaultConfig('base'), lora: defaultConfig('lora'), classicBase: classicPreset('base'), classicLora: classicPreset('lora') };
+  }
+
+  async testImages(indices: number[]): Promise<DigitImage[]> {
+    if (!Array.isArray(indices) || indices.length > 500) throw new LabError('ask for at most 500 images at a time');
+    const test = loadMnist('test');
+    return indices.map((index) => {
+      if (!Number.isInteger(index) || index < 0 || index >= test.count) throw new LabError(`test image ${index} does not exist (0–${test.count - 1})`);
+      return { index, label: test.labels[index] as number, pixels: test.images.slice(index * IMAGE_SIZE, (index + 1) * IMAGE_SIZE) };
+    });
   }
 
   subscribe(listener: (e: LabEvent) => void): () => void {

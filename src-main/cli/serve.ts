@@ -1,0 +1,53 @@
+/**
+ * `lora-lab serve`: web mode. The Lab service and the UI on 127.0.0.1 with a random
+ * token in the URL; Ctrl-C stops it (running trainers are stopped, their runs marked
+ * interrupted).
+ */
+import { spawn } from 'node:child_process';
+import { startServer } from '../server/server.ts';
+import { rendererDir } from '../server/static-dir.ts';
+import { UsageError, commonFlags, parse } from './options.ts';
+import type { Session } from './session.ts';
+
+export const serveFlags = {
+  ...commonFlags,
+  port: { type: 'string' },
+  host: { type: 'string' },
+  open: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  backend: { type: 'string' },
+} as const;
+
+export async function serveCommand(argv: string[], s: Session): Promise<void> {
+  const { values } = parse(argv, serveFlags);
+  const port = values['port'] === undefined ? 0 : Number(values['port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got "${values['port']}"`);
+  const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+    console.error(`lora-lab: serving on ${host}: anyone who can reach it and has the token can drive this lab.`);
+  }
+  const staticDir = rendererDir();
+  if (!staticDir) console.error('lora-lab: the user interface is not built (npm run build); serving the API only.');
+  const lab = s.lab();
+  const server = await startServer({ lab, host, port, staticDir });
+  console.log(`LoRA Lab is running at ${server.url}`);
+  console.log(`database: ${lab.store.file}`);
+  if (values['open']) openBrowser(server.url);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  console.error('lora-lab: stopping…');
+  await server.close();
+}
+
+function openBrowser(url: string): void {
+  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
+  const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
+  try {
+    spawn(cmd, args, { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+  } catch {
+    /* no browser opener: the URL is printed */
+  }
+}

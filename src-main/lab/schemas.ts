@@ -1,0 +1,91 @@
+/**
+ * Payload schemas for every LabApi call, checked at each boundary (Electron IPC and
+ * web-mode HTTP) before anything reaches the Lab service. Structure and sizes are
+ * checked here; meaning (a rank that fits the layer …) by the config's own validation.
+ */
+import * as v from 'valibot';
+import { LAB_CALLS, type LabCall, LabError } from './api.ts';
+
+const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
+const finite = v.pipe(v.number(), v.finite());
+const shortText = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const status = v.picklist(['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']);
+const kind = v.picklist(['base', 'lora']);
+
+const lora = v.strictObject({
+  r: finite,
+  alpha: finite,
+  targets: v.pipe(v.array(shortText(64)), v.maxLength(16)),
+  init: v.picklist(['kaiming', 'gaussian']),
+  scaling: v.picklist(['standard', 'rslora']),
+  loraPlusRatio: finite,
+});
+
+export const runConfigSchema = v.strictObject({
+  kind,
+  sizes: v.pipe(v.array(finite), v.minLength(2), v.maxLength(16)),
+  seed: finite,
+  batchSize: finite,
+  epochs: finite,
+  maxSteps: v.nullable(finite),
+  optimizer: v.picklist(['adam', 'sgd']),
+  lr: finite,
+  digits: v.nullable(v.pipe(v.array(finite), v.maxLength(10))),
+  trainLimit: v.nullable(finite),
+  testLimit: v.nullable(finite),
+  evalEvery: finite,
+  evalSubset: finite,
+  lora: v.nullable(lora),
+});
+
+const filter = v.strictObject({
+  status: v.optional(v.union([status, v.pipe(v.array(status), v.maxLength(6))])),
+  kind: v.optional(kind),
+  tag: v.optional(shortText(64)),
+  text: v.optional(shortText(200)),
+  params: v.optional(
+    v.pipe(
+      v.record(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/), v.maxLength(64)), v.union([shortText(200), finite, v.boolean()])),
+      v.check((r) => Object.keys(r).length <= 20, 'at most 20 parameters'),
+    ),
+  ),
+});
+
+const newRun = v.strictObject({
+  name: v.optional(shortText(200)),
+  config: runConfigSchema,
+  baseModelId: v.optional(v.nullable(id)),
+  tags: v.optional(v.pipe(v.array(shortText(64)), v.maxLength(50))),
+  notes: v.optional(shortText(100_000)),
+});
+
+const none = v.strictTuple([]);
+
+export const callSchemas = {
+  listRuns: v.strictTuple([v.optional(filter)]),
+  getRun: v.strictTuple([id]),
+  createRun: v.strictTuple([newRun]),
+  cancelRun: v.strictTuple([id]),
+  deleteRun: v.strictTuple([id]),
+  renameRun: v.strictTuple([id, shortText(200)]),
+  setTags: v.strictTuple([id, v.pipe(v.array(shortText(64)), v.maxLength(50))]),
+  setNotes: v.strictTuple([id, shortText(100_000)]),
+  compareRuns: v.strictTuple([v.pipe(v.array(id), v.minLength(1), v.maxLength(50))]),
+  listModels: none,
+  listAdapters: none,
+  presets: none,
+  testImages: v.strictTuple([v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9999))), v.maxLength(500))]),
+} satisfies Record<LabCall, v.GenericSchema>;
+
+export function isLabCall(name: unknown): name is LabCall {
+  return typeof name === 'string' && (LAB_CALLS as readonly string[]).includes(name);
+}
+
+/** The call's arguments, checked; a LabError (400) that says what is wrong otherwise. */
+export function validateArgs(call: LabCall, args: unknown): unknown[] {
+  const result = v.safeParse(callSchemas[call], args);
+  if (result.success) return result.output as unknown[];
+  const issue = result.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+  throw new LabError(`${call}: invalid arguments${path ? ` at ${path}` : ''}: ${issue.message}`, 400);
+}
