@@ -91,6 +91,11 @@ export class RunManager {
     return orphans;
   }
 
+  /** The trainer process of a running run (for diagnostics and fault tests). */
+  pidOf(runId: number): number | undefined {
+    return this.#active.get(runId)?.host?.pid;
+  }
+
   get running(): number[] {
     return [...this.#active.keys()];
   }

@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -11,18 +14,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `lora-lab ...args` from source (no build needed), as a real process. */
+/**
+ * Run `lora-lab ...args` from source (no build needed), as a real process. Without a
+ * `--db` or LORA_LAB_DB it gets a throwaway database, never the user's own.
+ */
 export function lab(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsx, '--no-warnings', 'src-main/cli.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, LORA_LAB_BACKEND: 'wasm', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = labProcess(args, env);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`lora-lab ${args.join(' ')} timed out\n${stderr}`));
@@ -31,5 +33,17 @@ export function lab(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+const throwaway = mkdtempSync(join(tmpdir(), 'lora-lab-cli-'));
+process.on('exit', () => rmSync(throwaway, { recursive: true, force: true }));
+
+/** The child process itself, for tests that signal it. */
+export function labProcess(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', tsx, '--no-warnings', 'src-main/cli.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, LORA_LAB_BACKEND: 'wasm', LORA_LAB_DB: join(throwaway, 'lab.db'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
