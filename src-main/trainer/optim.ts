@@ -37,7 +37,7 @@ export function createOptimizer(spec: OptimizerSpec, forceTfjs = process.env['LO
 
 class HeapOptimizer implements Optimizer {
   readonly impl = 'heap' as const;
-  readonly #vars: { v: tf.Variable; lr: number; m: Float32Array | null; s: Float32Array | null; out: Float32Array }[];
+  readonly #vars: { v: tf.Variable; lr: number; m: Float32Array | null; s: Float32Array | null }[];
   #t = 0;
 
   constructor(readonly spec: OptimizerSpec, readonly heap: HeapAccess) {
@@ -46,7 +46,6 @@ class HeapOptimizer implements Optimizer {
       lr,
       m: spec.kind === 'adam' ? new Float32Array(v.size) : null,
       s: spec.kind === 'adam' ? new Float32Array(v.size) : null,
-      out: new Float32Array(v.size),
     }));
   }
 
@@ -58,10 +57,12 @@ class HeapOptimizer implements Optimizer {
     for (const p of this.#vars) {
       const g = grads[p.v.name];
       if (!g) throw new Error(`no gradient for ${p.v.name}`);
-      // Views are taken right before the loop: no allocation can move the heap meanwhile.
+      // The new weights are written straight into a fresh heap tensor. Views are taken
+      // after that allocation (which may grow the heap) and before anything else allocates.
+      const next = this.heap.alloc(p.v.shape);
+      const out = this.heap.view(next);
       const w = this.heap.view(p.v);
       const gv = this.heap.view(g);
-      const out = p.out;
       const n = w.length;
       if (p.m && p.s) {
         const m = p.m;
@@ -79,7 +80,6 @@ class HeapOptimizer implements Optimizer {
         const lr = p.lr;
         for (let i = 0; i < n; i++) out[i] = (w[i] as number) - lr * (gv[i] as number);
       }
-      const next = tf.tensor(out, p.v.shape, 'float32');
       p.v.assign(next);
       next.dispose();
     }

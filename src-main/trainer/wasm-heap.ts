@@ -15,6 +15,7 @@ interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array } | null;
   getMemoryOffset(dataId: object): number;
   refCount(dataId: object): number;
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
 
 export interface HeapAccess {
@@ -22,12 +23,14 @@ export interface HeapAccess {
   view(t: tf.Tensor): Float32Array;
   /** How many tensors share `t`'s storage (in-place writes need exactly 1). */
   refCount(t: tf.Tensor): number;
+  /** A new float32 tensor whose contents are not initialised: fill it through `view`. */
+  alloc(shape: number[]): tf.Tensor;
 }
 
 export function heapAccess(): HeapAccess | null {
   if (tf.getBackend() !== 'wasm') return null;
   const b = tf.backend() as unknown as Partial<WasmBackendLike>;
-  if (typeof b.getMemoryOffset !== 'function' || typeof b.refCount !== 'function') return null;
+  if (typeof b.getMemoryOffset !== 'function' || typeof b.refCount !== 'function' || typeof b.makeOutput !== 'function') return null;
   if (!b.wasm || !(b.wasm.HEAPU8 instanceof Uint8Array)) return null;
   const backend = b as WasmBackendLike;
   return {
@@ -41,5 +44,6 @@ export function heapAccess(): HeapAccess | null {
       return new Float32Array(heap.buffer, offset, t.size);
     },
     refCount: (t) => backend.refCount(t.dataId),
+    alloc: (shape) => tf.engine().makeTensorFromTensorInfo(backend.makeOutput(shape, 'float32')),
   };
 }
