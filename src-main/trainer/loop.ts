@@ -56,19 +56,51 @@ export function totalSteps(cfg: RunConfig, examples: number): number {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export async function trainLoop(
-  model: Mlp,
-  cfg: RunConfig,
-  data: { train: MnistSplit; indices: Uint32Array; test: MnistSplit; shuffleSeed: number },
-  hooks: LoopHooks = {},
-): Promise<LoopResult> {
+/**
+ * One optimizer step over a batch, as training runs it (the benchmark times exactly
+ * this): forward, loss, gradients of the trainable variables, update. Returns the loss.
+ */
+export interface Stepper {
+  step(x: Float32Array, y: Int32Array, size: number): Promise<number>;
+  dispose(): void;
+}
+
+export function createStepper(model: Mlp, cfg: Pick<RunConfig, 'kind' | 'lr' | 'optimizer' | 'lora'>): Stepper {
   const vars = model.trainableVariables;
   if (vars.length === 0) throw new Error('nothing to train: every variable is frozen');
   // LoRA+: B learns at ratio × lr; everything else at lr.
   const ratio = cfg.kind === 'lora' ? (cfg.lora?.loraPlusRatio ?? 1) : 1;
   const lrs = new Map(vars.map((v) => [v, v.name.endsWith('.lora_B') ? cfg.lr * ratio : cfg.lr]));
   const optimizer = createOptimizer({ kind: cfg.optimizer, lrs });
+  return {
+    async step(x, y, size) {
+      const xs = tf.tensor2d(x, [size, IMAGE_SIZE]); // [batch, 784]
+      const ys = tf.tensor1d(y, 'int32'); // [batch]
+      const cost = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.forward(xs); // [batch, 10]
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, NUM_CLASSES), logits) as tf.Scalar;
+        }, vars);
+        optimizer.apply(grads);
+        return value;
+      });
+      xs.dispose();
+      ys.dispose();
+      const loss = ((await cost.data()) as Float32Array)[0] as number;
+      cost.dispose();
+      return loss;
+    },
+    dispose: () => optimizer.dispose(),
+  };
+}
 
+export async function trainLoop(
+  model: Mlp,
+  cfg: RunConfig,
+  data: { train: MnistSplit; indices: Uint32Array; test: MnistSplit; shuffleSeed: number },
+  hooks: LoopHooks = {},
+): Promise<LoopResult> {
+  const stepper = createStepper(model, cfg);
   const batches = new BatchIterator(data.train, data.indices, cfg.batchSize, data.shuffleSeed);
   const steps = totalSteps(cfg, data.indices.length);
   const losses = new Float32Array(steps);
@@ -103,20 +135,7 @@ export async function trainLoop(
       }
       const t0 = performance.now();
       const batch = batches.next();
-      const xs = tf.tensor2d(batch.x, [batch.size, IMAGE_SIZE]); // [batch, 784]
-      const ys = tf.tensor1d(batch.y, 'int32'); // [batch]
-      const cost = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.forward(xs); // [batch, 10]
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, NUM_CLASSES), logits) as tf.Scalar;
-        }, vars);
-        optimizer.apply(grads);
-        return value;
-      });
-      xs.dispose();
-      ys.dispose();
-      const loss = ((await cost.data()) as Float32Array)[0] as number;
-      cost.dispose();
+      const loss = await stepper.step(batch.x, batch.y, batch.size);
       trainMs += performance.now() - t0;
       samples += batch.size;
       step++;
@@ -133,7 +152,7 @@ export async function trainLoop(
       await yieldToEventLoop();
     }
   } finally {
-    optimizer.dispose();
+    stepper.dispose();
   }
   if (pending.length || stopped) flush(step > 0 ? (losses[step - 1] as number) : NaN);
   return {

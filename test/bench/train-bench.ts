@@ -1,0 +1,188 @@
+/**
+ * Training and inference throughput of the MLP 784→1000→2000→10, on every backend
+ * available here and, when Debian's python3-torch is installed, PyTorch in the same run.
+ * Each backend runs in its own process (a backend is chosen once per process), the
+ * step timed is the trainer's own (`createStepper`), and each figure is the median of
+ * many steps after warm-up. Prints a table, the ratios the project targets, and JSON.
+ *
+ *   npx tsx test/bench/train-bench.ts [--quick] [--backends wasm,cpu]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const SIZES = [784, 1000, 2000, 10];
+const WORKLOADS = ['lora-b10', 'lora-b64', 'lora-b256', 'full-b10', 'full-b64', 'full-b256', 'infer-b256'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+interface WorkerResult {
+  backend: string;
+  device: string;
+  workloads: Partial<Record<Workload, number>>;
+  stepMs: Partial<Record<Workload, number>>;
+  peakRssMb: number;
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number;
+
+async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
+  const { initBackend } = await import('../../src-main/trainer/backend.ts');
+  const { Mlp } = await import('../../src-main/trainer/mlp.ts');
+  const { attachLora } = await import('../../src-main/trainer/lora.ts');
+  const { createStepper } = await import('../../src-main/trainer/loop.ts');
+  const { defaultConfig, defaultLora } = await import('../../src-main/trainer/config.ts');
+  const { tf } = await import('../../src-main/trainer/tf.ts');
+  const { Rng } = await import('../../src-main/util/rng.ts');
+  const info = await initBackend(backend);
+  const slow = backend === 'cpu';
+  const rng = new Rng(1);
+  const result: WorkerResult = { backend: info.name, device: info.device, workloads: {}, stepMs: {}, peakRssMb: 0 };
+
+  for (const w of WORKLOADS) {
+    const batch = Number(w.split('-b')[1]);
+    const x = Float32Array.from({ length: batch * 784 }, () => rng.normal());
+    const y = Int32Array.from({ length: batch }, () => rng.int(10));
+    const model = Mlp.init(SIZES, new Rng(2));
+    const n = slow || quick ? 4 : batch <= 10 ? 60 : batch <= 64 ? 30 : 15;
+    const warm = slow || quick ? 1 : 5;
+    const times: number[] = [];
+    if (w.startsWith('infer')) {
+      const xs = tf.tensor2d(x, [batch, 784]);
+      for (let i = 0; i < warm + n; i++) {
+        const t0 = performance.now();
+        const pred = tf.tidy(() => tf.argMax(model.forward(xs), 1));
+        await pred.data();
+        pred.dispose();
+        if (i >= warm) times.push(performance.now() - t0);
+      }
+      xs.dispose();
+    } else {
+      const kind = w.startsWith('lora') ? 'lora' : 'base';
+      if (kind === 'lora') attachLora(model, { ...defaultLora(SIZES), init: 'gaussian' }, new Rng(3));
+      const stepper = createStepper(model, { ...defaultConfig(kind), sizes: SIZES });
+      for (let i = 0; i < warm + n; i++) {
+        const t0 = performance.now();
+        await stepper.step(x, y, batch);
+        if (i >= warm) times.push(performance.now() - t0);
+      }
+      stepper.dispose();
+    }
+    model.dispose();
+    const ms = median(times);
+    result.stepMs[w] = ms;
+    result.workloads[w] = (batch / ms) * 1000;
+  }
+  result.peakRssMb = process.resourceUsage().maxRSS / 1024;
+  return result;
+}
+
+/** Busy and total jiffies over all cores, from /proc/stat (Linux). */
+function cpuTimes(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+function findTorchPython(): string | null {
+  for (const py of [process.env['LORA_LAB_PYTHON'], 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      /* try the next one */
+    }
+  }
+  return null;
+}
+
+interface Measured {
+  name: string;
+  device: string;
+  workloads: Partial<Record<Workload, number>>;
+  peakRssMb: number | null;
+  /** Share of the machine's CPU used by other processes while this one ran (0–1). */
+  otherLoad: number | null;
+}
+
+function measure(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Measured | { name: string; error: string } {
+  const before = cpuTimes();
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const wall = (performance.now() - t0) / 1000;
+  const after = cpuTimes();
+  if (r.status !== 0) return { name, error: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | ') };
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Partial<WorkerResult> & { workloads: Measured['workloads'] };
+  // Our child's own CPU time is not known exactly here; what the child could use is at
+  // most (its threads) cores, so report the machine's busy share beyond that bound.
+  let otherLoad: number | null = null;
+  if (before && after) {
+    const busy = (after.busy - before.busy) / (after.total - before.total);
+    const ownShare = Math.min(1, (name === 'pytorch' ? 2 : 1) / cpus().length);
+    otherLoad = Math.max(0, busy - ownShare);
+  }
+  void wall;
+  return { name, device: out.device ?? (out as { torch?: string }).torch ?? '', workloads: out.workloads, peakRssMb: out.peakRssMb ?? null, otherLoad };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--worker') {
+    const r = await worker(argv[1] as string, argv.includes('--quick'));
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.exit(0);
+  }
+  const quick = argv.includes('--quick');
+  const bi = argv.indexOf('--backends');
+  const backends = bi >= 0 ? (argv[bi + 1] as string).split(',') : ['wasm', 'cpu', 'tensorflow', 'cuda', 'webgpu'];
+  const self = fileURLToPath(import.meta.url);
+  const results: Measured[] = [];
+  const skipped: string[] = [];
+  for (const b of backends) {
+    const r = measure(b, process.execPath, ['--import', 'tsx', self, '--worker', b, ...(quick ? ['--quick'] : [])], { ...process.env, LORA_LAB_BACKEND: b });
+    if ('error' in r) skipped.push(`${b}: ${r.error.slice(0, 160)}`);
+    else results.push(r);
+  }
+  const py = findTorchPython();
+  const torchScript = fileURLToPath(new URL('./torch_bench.py', import.meta.url));
+  if (py) {
+    const r = measure('pytorch', py, [torchScript]);
+    if ('error' in r) skipped.push(`pytorch: ${r.error}`);
+    else results.push(r);
+  } else skipped.push('pytorch: no python3 with torch (apt-get install python3-torch libopenblas0-pthread)');
+
+  const fmt = (v: number | undefined) => (v === undefined ? '—' : Math.round(v).toLocaleString('en-US'));
+  console.log(`| workload (samples/s) | ${results.map((r) => r.name).join(' | ')} |`);
+  console.log(`|---|${results.map(() => '---').join('|')}|`);
+  for (const w of WORKLOADS) console.log(`| ${w} | ${results.map((r) => fmt(r.workloads[w])).join(' | ')} |`);
+  console.log(`| peak RSS (MB) | ${results.map((r) => (r.peakRssMb ? Math.round(r.peakRssMb) : '—')).join(' | ')} |`);
+  console.log(`| other load during run | ${results.map((r) => (r.otherLoad === null ? '—' : `${Math.round(r.otherLoad * 100)}%`)).join(' | ')} |`);
+
+  const torch = results.find((r) => r.name === 'pytorch');
+  const best = results.filter((r) => r.name !== 'pytorch').sort((a, b) => (b.workloads['lora-b64'] ?? 0) - (a.workloads['lora-b64'] ?? 0))[0];
+  const ratios: Record<string, number | null> = {};
+  if (best) {
+    const ratio = (w: Workload) => (torch?.workloads[w] && best.workloads[w] ? (best.workloads[w] as number) / (torch.workloads[w] as number) : null);
+    ratios['lora-b64 vs pytorch (target ≥ 1.0)'] = ratio('lora-b64');
+    ratios['lora-b256 vs pytorch (target ≥ 1.0)'] = ratio('lora-b256');
+    ratios['infer-b256 vs pytorch (target ≥ 1.0)'] = ratio('infer-b256');
+    ratios['full-b256 vs pytorch (target ≥ 0.75)'] = ratio('full-b256');
+    for (const b of [10, 64, 256]) {
+      const l = best.workloads[`lora-b${b}` as Workload];
+      const f = best.workloads[`full-b${b}` as Workload];
+      ratios[`LoRA step / full step, batch ${b} (target ≤ 0.6)`] = l && f ? f / l : null;
+    }
+    console.log(`\nratios (${best.name}${torch ? ' vs PyTorch, measured in this run' : ''}):`);
+    for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v === null ? 'not measured' : v.toFixed(2)}`);
+  }
+  if (skipped.length) console.log(`\nnot measured: ${skipped.join('; ')}`);
+  console.log(JSON.stringify({ bench: 'train', cores: cpus().length, cpu: cpus()[0]?.model, results, ratios, skipped }));
+}
+
+await main();
