@@ -4,7 +4,7 @@
  * runs one job, reports the outcome and exits.
  */
 import { initBackend } from './backend.ts';
-import { errorCode, runJob, type JobControl } from './job.ts';
+import { errorCode, runEvalJob, runJob, type JobControl } from './job.ts';
 import type { HostMessage, TrainerMessage } from './protocol.ts';
 
 interface ParentPort {
@@ -41,12 +41,13 @@ async function main(): Promise<void> {
   let started = false;
   let currentRun: string | null = null;
   let backend = 'unknown';
-  let startJob!: (msg: Extract<HostMessage, { type: 'start' }>) => void;
-  const startMsg = new Promise<Extract<HostMessage, { type: 'start' }>>((resolve) => (startJob = resolve));
+  type JobMessage = Extract<HostMessage, { type: 'start' | 'evaluate' }>;
+  let startJob!: (msg: JobMessage) => void;
+  const startMsg = new Promise<JobMessage>((resolve) => (startJob = resolve));
   onMessage((msg) => {
     if (msg.type === 'cancel') control.cancelled = true;
     else if (msg.type === 'ping') void send({ type: 'pong', id: msg.id });
-    else if (msg.type === 'start' && !started) {
+    else if ((msg.type === 'start' || msg.type === 'evaluate') && !started) {
       started = true;
       startJob(msg);
     }
@@ -62,10 +63,11 @@ async function main(): Promise<void> {
     await send({ type: 'error', runId: null, message: (err as Error).message, code: 'backend' });
     return finish(1);
   }
-  const { job } = await startMsg;
-  currentRun = job.runId;
+  const msg = await startMsg;
+  currentRun = msg.job.runId;
   try {
-    await runJob(job, backend, (m) => void send(m), control);
+    if (msg.type === 'start') await runJob(msg.job, backend, (m) => void send(m), control);
+    else await runEvalJob(msg.job, (m) => void send(m));
     return finish(0);
   } catch (err) {
     const e = err as Error;

@@ -5,7 +5,7 @@
  * crashes, is killed or stops answering becomes a `failed` outcome with a reason,
  * never a hang.
  */
-import type { AdapterInfo, Evaluation, RunSummary, TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
+import type { AdapterInfo, EvalJob, Evaluation, RunSummary, TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
 import type { NamedTensors } from '../weights/named.ts';
 import { spawnNodeTrainer, type SpawnTrainer, type TrainerPort } from './port.ts';
 
@@ -148,6 +148,30 @@ export class TrainerHost {
           code: 'crash',
           backend: this.#backend,
         });
+      });
+    });
+  }
+
+  /** Evaluate models without training (one call per host, like run()). */
+  evaluate(job: EvalJob): Promise<{ status: 'completed'; results: Evaluation[] } | { status: 'failed'; error: string }> {
+    return new Promise((resolve) => {
+      const results: Evaluation[] = [];
+      let settled = false;
+      const settle = (o: { status: 'completed'; results: Evaluation[] } | { status: 'failed'; error: string }) => {
+        if (settled) return;
+        settled = true;
+        off();
+        resolve(o);
+      };
+      const off = this.onMessage((msg) => {
+        if (msg.type === 'ready') this.#port.post({ type: 'evaluate', job });
+        else if (msg.type === 'evaluated') results[msg.index] = msg.result;
+        else if (msg.type === 'evaluations-done') settle({ status: 'completed', results });
+        else if (msg.type === 'error') settle({ status: 'failed', error: msg.message });
+      });
+      void this.#exited.then(({ code, signal }) => {
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        settle({ status: 'failed', error: `the trainer process ${how} before the evaluation finished` });
       });
     });
   }

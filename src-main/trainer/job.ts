@@ -11,9 +11,9 @@ import { Rng } from '../util/rng.ts';
 import { ConfigError, paramCounts, validateConfig } from './config.ts';
 import { evaluate } from './evaluate.ts';
 import { DivergedError, trainLoop } from './loop.ts';
-import { adapterInfo, attachLora, loraToNamed } from './lora.ts';
+import { adapterInfo, attachLora, loadLora, loraToNamed } from './lora.ts';
 import { Mlp } from './mlp.ts';
-import type { TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
+import type { EvalJob, TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
 import { tf } from './tf.ts';
 
 export type Emit = (msg: TrainerMessage) => void;
@@ -108,6 +108,21 @@ export async function runJob(job: TrainJob, backend: string, emit: Emit, control
   } finally {
     model.dispose();
   }
+}
+
+/** Evaluate each model of an EvalJob in turn (adapter applied unmerged, as trained). */
+export async function runEvalJob(job: EvalJob, emit: Emit): Promise<void> {
+  const test = loadMnist('test');
+  for (const [index, m] of job.models.entries()) {
+    const model = Mlp.fromNamed(job.sizes, m.tensors, false);
+    try {
+      if (m.adapter) loadLora(model, { targets: m.adapter.targets, scaling: m.adapter.scaling }, m.adapter.tensors);
+      emit({ type: 'evaluated', runId: job.runId, index, result: await evaluate(model, test, job.testLimit) });
+    } finally {
+      model.dispose();
+    }
+  }
+  emit({ type: 'evaluations-done', runId: job.runId });
 }
 
 export function errorCode(err: unknown): TrainerErrorCode {

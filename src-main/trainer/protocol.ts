@@ -55,7 +55,20 @@ export type TrainJob = {
   baseWeights?: NamedTensors;
 };
 
-export type HostMessage = { type: 'start'; job: TrainJob } | { type: 'cancel' } | { type: 'ping'; id: number };
+/** Evaluate stored weights on the test set without training (merge previews, imports). */
+export type EvalJob = {
+  runId: string;
+  sizes: number[];
+  /** Each model: base weights, optionally with an adapter applied (unmerged). */
+  models: { name: string; tensors: NamedTensors; adapter?: { scaling: number; targets: string[]; tensors: NamedTensors } }[];
+  testLimit: number | null;
+};
+
+export type HostMessage =
+  | { type: 'start'; job: TrainJob }
+  | { type: 'evaluate'; job: EvalJob }
+  | { type: 'cancel' }
+  | { type: 'ping'; id: number };
 
 export type EvalPhase = 'before' | 'after';
 
@@ -80,7 +93,9 @@ export type TrainerMessage =
   | { type: 'done'; runId: string; summary: RunSummary }
   | { type: 'cancelled'; runId: string; step: number }
   | { type: 'error'; runId: string | null; message: string; code: TrainerErrorCode; stack?: string }
-  | { type: 'pong'; id: number };
+  | { type: 'pong'; id: number }
+  | { type: 'evaluated'; runId: string; index: number; result: Evaluation }
+  | { type: 'evaluations-done'; runId: string };
 
 export type TrainerErrorCode = 'config' | 'diverged' | 'data' | 'backend' | 'internal';
 

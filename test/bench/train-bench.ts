@@ -60,7 +60,7 @@ async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
     } else {
       const kind = w.startsWith('lora') ? 'lora' : 'base';
       if (kind === 'lora') attachLora(model, { ...defaultLora(SIZES), init: 'gaussian' }, new Rng(3));
-      const stepper = createStepper(model, { ...defaultConfig(kind), sizes: SIZES });
+      const stepper = createStepper(model, defaultConfig(kind));
       for (let i = 0; i < warm + n; i++) {
         const t0 = performance.now();
         await stepper.step(x, y, batch);

@@ -107,3 +107,28 @@ describe('trainer process', () => {
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/LORA_LAB_BACKEND=quantum is not a backend/);
   });
 });
+
+describe('evaluation jobs', () => {
+  it('evaluates stored weights (with and without an adapter) in a trainer process', async () => {
+    const trained = await runInTrainer({ runId: 'e1', config: small({ maxSteps: 10 }) }, undefined, { env });
+    expect(trained.status).toBe('completed');
+    if (trained.status !== 'completed') return;
+    const tensors = trained.weights.tensors;
+    const zeroB = { 'linear1.lora_A': { shape: [1, 784], data: new Float32Array(784).fill(0.01) }, 'linear1.lora_B': { shape: [64, 1], data: new Float32Array(64) } };
+    const h = start();
+    const r = await h.evaluate({
+      runId: 'e2',
+      sizes: [784, 64, 10],
+      testLimit: 500,
+      models: [
+        { name: 'base', tensors },
+        { name: 'with B = 0 adapter', tensors, adapter: { scaling: 1, targets: ['linear1'], tensors: zeroB } },
+      ],
+    });
+    expect(r.status).toBe('completed');
+    if (r.status !== 'completed') return;
+    expect(r.results).toHaveLength(2);
+    expect(r.results[0]!.accuracy).toBe(trained.evaluations.after!.accuracy);
+    expect(r.results[1]!.wrongPerClass).toEqual(r.results[0]!.wrongPerClass);
+  });
+});
