@@ -1,0 +1,232 @@
+/**
+ * The small dense linear algebra adapter merging needs, in float64, row-major:
+ * products, Householder QR, one-sided Jacobi SVD, and truncated SVD of a matrix given
+ * as low-rank factors (exact) or in full (randomized subspace iteration).
+ *
+ * Why factors: ΔW = B·A of LoRA adapters has rank ≤ R = Σ r_i, so its SVD follows
+ * from QR of the two thin factors and the SVD of an R×R core — O((out+in)·R²) instead
+ * of O(out·in·min(out, in)) for the [out, in] matrix.
+ */
+import { Rng } from '../util/rng.ts';
+
+export interface Matrix {
+  rows: number;
+  cols: number;
+  data: Float64Array; // [rows, cols] row-major
+}
+
+export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Matrix {
+  const m = { rows, cols, data: new Float64Array(rows * cols) };
+  if (data) {
+    if (data.length !== rows * cols) throw new RangeError(`[${rows}, ${cols}] needs ${rows * cols} values, got ${data.length}`);
+    m.data.set(data);
+  }
+  return m;
+}
+
+export function transpose(a: Matrix): Matrix {
+  const out = matrix(a.cols, a.rows);
+  for (let i = 0; i < a.rows; i++) for (let j = 0; j < a.cols; j++) out.data[j * a.rows + i] = a.data[i * a.cols + j] as number;
+  return out;
+}
+
+/** a [m, k] · b [k, n] → [m, n] (i-k-j order: the inner loop runs along rows of b). */
+export function matmul(a: Matrix, b: Matrix): Matrix {
+  if (a.cols !== b.rows) throw new RangeError(`cannot multiply [${a.rows}, ${a.cols}] by [${b.rows}, ${b.cols}]`);
+  const { rows: m, cols: k } = a;
+  const n = b.cols;
+  const out = matrix(m, n);
+  const o = out.data;
+  for (let i = 0; i < m; i++) {
+    const oi = i * n;
+    for (let p = 0; p < k; p++) {
+      const aip = a.data[i * k + p] as number;
+      if (aip === 0) continue;
+      const bp = p * n;
+      for (let j = 0; j < n; j++) o[oi + j] = (o[oi + j] as number) + aip * (b.data[bp + j] as number);
+    }
+  }
+  return out;
+}
+
+/**
+ * Thin Householder QR: a [m, n] = Q [m, p] · R [p, n] with p = min(m, n). Q has
+ * orthonormal columns even when a is rank-deficient (zero columns, B = 0 adapters).
+ */
+export function qr(a: Matrix): { Q: Matrix; R: Matrix } {
+  const { rows: m, cols: n } = a;
+  const p = Math.min(m, n);
+  const w = Float64Array.from(a.data); // reduced in place to R
+  const vs: Float64Array[] = [];
+  for (let j = 0; j < p; j++) {
+    const v = new Float64Array(m - j);
+    let norm = 0;
+    for (let i = j; i < m; i++) norm += (w[i * n + j] as number) ** 2;
+    norm = Math.sqrt(norm);
+    const x0 = w[j * n + j] as number;
+    // Reflect onto −sign(x0)·‖x‖·e1 so v = x − alpha·e1 never cancels.
+    const alpha = x0 >= 0 ? -norm : norm;
+    for (let i = j; i < m; i++) v[i - j] = w[i * n + j] as number;
+    v[0] = (v[0] as number) - alpha;
+    let vNorm = 0;
+    for (let i = 0; i < v.length; i++) vNorm += (v[i] as number) ** 2;
+    vNorm = Math.sqrt(vNorm);
+    if (vNorm > 0) for (let i = 0; i < v.length; i++) v[i] = (v[i] as number) / vNorm;
+    vs.push(v);
+    if (vNorm === 0) continue; // the column is already zero below the diagonal
+    for (let c = j; c < n; c++) {
+      let dot = 0;
+      for (let i = j; i < m; i++) dot += (v[i - j] as number) * (w[i * n + c] as number);
+      for (let i = j; i < m; i++) w[i * n + c] = (w[i * n + c] as number) - 2 * (v[i - j] as number) * dot;
+    }
+  }
+  const R = matrix(p, n);
+  for (let i = 0; i < p; i++) for (let c = i; c < n; c++) R.data[i * n + c] = w[i * n + c] as number;
+  // Q = H_0 · H_1 ⋯ H_{p−1} · I[:, :p], applied right to left.
+  const Q = matrix(m, p);
+  for (let i = 0; i < p; i++) Q.data[i * p + i] = 1;
+  for (let j = p - 1; j >= 0; j--) {
+    const v = vs[j] as Float64Array;
+    for (let c = 0; c < p; c++) {
+      let dot = 0;
+      for (let i = j; i < m; i++) dot += (v[i - j] as number) * (Q.data[i * p + c] as number);
+      if (dot === 0) continue;
+      for (let i = j; i < m; i++) Q.data[i * p + c] = (Q.data[i * p + c] as number) - 2 * (v[i - j] as number) * dot;
+    }
+  }
+  return { Q, R };
+}
+
+export interface Svd {
+  U: Matrix; // [m, p], orthonormal columns where S > 0
+  S: Float64Array; // [p], descending
+  V: Matrix; // [n, p]
+}
+
+/**
+ * One-sided Jacobi SVD (Hestenes) of a small matrix: rotate column pairs of a until
+ * all are orthogonal; the column norms are then the singular values. Accurate to
+ * float64 rounding and simple; meant for the R×R cores here (R a few dozen at most).
+ */
+export function jacobiSvd(a: Matrix, maxSweeps = 60): Svd {
+  if (a.rows < a.cols) {
+    const t = jacobiSvd(transpose(a), maxSweeps);
+    return { U: t.V, S: t.S, V: t.U };
+  }
+  const { rows: m, cols: n } = a;
+  const x = Float64Array.from(a.data); // [m, n], columns become U·Σ
+  const v = new Float64Array(n * n); // [n, n]
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  const eps = 1e-15;
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        let alpha = 0;
+        let beta = 0;
+        let gamma = 0;
+        for (let i = 0; i < m; i++) {
+          const xp = x[i * n + p] as number;
+          const xq = x[i * n + q] as number;
+          alpha += xp * xp;
+          beta += xq * xq;
+          gamma += xp * xq;
+        }
+        if (gamma === 0 || Math.abs(gamma) <= eps * Math.sqrt(alpha * beta)) continue;
+        rotated = true;
+        const zeta = (beta - alpha) / (2 * gamma);
+        const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = c * t;
+        for (let i = 0; i < m; i++) {
+          const xp = x[i * n + p] as number;
+          const xq = x[i * n + q] as number;
+          x[i * n + p] = c * xp - s * xq;
+          x[i * n + q] = s * xp + c * xq;
+        }
+        for (let i = 0; i < n; i++) {
+          const vp = v[i * n + p] as number;
+          const vq = v[i * n + q] as number;
+          v[i * n + p] = c * vp - s * vq;
+          v[i * n + q] = s * vp + c * vq;
+        }
+      }
+    }
+    if (!rotated) break;
+  }
+  const norms = Array.from({ length: n }, (_, j) => {
+    let s = 0;
+    for (let i = 0; i < m; i++) s += (x[i * n + j] as number) ** 2;
+    return Math.sqrt(s);
+  });
+  const order = norms.map((_, j) => j).sort((i, j) => (norms[j] as number) - (norms[i] as number));
+  const U = matrix(m, n);
+  const V = matrix(n, n);
+  const S = new Float64Array(n);
+  order.forEach((src, dst) => {
+    const sigma = norms[src] as number;
+    S[dst] = sigma;
+    for (let i = 0; i < m; i++) U.data[i * n + dst] = sigma > 0 ? (x[i * n + src] as number) / sigma : 0;
+    for (let i = 0; i < n; i++) V.data[i * n + dst] = v[i * n + src] as number;
+  });
+  return { U, S, V };
+}
+
+/** The best rank-k approximation B·A (Eckart–Young), B [m, k] = U_k·Σ_k, A [k, n] = V_kᵀ (PEFT's split). */
+export interface LowRank {
+  B: Matrix; // [m, k]
+  A: Matrix; // [k, n]
+  S: Float64Array; // every singular value found, descending
+}
+
+/**
+ * Truncated SVD of F [m, p] · G [p, n] to rank k without forming the product:
+ * F = Q1·R1, Gᵀ = Q2·R2, so F·G = Q1·(R1·R2ᵀ)·Q2ᵀ; the core's SVD U·Σ·Vᵀ gives
+ * F·G = (Q1·U)·Σ·(Q2·V)ᵀ. Ranks beyond those present come back as zero rows/columns.
+ */
+export function truncatedSvdOfProduct(F: Matrix, G: Matrix, k: number): LowRank {
+  if (F.cols !== G.rows) throw new RangeError(`factors [${F.rows}, ${F.cols}] and [${G.rows}, ${G.cols}] do not chain`);
+  const { Q: Q1, R: R1 } = qr(F); // [m, p1], [p1, p]
+  const { Q: Q2, R: R2 } = qr(transpose(G)); // [n, p2], [p2, p]
+  const core = matmul(R1, transpose(R2)); // [p1, p2]
+  const { U, S, V } = jacobiSvd(core);
+  const left = matmul(Q1, U); // [m, q]
+  const right = matmul(Q2, V); // [n, q]
+  const q = S.length;
+  const B = matrix(F.rows, k);
+  const A = matrix(k, G.cols);
+  for (let j = 0; j < Math.min(k, q); j++) {
+    const sigma = S[j] as number;
+    for (let i = 0; i < F.rows; i++) B.data[i * k + j] = (left.data[i * q + j] as number) * sigma;
+    for (let i = 0; i < G.cols; i++) A.data[j * G.cols + i] = right.data[i * q + j] as number;
+  }
+  return { B, A, S };
+}
+
+export interface RandomizedSvdOptions {
+  /** Extra sampled directions beyond k (Halko, Martinsson & Tropp 2011 suggest 5–10). */
+  oversample?: number;
+  /** Subspace (power) iterations: each sharpens the captured subspace when the spectrum decays slowly. */
+  iterations?: number;
+}
+
+/**
+ * Truncated SVD of a full matrix w [m, n] by randomized subspace iteration (Halko et
+ * al., Algorithm 4.4): Y = w·Ω for a Gaussian Ω [n, l] drawn from `rng`
+ * (l = k + oversample), re-orthonormalised through `iterations` rounds of wᵀ and w,
+ * then w ≈ Q·(Qᵀ·w) and that product is truncated exactly as above. When l reaches
+ * min(m, n) the captured subspace is the whole range and the result is exact.
+ */
+export function randomizedSvd(w: Matrix, k: number, rng: Rng, opts: RandomizedSvdOptions = {}): LowRank {
+  const l = Math.min(k + (opts.oversample ?? 10), w.rows, w.cols);
+  const omega = matrix(w.cols, l);
+  for (let i = 0; i < omega.data.length; i++) omega.data[i] = rng.normal();
+  const wt = transpose(w);
+  let Q = qr(matmul(w, omega)).Q; // [m, l]
+  for (let it = 0; it < (opts.iterations ?? 4); it++) {
+    const Z = qr(matmul(wt, Q)).Q; // [n, l]
+    Q = qr(matmul(w, Z)).Q; // [m, l]
+  }
+  const G = matmul(transpose(Q), w); // [l, n]
+  return truncatedSvdOfProduct(Q, G, k);
+}
