@@ -11,6 +11,7 @@ import { RunFailedError } from './cli/context.ts';
 import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tagCommand } from './cli/runs.ts';
 import { LabError } from './lab/api.ts';
 import { serveCommand } from './cli/serve.ts';
+import { evaluateCommand, exportCommand, importCommand, mergeCommand } from './cli/weights.ts';
 
 const HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
 
@@ -26,6 +27,14 @@ Commands:
   rm RUN...   delete runs (their metrics, evaluations and adapters go too)
   tag RUN TAG...       add tags (--remove to take them off)
   models      list stored models
+  merge --adapter ID[:W] ... [--method linear|cat|svd|ties|dare] [--rank K] [--density D]
+              [--drop-rate P] [--seed N] [--save NAME --as model|adapter]
+              preview (accuracy, wrong per digit) of combined adapters, optionally saved
+  export ID --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]
+              ID: a run (5 or r5), a model (m3) or an adapter (a2); several runs: a comparison
+  import PATH [--as model|adapter] [--base MODEL] [--name NAME]
+              safetensors base weights (PyTorch layout) or a PEFT adapter folder
+  evaluate MODEL       accuracy and wrong per digit of a stored model
   serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N)
 
 Run options (train, finetune, demo):
@@ -67,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
     tag: tagCommand,
     models: modelsCommand,
     serve: serveCommand,
+    export: exportCommand,
+    merge: mergeCommand,
+    import: importCommand,
+    evaluate: evaluateCommand,
   };
   let session: ReturnType<typeof makeSession> | null = null;
   try {

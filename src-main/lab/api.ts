@@ -128,7 +128,11 @@ export type LabEvent =
   | { type: 'progress'; runId: number; progress: RunProgress }
   | { type: 'metrics'; runId: number; points: MetricPoint[] }
   | { type: 'model'; model: ModelView }
-  | { type: 'model-deleted'; id: number };
+  | { type: 'model-deleted'; id: number }
+  | { type: 'adapter'; adapter: AdapterView }
+  | { type: 'adapter-deleted'; id: number }
+  /** Progress of a long export or merge (bytes or steps done of total). */
+  | { type: 'task'; task: string; done: number; total: number };
 
 export interface DigitImage {
   /** Index in the MNIST test set (the order of `Evaluation.predictions`). */
@@ -136,6 +140,76 @@ export interface DigitImage {
   label: number;
   /** 28×28 grey levels, row-major, 0 = background. */
   pixels: Uint8Array;
+}
+
+export interface EvalSummary {
+  accuracy: number;
+  loss: number;
+  total: number;
+  wrongPerClass: number[];
+  countPerClass: number[];
+}
+
+export type MergeMethod = 'linear' | 'cat' | 'svd' | 'ties' | 'dare';
+
+export interface MergeRequest {
+  baseModelId: number;
+  adapters: { adapterId: number; weight: number }[];
+  method: MergeMethod;
+  /** Output rank for svd (and ties/dare adapters). */
+  rank?: number;
+  /** ties: fraction of each ΔW kept. */
+  density?: number;
+  /** dare: drop probability. */
+  dropRate?: number;
+  seed?: number;
+  /** Evaluate previews on this many test images (default all 10,000). */
+  testLimit?: number | null;
+}
+
+export interface MergePreview {
+  request: MergeRequest;
+  base: EvalSummary;
+  /** Each adapter alone on the base, in request order. */
+  adapters: EvalSummary[];
+  combined: EvalSummary;
+}
+
+export type ExportFormat = 'safetensors' | 'peft' | 'tfjs' | 'csv' | 'json';
+
+export type ExportTarget =
+  | { kind: 'model' | 'adapter' | 'run'; id: number }
+  | { kind: 'comparison'; ids: number[] };
+
+export interface ExportRequest {
+  target: ExportTarget;
+  format: ExportFormat;
+  /** For an adapter or LoRA run: its base with the adapter merged in. */
+  merged?: boolean;
+  /** A file (or folder, for peft and tfjs) name inside the export folder. */
+  fileName: string;
+  overwrite?: boolean;
+}
+
+export interface ExportResult {
+  path: string;
+  files: { path: string; bytes: number; sha256: string }[];
+}
+
+export interface ImportRequest {
+  /** A file or folder name inside the export folder. */
+  fileName: string;
+  kind: 'model' | 'adapter';
+  /** For adapters: the model they were trained on. */
+  baseModelId?: number;
+  name?: string;
+}
+
+export interface FolderEntry {
+  name: string;
+  kind: 'file' | 'folder';
+  bytes: number;
+  modifiedAt: number;
 }
 
 export interface Presets {
@@ -160,6 +234,15 @@ export interface LabApi {
   presets(): Promise<Presets>;
   /** Test-set images by index, for galleries of (mis)classified digits (at most 500 per call). */
   testImages(indices: number[]): Promise<DigitImage[]>;
+  previewMerge(req: MergeRequest): Promise<MergePreview>;
+  saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView>;
+  exportWeights(req: ExportRequest): Promise<ExportResult>;
+  importWeights(req: ImportRequest): Promise<ModelView | AdapterView>;
+  /** What is in the export folder (where exports go and imports come from). */
+  listFolder(): Promise<{ folder: string; entries: FolderEntry[] }>;
+  evaluateModel(modelId: number, testLimit?: number | null): Promise<EvalSummary>;
+  deleteModel(id: number): Promise<void>;
+  deleteAdapter(id: number): Promise<void>;
   /** Push events (run changes, live progress and metrics). Returns an unsubscribe. */
   subscribe(listener: (e: LabEvent) => void): () => void;
 }
@@ -179,6 +262,14 @@ export const LAB_CALLS = [
   'listAdapters',
   'presets',
   'testImages',
+  'previewMerge',
+  'saveMerge',
+  'exportWeights',
+  'importWeights',
+  'listFolder',
+  'evaluateModel',
+  'deleteModel',
+  'deleteAdapter',
 ] as const satisfies readonly Exclude<keyof LabApi, 'subscribe'>[];
 
 export type LabCall = (typeof LAB_CALLS)[number];

@@ -2,8 +2,41 @@
  * Pure helpers for comparing runs: the hyperparameter table (config flattened to dotted
  * paths, with a `differs` flag per row) and per-metric summaries.
  */
+import type { Store } from '../store/store.ts';
+import type { StoredRun } from '../store/runs.ts';
 import type { RunConfig } from '../trainer/config.ts';
-import type { MetricSummary, ParamRow, Series } from './api.ts';
+import type { Comparison, MetricSummary, ParamRow, Series } from './api.ts';
+import { LabError } from './api.ts';
+
+const MAX_COMPARE = 50;
+
+/** Everything a comparison shows, straight from the store (runs as stored rows). */
+export function compareData(store: Store, ids: number[]): Omit<Comparison, 'runs'> & { runs: StoredRun[] } {
+  if (!Array.isArray(ids) || ids.length === 0) throw new LabError('choose at least one run to compare');
+  if (ids.length > MAX_COMPARE) throw new LabError(`compare at most ${MAX_COMPARE} runs at a time`);
+  if (new Set(ids).size !== ids.length) throw new LabError('a run is listed twice');
+  const runs = ids.map((id) => {
+    const r = store.runs.find(id);
+    if (!r) throw new LabError(`run ${id} does not exist`, 404);
+    return r;
+  });
+  const keys = [...new Set(ids.flatMap((id) => store.metrics.keys(id)))].sort();
+  const metrics: Record<string, (Series | null)[]> = {};
+  for (const key of keys) {
+    const got = new Map(store.metrics.seriesMany(ids, key).map((s) => [s.runId, s]));
+    metrics[key] = ids.map((id) => {
+      const s = got.get(id);
+      return s && s.steps.length ? { steps: s.steps, values: s.values, times: s.times } : null;
+    });
+  }
+  return {
+    runs,
+    params: paramRows(runs.map((r) => r.config)),
+    metrics,
+    evaluations: ids.map((id) => store.evaluations.get(id)),
+    summary: keys.map((k) => summarise(k, metrics[k] as (Series | null)[])),
+  };
+}
 
 type Scalar = string | number | boolean | null;
 

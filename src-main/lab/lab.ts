@@ -6,23 +6,32 @@ import { type Store, openStore } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import { DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
 import { ConfigError, classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { WeightsService } from './weights-service.ts';
 import type {
+  EvalSummary, ExportRequest, ExportResult, FolderEntry, ImportRequest, MergePreview, MergeRequest,
   AdapterView, Comparison, DigitImage, EvaluationView, LabApi, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
 } from './api.ts';
 import { LabError } from './api.ts';
 import { IMAGE_SIZE, loadMnist } from '../data/mnist.ts';
-import { paramRows, summarise } from './compare.ts';
+import { compareData } from './compare.ts';
 import { RunManager, type RunManagerOptions } from './run-manager.ts';
 
 export interface LabOptions extends RunManagerOptions {
   /** Mark runs orphaned by a dead process as interrupted at start (default true). */
   recover?: boolean;
+  /** Where exports are written and imports read through the API (default: `exports/` beside the database). */
+  exportDir?: string;
 }
+
+/** A file or folder name inside the export folder: no separators, no leading dot. */
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._ ()+-]{0,127}$/;
 
 const MAX_NAME = 200;
 const MAX_NOTES = 100_000;
 const MAX_TAGS = 50;
-const MAX_COMPARE = 50;
 
 export class Lab implements LabApi {
   readonly store: Store;
@@ -32,8 +41,13 @@ export class Lab implements LabApi {
   /** Runs whose interruption this process detected at start. */
   readonly recovered: number[];
 
+  readonly weights: WeightsService;
+  readonly exportDir: string;
+
   constructor(store: Store, opts: LabOptions = {}) {
     this.store = store;
+    this.weights = new WeightsService(store, opts.host ?? {});
+    this.exportDir = opts.exportDir ?? join(store.file === ':memory:' ? tmpdir() : dirname(store.file), 'exports');
     this.manager = new RunManager(
       store,
       {
@@ -146,26 +160,8 @@ export class Lab implements LabApi {
 
   async compareRuns(ids: number[]): Promise<Comparison> {
     return guard(() => {
-      if (!Array.isArray(ids) || ids.length === 0) throw new LabError('choose at least one run to compare');
-      if (ids.length > MAX_COMPARE) throw new LabError(`compare at most ${MAX_COMPARE} runs at a time`);
-      if (new Set(ids).size !== ids.length) throw new LabError('a run is listed twice');
-      const runs = ids.map((id) => this.#require(id));
-      const keys = [...new Set(ids.flatMap((id) => this.store.metrics.keys(id)))].sort();
-      const metrics: Record<string, (Series | null)[]> = {};
-      for (const key of keys) {
-        const got = new Map(this.store.metrics.seriesMany(ids, key).map((s) => [s.runId, s]));
-        metrics[key] = ids.map((id) => {
-          const s = got.get(id);
-          return s && s.steps.length ? { steps: s.steps, values: s.values, times: s.times } : null;
-        });
-      }
-      return {
-        runs: runs.map((r) => this.#view(r)),
-        params: paramRows(runs.map((r) => r.config)),
-        metrics,
-        evaluations: ids.map((id) => this.store.evaluations.get(id)),
-        summary: keys.map((k) => summarise(k, metrics[k] as (Series | null)[])),
-      };
+      const c = compareData(this.store, ids);
+      return { ...c, runs: c.runs.map((r) => this.#view(r)) };
     });
   }
 
@@ -190,6 +186,100 @@ export class Lab implements LabApi {
       if (!Number.isInteger(index) || index < 0 || index >= test.count) throw new LabError(`test image ${index} does not exist (0–${test.count - 1})`);
       return { index, label: test.labels[index] as number, pixels: test.images.slice(index * IMAGE_SIZE, (index + 1) * IMAGE_SIZE) };
     });
+  }
+
+  // ── merge, export, import ────────────────────────────────────────────────────
+
+  async previewMerge(req: MergeRequest): Promise<MergePreview> {
+    return guardAsync(() => this.weights.previewMerge(req));
+  }
+
+  async saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView> {
+    return guard(() => {
+      const name = checkName(req.name);
+      const saved = this.weights.saveMerge(req, name, req.output);
+      return this.#announce(saved);
+    });
+  }
+
+  async exportWeights(req: ExportRequest): Promise<ExportResult> {
+    return guard(() => {
+      const path = this.#inFolder(req.fileName);
+      mkdirSync(this.exportDir, { recursive: true });
+      const files = this.weights.exportTo(req.target, req.format, path, {
+        merged: req.merged ?? false,
+        overwrite: req.overwrite ?? false,
+        progress: (done, total, what) => this.#emit({ type: 'task', task: `export ${what}`, done, total }),
+      });
+      return { path, files };
+    });
+  }
+
+  async importWeights(req: ImportRequest): Promise<ModelView | AdapterView> {
+    return guard(() => {
+      const path = this.#inFolder(req.fileName);
+      if (!existsSync(path)) throw new LabError(`${req.fileName} is not in the export folder ${this.exportDir}`, 404);
+      const name = checkName(req.name ?? req.fileName);
+      if (req.kind === 'model') return this.#announce({ kind: 'model', id: this.weights.importModel(path, name) });
+      if (req.baseModelId === undefined) throw new LabError('importing an adapter needs the model it was trained on (baseModelId)');
+      return this.#announce({ kind: 'adapter', id: this.weights.importAdapter(path, req.baseModelId, name) });
+    });
+  }
+
+  async listFolder(): Promise<{ folder: string; entries: FolderEntry[] }> {
+    if (!existsSync(this.exportDir)) return { folder: this.exportDir, entries: [] };
+    const entries = readdirSync(this.exportDir, { withFileTypes: true })
+      .filter((d) => SAFE_NAME.test(d.name) && (d.isFile() || d.isDirectory()))
+      .map((d) => {
+        const st = statSync(join(this.exportDir, d.name));
+        return { name: d.name, kind: d.isDirectory() ? ('folder' as const) : ('file' as const), bytes: st.size, modifiedAt: st.mtimeMs };
+      })
+      .sort((a, b) => b.modifiedAt - a.modifiedAt);
+    return { folder: this.exportDir, entries };
+  }
+
+  async evaluateModel(modelId: number, testLimit: number | null = null): Promise<EvalSummary> {
+    return guardAsync(async () => {
+      const { sizes, tensors } = this.weights.modelWeights(modelId);
+      const [e] = await this.weights.evaluate({ runId: `eval-model-${modelId}`, sizes, testLimit, models: [{ name: `model ${modelId}`, tensors }] });
+      const r = e as NonNullable<typeof e>;
+      return { accuracy: r.accuracy, loss: r.loss, total: r.total, wrongPerClass: r.wrongPerClass, countPerClass: r.countPerClass };
+    });
+  }
+
+  async deleteModel(id: number): Promise<void> {
+    guard(() => {
+      this.store.models.delete(id);
+      this.#emit({ type: 'model-deleted', id });
+    });
+  }
+
+  async deleteAdapter(id: number): Promise<void> {
+    guard(() => {
+      const a = this.store.adapters.get(id);
+      if (a.runId !== null) throw new LabError(`adapter ${id} belongs to run ${a.runId}: delete the run instead`, 409);
+      this.store.adapters.delete(id);
+      this.#emit({ type: 'adapter-deleted', id });
+    });
+  }
+
+  #inFolder(fileName: string): string {
+    if (typeof fileName !== 'string' || !SAFE_NAME.test(fileName)) {
+      throw new LabError('a file name is letters, digits, spaces and . _ - ( ) +, without folders, and does not start with a dot');
+    }
+    return join(this.exportDir, fileName);
+  }
+
+  #announce(saved: { kind: 'model' | 'adapter'; id: number }): ModelView | AdapterView {
+    if (saved.kind === 'model') {
+      const view = this.#modelView(saved.id);
+      this.#emit({ type: 'model', model: view });
+      return view;
+    }
+    const { id, name, runId, baseModelId, info, createdAt } = this.store.adapters.get(saved.id);
+    const view: AdapterView = { id, name, runId, baseModelId, info, createdAt };
+    this.#emit({ type: 'adapter', adapter: view });
+    return view;
   }
 
   subscribe(listener: (e: LabEvent) => void): () => void {
@@ -294,11 +384,25 @@ function guard<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof LabError) throw err;
-    if (err instanceof ConfigError) throw new LabError(err.message, 400);
-    if (err instanceof NotFoundError) throw new LabError(err.message, 404);
-    if (err instanceof DependencyError || err instanceof TransitionError) throw new LabError(err.message, 409);
-    if (err instanceof StoreError) throw new LabError(err.message, 400);
-    throw err;
+    throw labError(err);
+  }
+}
+
+async function guardAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw labError(err);
+  }
+}
+
+function labError(err: unknown): unknown {
+  {
+    if (err instanceof LabError) return err;
+    if (err instanceof ConfigError) return new LabError(err.message, 400);
+    if (err instanceof NotFoundError) return new LabError(err.message, 404);
+    if (err instanceof DependencyError || err instanceof TransitionError) return new LabError(err.message, 409);
+    if (err instanceof StoreError) return new LabError(err.message, 400);
+    return err;
   }
 }

@@ -61,6 +61,22 @@ const newRun = v.strictObject({
 
 const none = v.strictTuple([]);
 
+const mergeRequestEntries = {
+  baseModelId: id,
+  adapters: v.pipe(v.array(v.strictObject({ adapterId: id, weight: v.pipe(finite, v.minValue(-100), v.maxValue(100)) })), v.minLength(1), v.maxLength(16)),
+  method: v.picklist(['linear', 'cat', 'svd', 'ties', 'dare']),
+  rank: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
+  density: v.optional(v.pipe(finite, v.minValue(0), v.maxValue(1))),
+  dropRate: v.optional(v.pipe(finite, v.minValue(0), v.maxValue(0.999))),
+  seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff))),
+  testLimit: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000)))),
+};
+const fileName = shortText(128);
+const exportTarget = v.union([
+  v.strictObject({ kind: v.picklist(['model', 'adapter', 'run']), id }),
+  v.strictObject({ kind: v.literal('comparison'), ids: v.pipe(v.array(id), v.minLength(1), v.maxLength(50)) }),
+]);
+
 export const callSchemas = {
   listRuns: v.strictTuple([v.optional(filter)]),
   getRun: v.strictTuple([id]),
@@ -75,6 +91,16 @@ export const callSchemas = {
   listAdapters: none,
   presets: none,
   testImages: v.strictTuple([v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9999))), v.maxLength(500))]),
+  previewMerge: v.strictTuple([v.strictObject(mergeRequestEntries)]),
+  saveMerge: v.strictTuple([v.strictObject({ ...mergeRequestEntries, name: shortText(200), output: v.picklist(['model', 'adapter']) })]),
+  exportWeights: v.strictTuple([
+    v.strictObject({ target: exportTarget, format: v.picklist(['safetensors', 'peft', 'tfjs', 'csv', 'json']), merged: v.optional(v.boolean()), fileName, overwrite: v.optional(v.boolean()) }),
+  ]),
+  importWeights: v.strictTuple([v.strictObject({ fileName, kind: v.picklist(['model', 'adapter']), baseModelId: v.optional(id), name: v.optional(shortText(200)) })]),
+  listFolder: none,
+  evaluateModel: v.strictTuple([id, v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))))]),
+  deleteModel: v.strictTuple([id]),
+  deleteAdapter: v.strictTuple([id]),
 } satisfies Record<LabCall, v.GenericSchema>;
 
 export function isLabCall(name: unknown): name is LabCall {

@@ -1,0 +1,132 @@
+/**
+ * `lora-lab export`, `merge`, `import` and `evaluate`: the CLI faces of merging and of
+ * moving weights in and out. The CLI is the local user, so paths are free here (the
+ * web and Electron APIs only write inside the export folder).
+ */
+import { resolve } from 'node:path';
+import type { EvalSummary, ExportFormat, ExportTarget, MergeMethod, MergeRequest } from '../lab/api.ts';
+import { ProgressBar } from './progress.ts';
+import { UsageError, commonFlags, parse } from './options.ts';
+import { resolveModel, type Session } from './session.ts';
+import { pct, table } from './table.ts';
+
+const FORMATS: ExportFormat[] = ['safetensors', 'peft', 'tfjs', 'csv', 'json'];
+const METHODS: MergeMethod[] = ['linear', 'cat', 'svd', 'ties', 'dare'];
+
+/** `r5` or `5`: run 5; `m3`: model 3; `a2`: adapter 2. */
+export function parseTarget(ref: string | undefined): ExportTarget {
+  if (!ref) throw new UsageError('what to export? give a run (5 or r5), a model (m3) or an adapter (a2)');
+  const m = /^(r|m|a)?(\d+)$/.exec(ref.trim());
+  if (!m) throw new UsageError(`"${ref}" is not a run (5 or r5), a model (m3) or an adapter (a2)`);
+  const kind = m[1] === 'm' ? 'model' : m[1] === 'a' ? 'adapter' : 'run';
+  return { kind, id: Number(m[2]) };
+}
+
+export async function exportCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, { ...commonFlags, format: { type: 'string' }, out: { type: 'string' }, merged: { type: 'boolean' }, force: { type: 'boolean' } }, true);
+  const format = values['format'] as ExportFormat | undefined;
+  if (!format || !FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+  if (typeof values['out'] !== 'string') throw new UsageError('--out PATH is required (a file, or a folder for peft and tfjs)');
+  const runIds = (p: string) => {
+    const t = parseTarget(p);
+    if (t.kind !== 'run') throw new UsageError('several ids export a comparison: give runs only');
+    return t.id;
+  };
+  const target: ExportTarget = positionals.length > 1 ? { kind: 'comparison', ids: positionals.map(runIds) } : parseTarget(positionals[0]);
+  const bar = new ProgressBar('export', !s.quiet);
+  const files = s.lab().weights.exportTo(target, format, resolve(values['out']), {
+    merged: Boolean(values['merged']),
+    overwrite: Boolean(values['force']),
+    progress: (done, total) => bar.update(done, total, {}),
+  });
+  bar.done('written');
+  if (values['json']) return s.out(JSON.stringify({ files }));
+  s.out(files.map((f) => `${f.path}  ${f.bytes.toLocaleString('en-US')} bytes  sha256 ${f.sha256}`).join('\n'));
+}
+
+function evalTable(labels: string[], evals: EvalSummary[]): string {
+  const rows = Array.from({ length: 10 }, (_, d) => [String(d), ...evals.map((e) => e.wrongPerClass[d] as number)]);
+  rows.push(['accuracy', ...evals.map((e) => pct(e.accuracy))]);
+  return table(['wrong per digit', ...labels], rows);
+}
+
+export async function mergeCommand(argv: string[], s: Session): Promise<void> {
+  const { values } = parse(argv, {
+    ...commonFlags,
+    base: { type: 'string' },
+    adapter: { type: 'string', multiple: true },
+    method: { type: 'string' },
+    rank: { type: 'string' },
+    density: { type: 'string' },
+    'drop-rate': { type: 'string' },
+    seed: { type: 'string' },
+    save: { type: 'string' },
+    as: { type: 'string' },
+    'test-limit': { type: 'string' },
+    'no-preview': { type: 'boolean' },
+  });
+  const lab = s.lab();
+  const adapterArgs = ([] as string[]).concat((values['adapter'] as string[] | undefined) ?? []);
+  if (adapterArgs.length === 0) throw new UsageError('name at least one --adapter ID[:WEIGHT] (lora-lab show RUN gives a run\'s adapter)');
+  const adapters = adapterArgs.map((a) => {
+    const [idText, w] = a.split(':');
+    const id = Number((idText ?? '').replace(/^a/, ''));
+    const weight = w === undefined ? 1 : Number(w);
+    if (!Number.isInteger(id) || id < 1 || !Number.isFinite(weight)) throw new UsageError(`--adapter takes ID or ID:WEIGHT (e.g. a3:0.5), got "${a}"`);
+    return { adapterId: id, weight };
+  });
+  const method = (values['method'] ?? 'linear') as MergeMethod;
+  if (!METHODS.includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
+  const first = lab.store.adapters.find(adapters[0]!.adapterId);
+  const baseModelId = values['base'] !== undefined ? resolveModel(lab, values['base'] as string) : first?.baseModelId;
+  if (baseModelId === undefined) throw new UsageError(`adapter ${adapters[0]!.adapterId} does not exist`);
+  const num = (k: string) => (values[k] === undefined ? undefined : Number(values[k]));
+  const req: MergeRequest = { baseModelId, adapters, method };
+  for (const [k, f] of [['rank', 'rank'], ['density', 'density'], ['dropRate', 'drop-rate'], ['seed', 'seed'], ['testLimit', 'test-limit']] as const) {
+    const v = num(f);
+    if (v !== undefined) (req as unknown as Record<string, number>)[k] = v;
+  }
+  let preview = null;
+  if (!values['no-preview']) {
+    if (!s.quiet) process.stderr.write('evaluating the base, each adapter and the combination…\n');
+    preview = await lab.previewMerge(req);
+  }
+  let saved = null;
+  if (typeof values['save'] === 'string') {
+    const output = (values['as'] ?? 'model') as 'model' | 'adapter';
+    if (output !== 'model' && output !== 'adapter') throw new UsageError('--as must be model or adapter');
+    saved = await lab.saveMerge({ ...req, name: values['save'], output });
+  }
+  if (values['json']) return s.out(JSON.stringify({ preview, saved }));
+  const lines: string[] = [];
+  if (preview) lines.push(evalTable(['base', ...adapters.map((a) => `a${a.adapterId}×${a.weight}`), method], [preview.base, ...preview.adapters, preview.combined]));
+  if (saved) lines.push('', `saved as ${'kind' in saved && 'sizes' in saved ? `model ${saved.id}` : `adapter ${saved.id}`}: ${saved.name}`);
+  s.out(lines.join('\n'));
+}
+
+export async function importCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, { ...commonFlags, as: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' } }, true);
+  const path = positionals[0];
+  if (!path) throw new UsageError('import needs a file (safetensors) or a PEFT adapter folder');
+  const lab = s.lab();
+  const as = values['as'] ?? (/\.safetensors$/i.test(path) ? 'model' : 'adapter');
+  const name = typeof values['name'] === 'string' ? values['name'] : path.split('/').filter(Boolean).at(-1) ?? path;
+  if (as === 'model') {
+    const id = lab.weights.importModel(resolve(path), name);
+    return s.out(values['json'] ? JSON.stringify({ model: id }) : `imported model ${id}: ${name}`);
+  }
+  if (as !== 'adapter') throw new UsageError('--as must be model or adapter');
+  if (values['base'] === undefined) throw new UsageError('importing an adapter needs --base MODEL (the model it was trained on)');
+  const id = lab.weights.importAdapter(resolve(path), resolveModel(lab, values['base'] as string), name);
+  s.out(values['json'] ? JSON.stringify({ adapter: id }) : `imported adapter ${id}: ${name}`);
+}
+
+export async function evaluateCommand(argv: string[], s: Session): Promise<void> {
+  const { values, positionals } = parse(argv, { ...commonFlags, 'test-limit': { type: 'string' } }, true);
+  if (!positionals[0]) throw new UsageError('evaluate needs a model id (lora-lab models lists them)');
+  const id = resolveModel(s.lab(), positionals[0]);
+  const limit = values['test-limit'] === undefined ? null : Number(values['test-limit']);
+  const e = await s.lab().evaluateModel(id, limit);
+  if (values['json']) return s.out(JSON.stringify(e));
+  s.out(evalTable([`model ${id}`], [e]));
+}
