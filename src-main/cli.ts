@@ -10,6 +10,7 @@ import { makeSession } from './cli/session.ts';
 import { RunFailedError } from './cli/context.ts';
 import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tagCommand } from './cli/runs.ts';
 import { LabError } from './lab/api.ts';
+import { StoreError } from './store/errors.ts';
 import { serveCommand } from './cli/serve.ts';
 import { evaluateCommand, exportCommand, importCommand, mergeCommand } from './cli/weights.ts';
 
@@ -57,7 +58,7 @@ Run options (train, finetune, demo):
   -q, --quiet           no progress bar
 
 Every command takes --db FILE (default: $LORA_LAB_DB, else $XDG_DATA_HOME/lora-lab/lab.db)
-and --json. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
+and --json; --reset-db keeps a damaged database aside (renamed) and starts a fresh one. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -93,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`lora-lab: ${err.message}`);
       return err instanceof RunFailedError ? 1 : 2;
     }
-    if (err instanceof Error && err.name.endsWith('Error') && 'code' in err === false && /Store|Schema|Migration|NotADatabase/.test(err.name)) {
+    if (err instanceof StoreError) {
       console.error(`lora-lab: ${err.message}`);
       return 1;
     }

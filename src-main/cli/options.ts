@@ -34,6 +34,7 @@ export const runFlags = {
 export const commonFlags = {
   json: { type: 'boolean' },
   db: { type: 'string' },
+  'reset-db': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];

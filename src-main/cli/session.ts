@@ -6,7 +6,8 @@
 import { BACKEND_CHOICES } from '../trainer/backend-choices.ts';
 import type { RunConfig } from '../trainer/config.ts';
 import { Lab } from '../lab/lab.ts';
-import { defaultDbPath } from '../store/database.ts';
+import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
+import { NotADatabaseError } from '../store/errors.ts';
 import { type CliContext, RunFailedError, type TrainOptions, type TrainedRun } from './context.ts';
 import { UsageError } from './options.ts';
 import { ProgressBar, formatDuration } from './progress.ts';
@@ -34,8 +35,21 @@ export function makeSession(argv: string[]): Session {
   const concurrencyFlag = flagValue(argv, 'concurrency');
   const concurrency = concurrencyFlag === undefined ? 1 : Number(concurrencyFlag);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${concurrencyFlag}"`);
+  const resetDb = argv.includes('--reset-db');
   let lab: Lab | null = null;
-  const open = () => (lab ??= Lab.open(dbPath, { host: { env }, concurrency }));
+  const open = (): Lab => {
+    if (lab) return lab;
+    try {
+      lab = Lab.open(dbPath, { host: { env }, concurrency });
+    } catch (err) {
+      if (!(err instanceof NotADatabaseError)) throw err;
+      if (!resetDb) throw new UsageError(`${err.message}.\nRun the command again with --reset-db to keep that file aside (renamed, not deleted) and start a fresh database.`);
+      const aside = setAsideDamaged(dbPath);
+      console.error(`lora-lab: the damaged database was kept as ${aside}; starting a fresh one at ${dbPath}`);
+      lab = Lab.open(dbPath, { host: { env }, concurrency });
+    }
+    return lab;
+  };
 
   return {
     quiet,

@@ -279,7 +279,7 @@ export class LabError extends Error {
   override name = 'LabError';
   constructor(
     message: string,
-    readonly status: 400 | 404 | 409 = 400,
+    readonly status: 400 | 404 | 409 | 503 | 507 = 400,
   ) {
     super(message);
   }

@@ -403,6 +403,12 @@ function labError(err: unknown): unknown {
     if (err instanceof NotFoundError) return new LabError(err.message, 404);
     if (err instanceof DependencyError || err instanceof TransitionError) return new LabError(err.message, 409);
     if (err instanceof StoreError) return new LabError(err.message, 400);
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+      if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new LabError('the database is locked by another program; try again in a moment', 503);
+      if (code === 'SQLITE_FULL') return new LabError('the disk is full: nothing was written; free some space and try again', 507);
+      if (code.startsWith('SQLITE_READONLY')) return new LabError('the database has become read-only; nothing was written', 503);
+    }
     return err;
   }
 }

@@ -35,6 +35,8 @@ interface Active {
   timer: NodeJS.Timeout | null;
   lastProgressWrite: number;
   cancelRequested: boolean;
+  /** A write that failed (disk full, database locked …): the run stops and says so. */
+  storeError: Error | null;
 }
 
 /** This process's mark on the runs it owns, so another process can tell if it is gone. */
@@ -149,7 +151,7 @@ export class RunManager {
   #pump(): void {
     while (!this.#closed && this.#active.size < this.#opts.concurrency && this.#queue.length) {
       const id = this.#queue.shift() as number;
-      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, cancelRequested: false };
+      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, cancelRequested: false, storeError: null };
       this.#active.set(id, a);
       void this.#start(id, a);
     }
@@ -162,14 +164,15 @@ export class RunManager {
       const baseWeights = run.kind === 'lora' ? this.#baseWeights(run) : undefined;
       const host = new TrainerHost(this.#opts.host);
       a.host = host;
-      host.onMessage((m) => this.#onMessage(id, a, m));
+      host.onMessage((m) => this.#guardWrite(id, a, () => this.#onMessage(id, a, m)));
       outcome = await host.run({ runId: String(id), config: run.config, ...(baseWeights ? { baseWeights } : {}) });
       await host.waitForExit(10_000);
     } catch (err) {
       outcome = { status: 'failed', error: (err as Error).message, code: 'internal', backend: null };
     }
-    this.#flush(id, a);
+    this.#guardWrite(id, a, () => this.#flush(id, a));
     try {
+      if (a.storeError) throw a.storeError;
       this.#finish(id, outcome);
     } catch (err) {
       // The results could not be written (disk full, locked database …): say so on the run.
@@ -216,13 +219,30 @@ export class RunManager {
       case 'metrics':
         a.buffer.push(...m.points);
         this.#events.metrics(id, m.points);
-        a.timer ??= setTimeout(() => this.#flush(id, a), this.#opts.metricFlushMs);
+        a.timer ??= setTimeout(() => this.#guardWrite(id, a, () => this.#flush(id, a)), this.#opts.metricFlushMs);
         break;
       case 'evaluation':
         this.#store.evaluations.put(id, m.phase, m.step, m.result);
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * Database writes made while a run streams. If one fails (the disk is full, the file
+   * became read-only …), the trainer is stopped rather than left running with nowhere
+   * to put its results, and the run is marked failed with the reason once it exits.
+   */
+  #guardWrite(id: number, a: Active, write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      if (!a.storeError) {
+        a.storeError = err as Error;
+        a.buffer.length = 0;
+        a.host?.kill();
+      }
     }
   }
 

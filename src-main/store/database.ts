@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NotADatabaseError, SchemaTooNewError, StoreError } from './errors.ts';
@@ -66,12 +66,46 @@ function readHeader(file: string, size: number): number {
   return header.readUInt32BE(60);
 }
 
-/** SQLite errors that mean "these bytes are not a usable database". */
+/** SQLite errors at open time, as sentences a person can act on. */
 function wrapOpenError(file: string, err: unknown): Error {
-  const code = (err as { code?: string }).code;
+  const code = (err as { code?: string }).code ?? '';
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return new NotADatabaseError(file, (err as Error).message);
   if (err instanceof StoreError) return err;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StoreError(`${file} is locked by another program (another LoRA Lab busy migrating it, or a database tool holding a lock); close it and try again`);
+  }
+  if (code.startsWith('SQLITE_READONLY')) return new StoreError(`${file} is read-only: LoRA Lab needs to write to it (check the file's permissions and the disk, or choose another file with --db)`);
+  if (code === 'SQLITE_FULL') return new StoreError(`the disk holding ${file} is full: free some space and start again`);
+  if (code.startsWith('SQLITE_CANTOPEN')) return new StoreError(`cannot open ${file}: the folder is missing or not writable`);
   return new StoreError(`cannot open database ${file}: ${(err as Error).message}`);
+}
+
+/** Refuse a file (or folder, for a new file) we cannot write, before SQLite quietly opens it read-only. */
+function checkWritable(file: string, exists: boolean): void {
+  const target = exists ? file : dirname(file);
+  try {
+    accessSync(target, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+      throw new StoreError(`${target} is read-only: LoRA Lab needs to write to ${exists ? 'it' : 'create its database there'} (check permissions and the disk, or choose another file with --db)`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Move a damaged database (and its -wal/-shm files) aside so a fresh one can be made:
+ * nothing is deleted. Returns where the damaged file now is.
+ */
+export function setAsideDamaged(file: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const aside = `${file}.damaged-${stamp}`;
+  renameSync(file, aside);
+  for (const ext of ['-wal', '-shm']) {
+    if (existsSync(file + ext)) renameSync(file + ext, aside + ext);
+  }
+  return aside;
 }
 
 /**
@@ -104,6 +138,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     const size = fileSize(path);
     if (size === null && readonly) throw new StoreError(`database ${path} does not exist`);
     if (size === null) mkdirSync(dirname(path), { recursive: true });
+    if (!readonly) checkWritable(path, size !== null);
     if (size !== null && size > 0) {
       const found = peekVersion(path, size);
       if (found > latest) throw new SchemaTooNewError(path, found, latest);
