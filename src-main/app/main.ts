@@ -1,0 +1,112 @@
+/**
+ * The Electron main process: one instance, one Lab (the database in userData, trainers
+ * as utility processes), the app:// page in one hardened window, IPC as the page's only
+ * way in. Quitting closes the Lab first, so running trainers are stopped and their runs
+ * marked before the process ends.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserWindow, app, dialog, nativeTheme, session, shell } from 'electron';
+import { Lab } from '../lab/lab.ts';
+import { rendererDir } from '../server/static-dir.ts';
+import { registerAppScheme, serveApp } from './app-protocol.ts';
+import { registerIpc } from './ipc.ts';
+import { hardenSession } from './session.ts';
+import { startupErrorMessage } from './startup-error.ts';
+import { spawnUtilityTrainer } from './utility-port.ts';
+import { createWindow, guardContents } from './window.ts';
+
+// dist/main.js sits beside preload.cjs, trainer.js and renderer/.
+const PRELOAD = fileURLToPath(new URL('./preload.cjs', import.meta.url));
+/** Closing trainers waits at most 5 s each (in parallel); past this, quit anyway. */
+const CLOSE_TIMEOUT_MS = 15_000;
+
+let lab: Lab | null = null;
+let win: BrowserWindow | null = null;
+let disposeIpc: (() => void) | null = null;
+let closing: Promise<void> | null = null;
+
+// The same folder in development and packaged (package.json's name is lora-lab, the product LoRA Lab).
+app.setPath('userData', join(app.getPath('appData'), 'LoRA Lab'));
+registerAppScheme();
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (!win) return;
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  });
+  app.on('web-contents-created', (_event, contents) => guardContents(contents, (url) => void shell.openExternal(url)));
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+  app.on('activate', () => {
+    if (lab && !win) openWindow();
+  });
+  app.on('will-quit', (event) => {
+    if (!lab) return;
+    // Keep the process until the Lab has stopped its trainers, then quit for real.
+    event.preventDefault();
+    void closeLab().finally(() => app.quit());
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => app.quit());
+  void app.whenReady().then(start);
+}
+
+function start(): void {
+  const dbFile = process.env['LORA_LAB_DB'] || join(app.getPath('userData'), 'lab.db');
+  try {
+    lab = Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer } });
+  } catch (err) {
+    const m = startupErrorMessage(err, dbFile);
+    dialog.showErrorBox(m.title, m.body);
+    app.exit(1);
+    return;
+  }
+  const renderer = rendererDir();
+  if (!renderer) {
+    dialog.showErrorBox('LoRA Lab is not built', 'The user interface is missing (dist/renderer). Run `npm run build` in the project folder.');
+    void closeLab().finally(() => app.exit(1));
+    return;
+  }
+  hardenSession(session.defaultSession);
+  serveApp(session.defaultSession, renderer);
+  disposeIpc = registerIpc(lab, () => win);
+  openWindow();
+}
+
+function openWindow(): void {
+  const w = createWindow({ preload: PRELOAD, dark: nativeTheme.shouldUseDarkColors, devTools: !app.isPackaged });
+  w.on('closed', () => {
+    if (win === w) win = null;
+  });
+  win = w;
+}
+
+/** Closes the Lab once (trainers killed, queued runs cancelled), bounded in time. */
+function closeLab(): Promise<void> {
+  closing ??= (async () => {
+    const l = lab;
+    disposeIpc?.();
+    disposeIpc = null;
+    if (!l) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        console.error('LoRA Lab: trainers did not stop in time; quitting anyway.');
+        resolve();
+      }, CLOSE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([l.close(), timeout]);
+    } catch (err) {
+      console.error('LoRA Lab: closing the lab failed:', err);
+    } finally {
+      clearTimeout(timer);
+      lab = null;
+    }
+  })();
+  return closing;
+}

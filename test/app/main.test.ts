@@ -1,0 +1,187 @@
+/**
+ * The main process's lifecycle with Electron's modules replaced by stand-ins (no binary
+ * here) and everything of ours real: at start it registers app:// before ready, opens
+ * the Lab in userData, hardens the session, registers IPC and opens the hardened window;
+ * quitting waits for the Lab to close; a broken database is shown in plain words; a
+ * second instance quits.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LAB_CALLS } from '../../src-main/lab/api.ts';
+import { rendererDir } from '../../src-main/server/static-dir.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const fake = vi.hoisted(() => ({
+  state: null as null | {
+    paths: Record<string, string>;
+    lock: boolean;
+    log: string[];
+    listeners: Map<string, ((...a: unknown[]) => void)[]>;
+    windows: { options: Record<string, unknown>; url: string | null }[];
+    handlers: Set<string>;
+    dialogs: { title: string; body: string }[];
+    exitCode: number | null;
+    quitted: boolean;
+    ready: () => void;
+    whenReady: Promise<void>;
+  },
+}));
+
+function reset(appData: string, lock = true) {
+  let ready!: () => void;
+  const whenReady = new Promise<void>((r) => (ready = r));
+  fake.state = { paths: { appData }, lock, log: [], listeners: new Map(), windows: [], handlers: new Set(), dialogs: [], exitCode: null, quitted: false, ready, whenReady };
+}
+
+vi.mock('electron', () => {
+  const s = () => fake.state!;
+  const emit = (name: string, ...a: unknown[]) => {
+    for (const l of s().listeners.get(name) ?? []) l(...a);
+  };
+  const app = {
+    on(name: string, l: (...a: unknown[]) => void) {
+      s().listeners.set(name, [...(s().listeners.get(name) ?? []), l]);
+      return app;
+    },
+    setPath: (name: string, p: string) => void (s().paths[name] = p),
+    getPath: (name: string) => s().paths[name] ?? `/nonexistent/${name}`,
+    requestSingleInstanceLock: () => s().lock,
+    whenReady: () => {
+      s().log.push('whenReady');
+      return s().whenReady;
+    },
+    isPackaged: false,
+    quit: () => {
+      s().log.push('quit');
+      let prevented = false;
+      emit('will-quit', { preventDefault: () => (prevented = true) });
+      if (!prevented) s().quitted = true;
+    },
+    exit: (code: number) => {
+      s().exitCode = code;
+    },
+  };
+  class BrowserWindow {
+    readonly webContents = { id: 1, isDestroyed: () => false, getURL: () => this.url ?? '', send: () => undefined };
+    url: string | null = null;
+    readonly record: { options: Record<string, unknown>; url: string | null };
+    constructor(options: Record<string, unknown>) {
+      this.record = { options, url: null };
+      s().windows.push(this.record);
+    }
+    once() {}
+    on() {}
+    isDestroyed() {
+      return false;
+    }
+    async loadURL(url: string) {
+      this.url = url;
+      this.record.url = url;
+    }
+  }
+  const defaultSession = {
+    protocol: { handle: (scheme: string) => s().log.push(`protocol.handle ${scheme}`) },
+    setPermissionRequestHandler: () => s().log.push('permission request handler'),
+    setPermissionCheckHandler: () => s().log.push('permission check handler'),
+    webRequest: { onBeforeRequest: () => s().log.push('request filter') },
+  };
+  return {
+    app,
+    BrowserWindow,
+    session: { defaultSession },
+    protocol: { registerSchemesAsPrivileged: (schemes: { scheme: string }[]) => s().log.push(`register ${schemes.map((x) => x.scheme).join()}`) },
+    ipcMain: { handle: (ch: string) => s().handlers.add(ch), removeHandler: (ch: string) => s().handlers.delete(ch) },
+    dialog: { showErrorBox: (title: string, body: string) => s().dialogs.push({ title, body }) },
+    nativeTheme: { shouldUseDarkColors: false },
+    shell: { openExternal: async () => undefined },
+    utilityProcess: { fork: () => { throw new Error('no trainer is started in these tests'); } },
+  };
+});
+
+const tmp = tempDir();
+afterAll(tmp.cleanup);
+const savedDb = process.env['LORA_LAB_DB'];
+let signalListeners: { SIGINT: unknown[]; SIGTERM: unknown[] };
+
+beforeEach(() => {
+  delete process.env['LORA_LAB_DB'];
+  signalListeners = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  vi.resetModules();
+});
+afterEach(() => {
+  if (savedDb !== undefined) process.env['LORA_LAB_DB'] = savedDb;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    for (const l of process.listeners(sig)) if (!signalListeners[sig].includes(l)) process.removeListener(sig, l as () => void);
+  }
+});
+
+async function startMain(appData: string, lock = true) {
+  reset(appData, lock);
+  await import('../../src-main/app/main.ts');
+  const s = fake.state!;
+  s.ready();
+  await new Promise((r) => setTimeout(r, 50));
+  return s;
+}
+
+async function quit(s: NonNullable<typeof fake.state>) {
+  const { app } = await import('electron');
+  app.quit();
+  for (let i = 0; i < 100 && !s.quitted; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('main process', () => {
+  it('registers app:// before ready, then opens the Lab in userData, IPC and the hardened window; quitting closes the Lab first', async () => {
+    const appData = join(tmp.dir, 'happy');
+    const s = await startMain(appData);
+    expect(s.paths['userData']).toBe(join(appData, 'LoRA Lab'));
+    expect(s.log.indexOf('register app')).toBeGreaterThanOrEqual(0);
+    expect(s.log.indexOf('register app')).toBeLessThan(s.log.indexOf('whenReady'));
+    const db = join(appData, 'LoRA Lab', 'lab.db');
+    expect(existsSync(db)).toBe(true);
+
+    if (rendererDir() === null) {
+      // Not built (vitest run without `npm run build`): the app says so and stops.
+      expect(s.dialogs).toEqual([{ title: 'LoRA Lab is not built', body: expect.stringMatching(/npm run build/) }]);
+      expect(s.exitCode).toBe(1);
+      return;
+    }
+    expect(s.dialogs).toEqual([]);
+    expect([...s.handlers].sort()).toEqual(LAB_CALLS.map((c) => `lab:${c}`).sort());
+    expect(s.log).toEqual(expect.arrayContaining(['permission request handler', 'permission check handler', 'request filter', 'protocol.handle app']));
+    expect(s.windows).toHaveLength(1);
+    const win = s.windows[0]!;
+    expect(win.url).toBe('app://lora-lab/index.html');
+    expect(win.options['webPreferences']).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(String((win.options['webPreferences'] as { preload: string }).preload)).toMatch(/preload\.cjs$/);
+
+    await quit(s);
+    expect(s.quitted).toBe(true);
+    expect(s.log.filter((l) => l === 'quit')).toHaveLength(2); // held once for the Lab, then for real
+    expect(s.handlers.size).toBe(0);
+    expect(existsSync(`${db}-wal`)).toBe(false); // the database was closed cleanly
+  });
+
+  it('shows a broken database in plain words and exits', async () => {
+    const appData = join(tmp.dir, 'broken');
+    mkdirSync(join(appData, 'LoRA Lab'), { recursive: true });
+    writeFileSync(join(appData, 'LoRA Lab', 'lab.db'), 'these bytes are not SQLite, not at all, not even close');
+    const s = await startMain(appData);
+    expect(s.dialogs).toHaveLength(1);
+    expect(s.dialogs[0]!.title).toBe('LoRA Lab cannot open its database');
+    expect(s.dialogs[0]!.body).toMatch(/is not a LoRA Lab database, or it is damaged/);
+    expect(s.dialogs[0]!.body).not.toMatch(/\n\s+at /);
+    expect(s.exitCode).toBe(1);
+    expect(s.windows).toEqual([]);
+    expect(s.handlers.size).toBe(0);
+  });
+
+  it('a second instance quits without opening anything', async () => {
+    const s = await startMain(join(tmp.dir, 'second'), false);
+    expect(s.log).toContain('quit');
+    expect(s.log).not.toContain('whenReady');
+    expect(s.windows).toEqual([]);
+    expect(existsSync(join(tmp.dir, 'second', 'LoRA Lab', 'lab.db'))).toBe(false);
+  });
+});
