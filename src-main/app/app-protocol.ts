@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { type Session, protocol } from 'electron';
-import { CSP } from '../server/server.ts';
+import { CSP } from '../server/csp.ts';
 import { APP_SCHEME, isAppUrl } from './origin.ts';
 
 const MIME: Record<string, string> = {

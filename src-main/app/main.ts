@@ -1,5 +1,5 @@
 /**
- * The Electron main process: one instance, one Lab (the database in userData, trainers
+ * The Electron main process: one instance, one Lab (the per-user database the CLI uses too, trainers
  * as utility processes), the app:// page in one hardened window, IPC as the page's only
  * way in. Quitting closes the Lab first, so running trainers are stopped and their runs
  * marked before the process ends.
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserWindow, app, dialog, nativeTheme, session, shell } from 'electron';
 import { Lab } from '../lab/lab.ts';
+import { defaultDbPath } from '../store/database.ts';
 import { rendererDir } from '../server/static-dir.ts';
 import { registerAppScheme, serveApp } from './app-protocol.ts';
 import { registerIpc } from './ipc.ts';
@@ -56,7 +57,8 @@ if (!app.requestSingleInstanceLock()) {
 }
 
 function start(): void {
-  const dbFile = process.env['LORA_LAB_DB'] || join(app.getPath('userData'), 'lab.db');
+  // The same file the CLI and web mode use (LORA_LAB_DB overrides): runs started there show up here.
+  const dbFile = defaultDbPath();
   try {
     lab = Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer } });
   } catch (err) {

@@ -33,10 +33,17 @@ export async function serveCommand(argv: string[], s: Session): Promise<void> {
   console.log(`LoRA Lab is running at ${server.url}`);
   console.log(`database: ${lab.store.file}`);
   if (values['open']) openBrowser(server.url);
+  // Stay subscribed while stopping: a second Ctrl-C must not kill the process before the
+  // Lab has stopped its trainers and marked their runs.
+  let stopping = false;
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = () => {
+      if (stopping) return void console.error('lora-lab: still stopping (trainers are being shut down)…');
+      stopping = true;
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   console.error('lora-lab: stopping…');
   await server.close();

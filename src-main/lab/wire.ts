@@ -22,7 +22,12 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 function fromBase64(b64: string): Uint8Array {
-  const s = atob(b64);
+  let s: string;
+  try {
+    s = atob(b64);
+  } catch {
+    throw new SyntaxError('a tagged byte array is not valid base64');
+  }
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;

@@ -13,6 +13,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type LabApi, LabError } from '../lab/api.ts';
 import { isLabCall, validateArgs } from '../lab/schemas.ts';
+import { CSP } from './csp.ts';
 import { API_PREFIX, EVENTS_PATH, TOKEN_COOKIE, type RpcResponse, decodeWire, encodeWire } from '../lab/wire.ts';
 
 export interface ServerOptions {
@@ -44,7 +45,7 @@ const MIME: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-export const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+export { CSP };
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
@@ -75,7 +76,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', origin);
+    const url = parseTarget(req.url, origin);
+    if (!url) return send(res, 400, { ok: false, error: 'bad request target', status: 400 });
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     if (!hostOk(req)) return send(res, 421, { ok: false, error: 'unexpected Host header', status: 421 });
@@ -114,7 +116,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       send(res, 200, { ok: true, result: result ?? null });
     } catch (err) {
       if (err instanceof LabError) return send(res, err.status, { ok: false, error: err.message, status: err.status });
-      if (err instanceof SyntaxError) return send(res, 400, { ok: false, error: `the body is not valid JSON: ${err.message}`, status: 400 });
+      if (err instanceof SyntaxError || (err instanceof Error && err.name === 'InvalidCharacterError')) {
+        return send(res, 400, { ok: false, error: `the body is not valid JSON: ${err.message}`, status: 400 });
+      }
       throw err;
     }
   }
@@ -142,10 +146,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', origin);
+    socket.on('error', () => socket.destroy());
     const refuse = (code: number, text: string) => {
       socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
+    const url = parseTarget(req.url, origin);
+    if (!url) return refuse(400, 'Bad Request');
     if (url.pathname !== EVENTS_PATH) return refuse(404, 'Not Found');
     if (!hostOk(req)) return refuse(421, 'Misdirected Request');
     if (!tokenOk(req, url)) return refuse(401, 'Unauthorized');
@@ -184,6 +190,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.closeAllConnections();
     },
   };
+}
+
+/** The request target as a URL, or null when it is not one (never throws). */
+function parseTarget(target: string | undefined, origin: string): URL | null {
+  try {
+    return new URL(target ?? '/', origin);
+  } catch {
+    return null;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: RpcResponse): void {

@@ -19,10 +19,18 @@ export interface OpenOptions {
   migrations?: string;
 }
 
-/** `LORA_LAB_DB`, else `$XDG_DATA_HOME/lora-lab/lab.db`, else `~/.local/share/lora-lab/lab.db`. */
-export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The one database per user, shared by the CLI, web mode and the desktop app so runs
+ * started anywhere show up everywhere: `LORA_LAB_DB`, else on Linux
+ * `$XDG_DATA_HOME/lora-lab/lab.db` (`~/.local/share/…`), on macOS
+ * `~/Library/Application Support/LoRA Lab/lab.db` and on Windows
+ * `%APPDATA%\LoRA Lab\lab.db` (the desktop app's userData folder on those two).
+ */
+export function defaultDbPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   const explicit = env['LORA_LAB_DB'];
   if (explicit) return resolve(explicit);
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'LoRA Lab', 'lab.db');
+  if (platform === 'win32') return join(env['APPDATA'] ?? join(homedir(), 'AppData', 'Roaming'), 'LoRA Lab', 'lab.db');
   // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
   const xdg = env['XDG_DATA_HOME'];
   const base = xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.local', 'share');

@@ -31,8 +31,10 @@ function onMessage(cb: (msg: HostMessage) => void): void {
 }
 
 async function finish(code: number): Promise<never> {
-  // Let queued messages leave before the channel closes.
+  // Let queued messages leave before the channel closes. process.send confirms delivery
+  // through its callback; Electron's parentPort.postMessage does not, so give it a moment.
   await send({ type: 'pong', id: -1 });
+  if (parentPort) await new Promise((r) => setTimeout(r, 250));
   process.exit(code);
 }
 

@@ -102,6 +102,7 @@ vi.mock('electron', () => {
 const tmp = tempDir();
 afterAll(tmp.cleanup);
 const savedDb = process.env['LORA_LAB_DB'];
+const savedXdg = process.env['XDG_DATA_HOME'];
 let signalListeners: { SIGINT: unknown[]; SIGTERM: unknown[] };
 
 beforeEach(() => {
@@ -111,12 +112,18 @@ beforeEach(() => {
 });
 afterEach(() => {
   if (savedDb !== undefined) process.env['LORA_LAB_DB'] = savedDb;
+  if (savedXdg !== undefined) process.env['XDG_DATA_HOME'] = savedXdg;
+  else delete process.env['XDG_DATA_HOME'];
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     for (const l of process.listeners(sig)) if (!signalListeners[sig].includes(l)) process.removeListener(sig, l as () => void);
   }
 });
 
+/** The app's database is the per-user one the CLI uses (XDG on Linux): point it into the test's folder. */
+const dbIn = (appData: string) => join(appData, 'lora-lab', 'lab.db');
+
 async function startMain(appData: string, lock = true) {
+  process.env['XDG_DATA_HOME'] = appData;
   reset(appData, lock);
   await import('../../src-main/app/main.ts');
   const s = fake.state!;
@@ -132,13 +139,13 @@ async function quit(s: NonNullable<typeof fake.state>) {
 }
 
 describe('main process', () => {
-  it('registers app:// before ready, then opens the Lab in userData, IPC and the hardened window; quitting closes the Lab first', async () => {
+  it('registers app:// before ready, then opens the Lab on the shared per-user database, IPC and the hardened window; quitting closes the Lab first', async () => {
     const appData = join(tmp.dir, 'happy');
     const s = await startMain(appData);
     expect(s.paths['userData']).toBe(join(appData, 'LoRA Lab'));
     expect(s.log.indexOf('register app')).toBeGreaterThanOrEqual(0);
     expect(s.log.indexOf('register app')).toBeLessThan(s.log.indexOf('whenReady'));
-    const db = join(appData, 'LoRA Lab', 'lab.db');
+    const db = dbIn(appData);
     expect(existsSync(db)).toBe(true);
 
     if (rendererDir() === null) {
@@ -165,8 +172,8 @@ describe('main process', () => {
 
   it('shows a broken database in plain words and exits', async () => {
     const appData = join(tmp.dir, 'broken');
-    mkdirSync(join(appData, 'LoRA Lab'), { recursive: true });
-    writeFileSync(join(appData, 'LoRA Lab', 'lab.db'), 'these bytes are not SQLite, not at all, not even close');
+    mkdirSync(join(appData, 'lora-lab'), { recursive: true });
+    writeFileSync(dbIn(appData), 'these bytes are not SQLite, not at all, not even close');
     const s = await startMain(appData);
     expect(s.dialogs).toHaveLength(1);
     expect(s.dialogs[0]!.title).toBe('LoRA Lab cannot open its database');
@@ -182,6 +189,6 @@ describe('main process', () => {
     expect(s.log).toContain('quit');
     expect(s.log).not.toContain('whenReady');
     expect(s.windows).toEqual([]);
-    expect(existsSync(join(tmp.dir, 'second', 'LoRA Lab', 'lab.db'))).toBe(false);
+    expect(existsSync(dbIn(join(tmp.dir, 'second')))).toBe(false);
   });
 });
