@@ -66,7 +66,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return a.length === b.length && timingSafeEqual(a, b);
   };
   const hostOk = (req: IncomingMessage) => allowedHosts.has((req.headers.host ?? '').toLowerCase());
-  const originOk = (req: IncomingMessage) => req.headers.origin === undefined || req.headers.origin === origin;
+  // The page may be opened under any of the allowed host names (127.0.0.1, localhost …).
+  const originOk = (req: IncomingMessage) => {
+    const o = req.headers.origin;
+    if (o === undefined) return true;
+    try {
+      const u = new URL(o);
+      return u.protocol === 'http:' && u.pathname === '/' && allowedHosts.has(u.host.toLowerCase());
+    } catch {
+      return false;
+    }
+  };
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
@@ -155,7 +165,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (url.pathname !== EVENTS_PATH) return refuse(404, 'Not Found');
     if (!hostOk(req)) return refuse(421, 'Misdirected Request');
     if (!tokenOk(req, url)) return refuse(401, 'Unauthorized');
-    if (req.headers.origin !== undefined && req.headers.origin !== origin) return refuse(403, 'Forbidden');
+    if (!originOk(req)) return refuse(403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       const off = opts.lab.subscribe((e) => {
