@@ -1,0 +1,118 @@
+/**
+ * uPlot option builders: line charts of metrics and grouped bars per digit. Colours come
+ * from the theme; components only mount what these return.
+ */
+import uPlot from 'uplot';
+import type { ChartColors } from './theme.svelte.ts';
+import { fmtNum } from './format.ts';
+import type { XAxis } from './series.ts';
+
+export type ChartOptions = Omit<uPlot.Options, 'width' | 'height'>;
+
+export interface LineSpec {
+  label: string;
+  color: string;
+  /** Draw markers (sparse series such as evaluations). */
+  points?: boolean;
+  dash?: number[];
+  width?: number;
+}
+
+const FONT = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+
+function axis(c: ChartColors, extra: uPlot.Axis = {}): uPlot.Axis {
+  return {
+    stroke: c.muted,
+    font: FONT,
+    labelFont: FONT,
+    grid: { stroke: c.grid, width: 1 },
+    ticks: { stroke: c.grid, width: 1, size: 4 },
+    gap: 4,
+    ...extra,
+  };
+}
+
+/** Tick text with just enough decimals to tell neighbouring ticks apart. */
+function tickLabel(v: number, incr: number, percent: boolean): string {
+  const scale = percent ? 100 : 1;
+  const step = Math.abs(incr * scale);
+  const decimals = step > 0 && Number.isFinite(step) ? Math.min(6, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 2;
+  const x = v * scale;
+  if (!percent && (Math.abs(x) >= 1e5 || (Math.abs(x) > 0 && Math.abs(x) < 1e-4))) return x.toExponential(1);
+  return `${x.toFixed(decimals)}${percent ? '%' : ''}`;
+}
+
+export function xLabel(x: XAxis): string {
+  return x === 'step' ? 'step' : x === 'epoch' ? 'epoch' : 'seconds since start';
+}
+
+export function lineOptions(c: ChartColors, series: LineSpec[], opts: { x: XAxis; yLabel?: string; percent?: boolean } = { x: 'step' }): ChartOptions {
+  const fmtY = (v: number | null) => (v === null ? '—' : opts.percent ? `${(v * 100).toFixed(2)}%` : fmtNum(v));
+  return {
+    scales: { x: { time: false } },
+    cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+    legend: { live: true },
+    axes: [
+      axis(c, { label: xLabel(opts.x), labelSize: 18 }),
+      axis(c, {
+        size: 52,
+        ...(opts.yLabel ? { label: opts.yLabel, labelSize: 18 } : {}),
+        values: (_u, ticks, _axis, _space, incr) => ticks.map((t) => tickLabel(t, incr, !!opts.percent)),
+      }),
+    ],
+    series: [
+      { label: xLabel(opts.x), value: (_u, v) => (v === null ? '—' : fmtNum(v)) },
+      ...series.map(
+        (s): uPlot.Series => ({
+          label: s.label,
+          stroke: s.color,
+          width: s.width ?? 1.5,
+          spanGaps: true,
+          value: (_u, v) => fmtY(v),
+          points: s.points ? { show: true, size: 5, fill: s.color, stroke: s.color } : { show: false },
+          ...(s.dash ? { dash: s.dash } : {}),
+        }),
+      ),
+    ],
+  };
+}
+
+/**
+ * Bars for the ten digits, one bar per series side by side in each digit's slot.
+ * uPlot's bar path builder places each series' bars by its own offsets (data units).
+ */
+export function groupedBarOptions(c: ChartColors, series: { label: string; color: string }[], opts: { yLabel?: string } = {}): ChartOptions {
+  const n = Math.max(1, series.length);
+  const group = 0.8;
+  const width = group / n;
+  const bars = (k: number) =>
+    uPlot.paths.bars!({
+      disp: {
+        x0: { unit: 1, values: (u) => (u.data[0] as number[]).map((x) => x - group / 2 + k * width) },
+        size: { unit: 1, values: (u) => (u.data[0] as number[]).map(() => width * 0.92) },
+      },
+    });
+  return {
+    scales: { x: { time: false, range: [-0.6, 9.6] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.08)] } },
+    cursor: { drag: { x: false, y: false }, points: { show: false } },
+    legend: { live: true },
+    axes: [
+      axis(c, { label: 'true digit', labelSize: 18, splits: () => [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], values: (_u, t) => t.map(String), grid: { show: false } }),
+      axis(c, { size: 44, ...(opts.yLabel ? { label: opts.yLabel, labelSize: 18 } : {}), values: (_u, t) => t.map((v) => (Number.isInteger(v) ? String(v) : '')) }),
+    ],
+    series: [
+      { label: 'digit' },
+      ...series.map(
+        (s, k): uPlot.Series => ({
+          label: s.label,
+          stroke: s.color,
+          fill: s.color,
+          width: 0,
+          paths: bars(k),
+          points: { show: false },
+          value: (_u, v) => (v === null ? '—' : String(v)),
+        }),
+      ),
+    ],
+  };
+}

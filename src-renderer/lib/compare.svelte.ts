@@ -1,0 +1,120 @@
+/**
+ * The Compare page: one `compareRuns` answer (parameters, metrics, evaluations,
+ * summaries), kept live while any of the runs trains, plus the view settings
+ * (only-differences, smoothing, x axis).
+ */
+import type { Comparison, LabEvent, RunView, Series } from '../../src-main/lab/api.ts';
+import { errorText, lab, onConnection } from './api.ts';
+import { estimateStepsPerEpoch } from './estimates.ts';
+import { appendPoints } from './run.svelte.ts';
+import type { XAxis, XContext } from './series.ts';
+
+export class CompareState {
+  readonly ids: number[];
+  #data = $state.raw<Comparison | null>(null);
+  #candidates = $state.raw<RunView[] | null>(null);
+  #error = $state<string | null>(null);
+  #onlyDiff = $state(true);
+  #smoothing = $state(0.6);
+  #xAxis = $state<XAxis>('step');
+  #reloadTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(ids: number[]) {
+    this.ids = ids;
+  }
+
+  get data(): Comparison | null { return this.#data; }
+  /** With fewer than two runs asked for: the runs one could pick. */
+  get candidates(): RunView[] | null { return this.#candidates; }
+  get error(): string | null { return this.#error; }
+  get onlyDiff(): boolean { return this.#onlyDiff; }
+  get smoothing(): number { return this.#smoothing; }
+  get xAxis(): XAxis { return this.#xAxis; }
+
+  setOnlyDiff(on: boolean): void { this.#onlyDiff = on; }
+  setSmoothing(w: number): void { this.#smoothing = Math.min(0.99, Math.max(0, w)); }
+  setXAxis(x: XAxis): void { this.#xAxis = x; }
+
+  readonly params = $derived(this.#data ? this.#data.params.filter((p) => !this.#onlyDiff || p.differs) : []);
+  readonly differing: number = $derived(this.#data ? this.#data.params.filter((p) => p.differs).length : 0);
+
+  /** Metric keys in a reading order: training loss first, then validation, then test. */
+  readonly metricKeys: string[] = $derived.by(() => {
+    const keys = Object.keys(this.#data?.metrics ?? {});
+    const rank = (k: string) => (k.startsWith('train/') ? 0 : k.startsWith('val/') ? 1 : k.startsWith('test/') ? 2 : 3);
+    return keys.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  });
+
+  /** Per run: how steps map to epochs and when it started. */
+  readonly xContexts: XContext[] = $derived(
+    (this.#data?.runs ?? []).map((r) => ({ stepsPerEpoch: r.summary?.stepsPerEpoch ?? estimateStepsPerEpoch(r.config), startedAt: r.startedAt })),
+  );
+
+  start(): () => void {
+    const offEvents = lab.subscribe((e) => this.#onEvent(e));
+    const offConn = onConnection((_c, reconnected) => {
+      if (reconnected) void this.load();
+    });
+    void this.load();
+    return () => {
+      offEvents();
+      offConn();
+      if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
+    };
+  }
+
+  async load(): Promise<void> {
+    try {
+      if (this.ids.length < 2) {
+        this.#candidates = await lab.listRuns();
+        return;
+      }
+      this.#data = await lab.compareRuns(this.ids);
+      this.#error = null;
+    } catch (err) {
+      this.#error = errorText(err);
+    }
+  }
+
+  #scheduleLoad(): void {
+    if (this.#reloadTimer) return;
+    this.#reloadTimer = setTimeout(() => {
+      this.#reloadTimer = null;
+      void this.load();
+    }, 300);
+  }
+
+  #onEvent(e: LabEvent): void {
+    const data = this.#data;
+    if (!data) {
+      if (this.#candidates && (e.type === 'run' || e.type === 'run-deleted')) this.#scheduleLoad();
+      return;
+    }
+    if (e.type === 'metrics') {
+      const i = this.ids.indexOf(e.runId);
+      if (i < 0) return;
+      // Extend that run's series in place of a full reload; summaries refresh when it finishes.
+      const own: Record<string, Series> = {};
+      for (const [k, per] of Object.entries(data.metrics)) if (per[i]) own[k] = per[i];
+      const next = appendPoints(own, e.points);
+      const metrics = { ...data.metrics };
+      for (const [k, s] of Object.entries(next)) {
+        const per = metrics[k] ? [...metrics[k]] : this.ids.map(() => null);
+        per[i] = s;
+        metrics[k] = per;
+      }
+      this.#data = { ...data, metrics };
+    } else if (e.type === 'run' && this.ids.includes(e.run.id)) {
+      const i = this.ids.indexOf(e.run.id);
+      const old = data.runs[i];
+      this.#data = { ...data, runs: data.runs.with(i, e.run) };
+      if (old && old.status !== e.run.status) this.#scheduleLoad();
+    } else if (e.type === 'progress' && this.ids.includes(e.runId)) {
+      const i = this.ids.indexOf(e.runId);
+      const r = data.runs[i];
+      if (r) this.#data = { ...data, runs: data.runs.with(i, { ...r, progress: e.progress }) };
+    } else if (e.type === 'run-deleted' && this.ids.includes(e.id)) {
+      this.#error = `Run ${e.id} was deleted.`;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/** Number, time and size formatting shared by every page. Pure functions. */
+
+const intFmt = new Intl.NumberFormat('en-US');
+
+export function fmtInt(n: number | null | undefined): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? '—' : intFmt.format(Math.round(n));
+}
+
+/** A compact number: 4 significant digits, scientific when tiny or huge. */
+export function fmtNum(n: number | null | undefined, digits = 4): string {
+  if (n === null || n === undefined) return '—';
+  if (!Number.isFinite(n)) return String(n);
+  if (n === 0) return '0';
+  const a = Math.abs(n);
+  if (a < 1e-3 || a >= 1e6) return n.toExponential(Math.max(0, digits - 2)).replace('e', 'e');
+  return String(Number(n.toPrecision(digits)));
+}
+
+/** Learning rates read best as 1e-3, 3e-4 … */
+export function fmtLr(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  const exp = Math.floor(Math.log10(Math.abs(n)));
+  const mant = n / 10 ** exp;
+  if (exp < -2 && Math.abs(mant - Math.round(mant)) < 1e-9) return `${Math.round(mant)}e${exp}`;
+  return fmtNum(n);
+}
+
+export function fmtPct(frac: number | null | undefined, digits = 2): string {
+  return frac === null || frac === undefined || !Number.isFinite(frac) ? '—' : `${(frac * 100).toFixed(digits)}%`;
+}
+
+/** 0.2411 (already a percentage) → "0.241%". */
+export function fmtPercent(p: number): string {
+  if (!Number.isFinite(p)) return '—';
+  if (p >= 10) return `${p.toFixed(1)}%`;
+  if (p >= 1) return `${p.toFixed(2)}%`;
+  return `${p.toPrecision(3)}%`;
+}
+
+export function fmtDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds % 60);
+  if (m < 60) return `${m} min ${String(s).padStart(2, '0')} s`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function fmtDate(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '—' : dateFmt.format(new Date(ms));
+}
+
+/** "3 min ago", "yesterday" …, relative to `now`. */
+export function fmtAgo(ms: number, now = Date.now()): string {
+  const s = Math.max(0, (now - ms) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 90) return '1 min ago';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  if (s < 2 * 86400) return 'yesterday';
+  if (s < 30 * 86400) return `${Math.round(s / 86400)} days ago`;
+  return fmtDate(ms);
+}
+
+/** Seconds a run has been (or was) running. */
+export function runSeconds(run: { startedAt: number | null; finishedAt: number | null }, now = Date.now()): number | null {
+  if (run.startedAt === null) return null;
+  return ((run.finishedAt ?? now) - run.startedAt) / 1000;
+}
+
+export function fmtSizes(sizes: readonly number[]): string {
+  return sizes.join(' → ');
+}

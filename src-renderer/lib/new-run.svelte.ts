@@ -1,0 +1,315 @@
+/**
+ * The New run form: raw field text in, a RunConfig out, validated live with the
+ * engine's own `configIssues` (so the form and the trainer agree on every rule), the
+ * trainable-parameter count from `paramCounts`, presets from the Lab.
+ */
+import { SvelteSet } from 'svelte/reactivity';
+import type { ModelView, Presets, RunDetail } from '../../src-main/lab/api.ts';
+import {
+  type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type ParamCounts, type RunConfig, type RunKind,
+  configIssues, layerNames, loraScaling, paramCounts,
+} from '../../src-main/trainer/config.ts';
+import { errorText, lab } from './api.ts';
+import { estimateExamples, estimateSteps } from './estimates.ts';
+
+/** Fields typed as text (numbers are parsed, so half-typed input is never lost). */
+export type TextField =
+  | 'sizes' | 'seed' | 'batchSize' | 'epochs' | 'maxSteps' | 'lr' | 'trainLimit' | 'testLimit' | 'evalEvery' | 'evalSubset'
+  | 'lora.r' | 'lora.alpha' | 'lora.loraPlusRatio';
+
+/** Field ids as configIssues names them, plus the form's own. */
+export type FieldId = TextField | 'name' | 'digits' | 'lora.targets' | 'baseModel' | 'kind' | 'optimizer' | 'lora.init' | 'lora.scaling';
+
+type NumSpec = { int: boolean; nullable: boolean };
+const NUMBERS: Record<Exclude<TextField, 'sizes'>, NumSpec> = {
+  seed: { int: true, nullable: false },
+  batchSize: { int: true, nullable: false },
+  epochs: { int: true, nullable: false },
+  maxSteps: { int: true, nullable: true },
+  lr: { int: false, nullable: false },
+  trainLimit: { int: true, nullable: true },
+  testLimit: { int: true, nullable: true },
+  evalEvery: { int: true, nullable: false },
+  evalSubset: { int: true, nullable: false },
+  'lora.r': { int: true, nullable: false },
+  'lora.alpha': { int: false, nullable: false },
+  'lora.loraPlusRatio': { int: false, nullable: false },
+};
+
+/** The quick-run limits the Advanced section offers: seconds, not minutes, per run. */
+export const QUICK_LIMITS = { trainLimit: '2000', testLimit: '1000', evalEvery: '20' } as const;
+
+function parseNumber(text: string, spec: NumSpec): { value: number | null; issue: string | null } {
+  const t = text.trim().replace(/_/g, '');
+  if (t === '') return spec.nullable ? { value: null, issue: null } : { value: null, issue: 'required' };
+  const n = Number(t);
+  if (!Number.isFinite(n)) return { value: null, issue: `“${text.trim()}” is not a number` };
+  if (spec.int && !Number.isInteger(n)) return { value: null, issue: 'must be a whole number' };
+  return { value: n, issue: null };
+}
+
+/** "784, 1000, 2000, 10" (or with → / spaces) → numbers; the engine's rules judge them. */
+export function parseSizes(text: string): number[] | null {
+  const parts = text.split(/[\s,→>x×]+/).filter(Boolean);
+  if (parts.length === 0) return null;
+  const nums = parts.map(Number);
+  return nums.every((n) => Number.isFinite(n)) ? nums : null;
+}
+
+/** The name the Lab gives a run left unnamed (mirrors Lab.createRun). */
+export function defaultRunName(cfg: RunConfig): string {
+  if (cfg.kind === 'base' || !cfg.lora) return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;
+  const l = cfg.lora;
+  return `LoRA r${l.r} α${l.alpha} on ${cfg.digits ? `digit${cfg.digits.length > 1 ? 's' : ''} ${cfg.digits.join(',')}` : 'all digits'} seed ${cfg.seed}`;
+}
+
+export class NewRunState {
+  /** Raw text of every typed field, bound to the inputs. */
+  readonly fields: Record<TextField, string> = $state({
+    sizes: '', seed: '', batchSize: '', epochs: '', maxSteps: '', lr: '', trainLimit: '', testLimit: '', evalEvery: '', evalSubset: '',
+    'lora.r': '', 'lora.alpha': '', 'lora.loraPlusRatio': '',
+  });
+  name = $state('');
+  notes = $state('');
+  tags = $state<string[]>([]);
+  optimizer = $state<OptimizerName>('adam');
+  loraInit = $state<LoraInit>('kaiming');
+  scaling = $state<LoraScaling>('standard');
+  /** digits[d]: train on digit d; none ticked means all ten. */
+  digits = $state<boolean[]>(new Array(10).fill(false));
+  targets = $state<string[]>([]);
+
+  #kind = $state<RunKind>('base');
+  #baseModelId = $state<number | null>(null);
+  #presets = $state.raw<Presets | null>(null);
+  #models = $state.raw<ModelView[]>([]);
+  #cloneOf = $state.raw<{ id: number; name: string } | null>(null);
+  #loadError = $state<string | null>(null);
+  #submitError = $state<string | null>(null);
+  #submitted = $state(false);
+  #busy = $state(false);
+  #ready = $state(false);
+  readonly #touched = new SvelteSet<string>();
+
+  get kind(): RunKind { return this.#kind; }
+  get baseModelId(): number | null { return this.#baseModelId; }
+  get models(): ModelView[] { return this.#models; }
+  get baseModel(): ModelView | null { return this.#models.find((m) => m.id === this.#baseModelId) ?? null; }
+  get cloneOf(): { id: number; name: string } | null { return this.#cloneOf; }
+  get loadError(): string | null { return this.#loadError; }
+  get submitError(): string | null { return this.#submitError; }
+  get busy(): boolean { return this.#busy; }
+  get ready(): boolean { return this.#ready; }
+  get presets(): Presets | null { return this.#presets; }
+
+  /** The sizes the run will have: the base model's for a fine-tune, the typed ones otherwise. */
+  readonly #sizes: number[] | null = $derived(this.#kind === 'lora' ? (this.baseModel?.sizes ?? null) : parseSizes(this.fields.sizes));
+
+  readonly layers: string[] = $derived(this.#sizes ? layerNames(this.#sizes) : []);
+
+  /** The config as typed, and every problem with it. */
+  readonly built: { config: RunConfig; issues: FieldIssue[] } = $derived.by(() => {
+    const issues: FieldIssue[] = [];
+    const fallback = this.#presets?.[this.#kind] ?? null;
+    const num = (f: Exclude<TextField, 'sizes'>, dflt: number | null): number | null => {
+      const r = parseNumber(this.fields[f], NUMBERS[f]);
+      if (r.issue) issues.push({ field: f, message: r.issue });
+      return r.issue ? dflt : r.value;
+    };
+    const sizes = this.#sizes ?? fallback?.sizes ?? [784, 10];
+    if (this.#kind === 'base' && !this.#sizes) issues.push({ field: 'sizes', message: 'layer widths, e.g. 784, 1000, 2000, 10' });
+    const picked = this.digits.flatMap((on, d) => (on ? [d] : []));
+    const config: RunConfig = {
+      kind: this.#kind,
+      sizes,
+      seed: num('seed', 0) ?? 0,
+      batchSize: num('batchSize', 10) ?? 10,
+      epochs: num('epochs', 1) ?? 1,
+      maxSteps: num('maxSteps', null),
+      optimizer: this.optimizer,
+      lr: num('lr', 1e-3) ?? 1e-3,
+      digits: picked.length === 0 || picked.length === 10 ? null : picked,
+      trainLimit: num('trainLimit', null),
+      testLimit: num('testLimit', null),
+      evalEvery: num('evalEvery', 0) ?? 0,
+      evalSubset: num('evalSubset', 1000) ?? 1000,
+      lora:
+        this.#kind === 'lora'
+          ? {
+              r: num('lora.r', 1) ?? 1,
+              alpha: num('lora.alpha', 1) ?? 1,
+              targets: this.layers.filter((l) => this.targets.includes(l)),
+              init: this.loraInit,
+              scaling: this.scaling,
+              loraPlusRatio: num('lora.loraPlusRatio', 1) ?? 1,
+            }
+          : null,
+    };
+    const parsedBad = new Set(issues.map((i) => i.field));
+    for (const i of configIssues(config)) if (!parsedBad.has(i.field)) issues.push(i);
+    if (this.#kind === 'lora' && this.#baseModelId === null) issues.push({ field: 'baseModel', message: 'choose the base model to fine-tune' });
+    if (this.name.length > 200) issues.push({ field: 'name', message: 'at most 200 characters' });
+    return { config, issues };
+  });
+
+  readonly valid: boolean = $derived(this.built.issues.length === 0);
+
+  readonly counts: ParamCounts | null = $derived.by(() => {
+    const c = this.built.config;
+    return this.#sizes && !this.built.issues.some((i) => i.field === 'sizes') ? paramCounts(c) : null;
+  });
+
+  readonly scalingValue: number | null = $derived(this.built.config.lora ? loraScaling(this.built.config.lora) : null);
+  readonly examples: number = $derived(estimateExamples(this.built.config));
+  readonly steps: number = $derived(estimateSteps(this.built.config));
+  readonly placeholderName: string = $derived(defaultRunName(this.built.config));
+
+  /** The message to show beside a field: once it was touched, or after a submit attempt. */
+  issue(field: FieldId): string | null {
+    if (!this.#submitted && !this.#touched.has(field)) return null;
+    return this.built.issues.find((i) => i.field === field)?.message ?? null;
+  }
+
+  touch(field: FieldId): void {
+    this.#touched.add(field);
+  }
+
+  // ── loading ──────────────────────────────────────────────────────────────
+
+  async load(opts: { from: number | null; kind: RunKind | null; base: number | null }): Promise<void> {
+    try {
+      const [presets, models, source] = await Promise.all([
+        lab.presets(),
+        lab.listModels(),
+        opts.from !== null ? lab.getRun(opts.from) : Promise.resolve<RunDetail | null>(null),
+      ]);
+      this.#presets = presets;
+      this.#models = models;
+      if (source) {
+        this.#kind = source.kind;
+        this.#apply(source.config);
+        this.#baseModelId = source.baseModelId;
+        this.name = `${source.name} (copy)`;
+        this.tags = [...source.tags];
+        this.#cloneOf = { id: source.id, name: source.name };
+      } else {
+        const kind = opts.kind ?? (opts.base !== null || models.length > 0 ? 'lora' : 'base');
+        this.#kind = kind;
+        this.#apply(presets[kind]);
+        if (kind === 'lora') this.#pickBase(opts.base);
+      }
+      this.#ready = true;
+    } catch (err) {
+      this.#loadError = errorText(err);
+    }
+  }
+
+  // ── actions ──────────────────────────────────────────────────────────────
+
+  setKind(kind: RunKind): void {
+    if (kind === this.#kind || !this.#presets) return;
+    this.#kind = kind;
+    this.#apply(this.#presets[kind]);
+    if (kind === 'lora') this.#pickBase(this.#baseModelId);
+    this.#touched.clear();
+    this.#submitted = false;
+  }
+
+  /** One of the Lab's presets: 'base' / 'lora' are the engine defaults, 'classic…' the DESIGN experiment. */
+  applyPreset(which: keyof Presets): void {
+    const p = this.#presets?.[which];
+    if (!p) return;
+    this.#kind = p.kind;
+    this.#apply(p);
+    if (p.kind === 'lora') this.#pickBase(this.#baseModelId);
+    this.#touched.clear();
+    this.#submitted = false;
+  }
+
+  applyQuickLimits(): void {
+    Object.assign(this.fields, QUICK_LIMITS);
+  }
+
+  setBaseModel(id: number | null): void {
+    this.#baseModelId = id;
+    this.#touched.add('baseModel');
+    // Keep the chosen targets that exist in the new model; none left → all layers.
+    const layers = this.layers;
+    const kept = this.targets.filter((t) => layers.includes(t));
+    this.targets = kept.length ? kept : [...layers];
+  }
+
+  toggleTarget(layer: string): void {
+    this.targets = this.targets.includes(layer) ? this.targets.filter((t) => t !== layer) : [...this.targets, layer];
+    this.#touched.add('lora.targets');
+  }
+
+  toggleDigit(d: number): void {
+    this.digits[d] = !this.digits[d];
+    this.#touched.add('digits');
+  }
+
+  /** Validate, then create the run; resolves to its id, or null (the reason is in the form). */
+  async submit(): Promise<number | null> {
+    this.#submitted = true;
+    this.#submitError = null;
+    if (!this.valid || this.#busy) return null;
+    this.#busy = true;
+    try {
+      const { config } = this.built;
+      const run = await lab.createRun({
+        config,
+        ...(this.name.trim() ? { name: this.name.trim() } : {}),
+        ...(config.kind === 'lora' ? { baseModelId: this.#baseModelId } : {}),
+        ...(this.tags.length ? { tags: [...this.tags] } : {}),
+        ...(this.notes.trim() ? { notes: this.notes } : {}),
+      });
+      return run.id;
+    } catch (err) {
+      this.#submitError = errorText(err);
+      return null;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #apply(cfg: RunConfig): void {
+    const s = (v: number | null) => (v === null ? '' : String(v));
+    Object.assign(this.fields, {
+      sizes: cfg.sizes.join(', '),
+      seed: s(cfg.seed),
+      batchSize: s(cfg.batchSize),
+      epochs: s(cfg.epochs),
+      maxSteps: s(cfg.maxSteps),
+      lr: s(cfg.lr),
+      trainLimit: s(cfg.trainLimit),
+      testLimit: s(cfg.testLimit),
+      evalEvery: s(cfg.evalEvery),
+      evalSubset: s(cfg.evalSubset),
+      'lora.r': s(cfg.lora?.r ?? 1),
+      'lora.alpha': s(cfg.lora?.alpha ?? 1),
+      'lora.loraPlusRatio': s(cfg.lora?.loraPlusRatio ?? 1),
+    });
+    this.optimizer = cfg.optimizer;
+    this.loraInit = cfg.lora?.init ?? 'kaiming';
+    this.scaling = cfg.lora?.scaling ?? 'standard';
+    this.digits = Array.from({ length: 10 }, (_, d) => cfg.digits?.includes(d) ?? false);
+    this.targets = cfg.lora ? [...cfg.lora.targets] : [];
+  }
+
+  /** A fine-tune's base: the asked-for model, else the newest with the config's layers, else the newest. */
+  #pickBase(asked: number | null): void {
+    const want = this.#presets?.lora.sizes.join() ?? '';
+    const pick =
+      this.#models.find((m) => m.id === asked) ??
+      [...this.#models].sort((a, b) => b.createdAt - a.createdAt).find((m) => m.sizes.join() === want) ??
+      [...this.#models].sort((a, b) => b.createdAt - a.createdAt)[0] ??
+      null;
+    this.#baseModelId = pick?.id ?? null;
+    if (pick) {
+      const layers = layerNames(pick.sizes);
+      const kept = this.targets.filter((t) => layers.includes(t));
+      this.targets = kept.length ? kept : layers;
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID),
+ * #/compare?ids=1,2,3, #/models. Hash URLs work from Electron's file:// and from the
+ * web-mode server alike.
+ */
+
+export type Route =
+  | { page: 'runs' }
+  | { page: 'run'; id: number }
+  | { page: 'new'; from: number | null; kind: 'base' | 'lora' | null; base: number | null }
+  | { page: 'compare'; ids: number[] }
+  | { page: 'models' }
+  | { page: 'missing'; path: string };
+
+const positiveInt = (s: string | null): number | null => {
+  if (s === null || !/^\d+$/.test(s)) return null;
+  const n = Number(s);
+  return n > 0 && Number.isSafeInteger(n) ? n : null;
+};
+
+export function parseRoute(hash: string): Route {
+  const raw = hash.replace(/^#/, '') || '/runs';
+  const [path = '/', query = ''] = raw.split('?', 2);
+  const q = new URLSearchParams(query);
+  const parts = path.split('/').filter(Boolean);
+  if (parts.length === 0 || (parts[0] === 'runs' && parts.length === 1)) return { page: 'runs' };
+  if (parts[0] === 'runs' && parts.length === 2) {
+    const id = positiveInt(parts[1] ?? null);
+    if (id !== null) return { page: 'run', id };
+  }
+  if (parts[0] === 'new' && parts.length === 1) {
+    const kind = q.get('kind');
+    return { page: 'new', from: positiveInt(q.get('from')), kind: kind === 'base' || kind === 'lora' ? kind : null, base: positiveInt(q.get('base')) };
+  }
+  if (parts[0] === 'compare' && parts.length === 1) {
+    const ids = (q.get('ids') ?? '').split(',').map((s) => positiveInt(s.trim())).filter((n): n is number => n !== null);
+    return { page: 'compare', ids: [...new Set(ids)] };
+  }
+  if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
+  return { page: 'missing', path };
+}
+
+export const href = {
+  runs: () => '#/runs',
+  run: (id: number) => `#/runs/${id}`,
+  newRun: (opts: { from?: number; kind?: 'base' | 'lora'; base?: number } = {}) => {
+    const q = new URLSearchParams();
+    if (opts.from !== undefined) q.set('from', String(opts.from));
+    if (opts.kind !== undefined) q.set('kind', opts.kind);
+    if (opts.base !== undefined) q.set('base', String(opts.base));
+    const s = q.toString();
+    return `#/new${s ? `?${s}` : ''}`;
+  },
+  compare: (ids: number[]) => `#/compare?ids=${ids.join(',')}`,
+  models: () => '#/models',
+};
+
+class Router {
+  #hash = $state(typeof location === 'undefined' ? '' : location.hash);
+  readonly route: Route = $derived(parseRoute(this.#hash));
+
+  constructor() {
+    if (typeof window !== 'undefined') window.addEventListener('hashchange', () => (this.#hash = location.hash));
+  }
+
+  go(hash: string): void {
+    if (location.hash === hash) return;
+    location.hash = hash;
+  }
+}
+
+export const router = new Router();
