@@ -234,6 +234,8 @@ export interface LabApi {
   presets(): Promise<Presets>;
   /** Test-set images by index, for galleries of (mis)classified digits (at most 500 per call). */
   testImages(indices: number[]): Promise<DigitImage[]>;
+  /** The label of every test image (10,000 bytes), in test-set order. */
+  testLabels(): Promise<Uint8Array>;
   previewMerge(req: MergeRequest): Promise<MergePreview>;
   saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView>;
   exportWeights(req: ExportRequest): Promise<ExportResult>;
@@ -262,6 +264,7 @@ export const LAB_CALLS = [
   'listAdapters',
   'presets',
   'testImages',
+  'testLabels',
   'previewMerge',
   'saveMerge',
   'exportWeights',

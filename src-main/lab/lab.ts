@@ -282,6 +282,10 @@ export class Lab implements LabApi {
     return view;
   }
 
+  async testLabels(): Promise<Uint8Array> {
+    return loadMnist('test').labels.slice();
+  }
+
   subscribe(listener: (e: LabEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

@@ -91,6 +91,7 @@ export const callSchemas = {
   listAdapters: none,
   presets: none,
   testImages: v.strictTuple([v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9999))), v.maxLength(500))]),
+  testLabels: none,
   previewMerge: v.strictTuple([v.strictObject(mergeRequestEntries)]),
   saveMerge: v.strictTuple([v.strictObject({ ...mergeRequestEntries, name: shortText(200), output: v.picklist(['model', 'adapter']) })]),
   exportWeights: v.strictTuple([

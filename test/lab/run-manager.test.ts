@@ -200,3 +200,19 @@ describe('recovery', () => {
     }
   });
 });
+
+describe('test-set labels', () => {
+  it('are served whole, in test-set order', async () => {
+    const tmp = tempDir();
+    const lab = Lab.open(join(tmp.dir, 'lab.db'));
+    try {
+      const labels = await lab.testLabels();
+      expect(labels).toHaveLength(10000);
+      expect(labels[0]).toBe(7);
+      expect(labels[0]).toBe((await lab.testImages([0]))[0]!.label);
+    } finally {
+      await lab.close();
+      tmp.cleanup();
+    }
+  });
+});

@@ -100,6 +100,7 @@ const VALID: Record<LabCall, () => unknown[]> = {
   listAdapters: () => [],
   presets: () => [],
   testImages: () => [[0, 1]],
+  testLabels: () => [],
   previewMerge: () => [{ baseModelId: 1, adapters: [{ adapterId: 1, weight: 1 }], method: 'linear' }],
   saveMerge: () => [{ baseModelId: 1, adapters: [{ adapterId: 1, weight: 1 }], method: 'linear', name: 'm', output: 'model' }],
   exportWeights: () => [{ target: { kind: 'model', id: 1 }, format: 'safetensors', fileName: 'f.safetensors' }],
