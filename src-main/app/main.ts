@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserWindow, app, dialog, nativeTheme, session, shell } from 'electron';
 import { Lab } from '../lab/lab.ts';
-import { defaultDbPath } from '../store/database.ts';
+import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
+import { NotADatabaseError } from '../store/errors.ts';
 import { rendererDir } from '../server/static-dir.ts';
 import { registerAppScheme, serveApp } from './app-protocol.ts';
 import { registerIpc } from './ipc.ts';
@@ -59,13 +60,40 @@ if (!app.requestSingleInstanceLock()) {
 function start(): void {
   // The same file the CLI and web mode use (LORA_LAB_DB overrides): runs started there show up here.
   const dbFile = defaultDbPath();
+  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer } });
   try {
-    lab = Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer } });
+    lab = open();
   } catch (err) {
     const m = startupErrorMessage(err, dbFile);
-    dialog.showErrorBox(m.title, m.body);
-    app.exit(1);
-    return;
+    if (!(err instanceof NotADatabaseError)) {
+      dialog.showErrorBox(m.title, m.body);
+      app.exit(1);
+      return;
+    }
+    // A damaged file: offer a fresh database, keeping the damaged one aside (renamed).
+    const choice = dialog.showMessageBoxSync({
+      type: 'error',
+      title: m.title,
+      message: m.title,
+      detail: m.body,
+      buttons: ['Quit', 'Start with a fresh database'],
+      defaultId: 0,
+      cancelId: 0,
+    });
+    if (choice !== 1) {
+      app.exit(1);
+      return;
+    }
+    try {
+      const aside = setAsideDamaged(dbFile);
+      lab = open();
+      dialog.showMessageBoxSync({ type: 'info', title: 'LoRA Lab', message: 'LoRA Lab started with a fresh database.', detail: `The damaged file was kept as ${aside}.`, buttons: ['OK'] });
+    } catch (again) {
+      const m2 = startupErrorMessage(again, dbFile);
+      dialog.showErrorBox(m2.title, m2.body);
+      app.exit(1);
+      return;
+    }
   }
   const renderer = rendererDir();
   if (!renderer) {

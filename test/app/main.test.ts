@@ -5,7 +5,7 @@
  * quitting waits for the Lab to close; a broken database is shown in plain words; a
  * second instance quits.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LAB_CALLS } from '../../src-main/lab/api.ts';
@@ -21,6 +21,8 @@ const fake = vi.hoisted(() => ({
     windows: { options: Record<string, unknown>; url: string | null }[];
     handlers: Set<string>;
     dialogs: { title: string; body: string }[];
+    /** The button a message box "clicks" (0: Quit, 1: Start with a fresh database). */
+    answer: number;
     exitCode: number | null;
     quitted: boolean;
     ready: () => void;
@@ -31,7 +33,7 @@ const fake = vi.hoisted(() => ({
 function reset(appData: string, lock = true) {
   let ready!: () => void;
   const whenReady = new Promise<void>((r) => (ready = r));
-  fake.state = { paths: { appData }, lock, log: [], listeners: new Map(), windows: [], handlers: new Set(), dialogs: [], exitCode: null, quitted: false, ready, whenReady };
+  fake.state = { paths: { appData }, lock, log: [], listeners: new Map(), windows: [], handlers: new Set(), dialogs: [], answer: 0, exitCode: null, quitted: false, ready, whenReady };
 }
 
 vi.mock('electron', () => {
@@ -92,7 +94,13 @@ vi.mock('electron', () => {
     session: { defaultSession },
     protocol: { registerSchemesAsPrivileged: (schemes: { scheme: string }[]) => s().log.push(`register ${schemes.map((x) => x.scheme).join()}`) },
     ipcMain: { handle: (ch: string) => s().handlers.add(ch), removeHandler: (ch: string) => s().handlers.delete(ch) },
-    dialog: { showErrorBox: (title: string, body: string) => s().dialogs.push({ title, body }) },
+    dialog: {
+      showErrorBox: (title: string, body: string) => s().dialogs.push({ title, body }),
+      showMessageBoxSync: (o: { title?: string; message: string; detail?: string }) => {
+        s().dialogs.push({ title: o.title ?? o.message, body: o.detail ?? o.message });
+        return s().answer;
+      },
+    },
     nativeTheme: { shouldUseDarkColors: false },
     shell: { openExternal: async () => undefined },
     utilityProcess: { fork: () => { throw new Error('no trainer is started in these tests'); } },
@@ -122,9 +130,10 @@ afterEach(() => {
 /** The app's database is the per-user one the CLI uses (XDG on Linux): point it into the test's folder. */
 const dbIn = (appData: string) => join(appData, 'lora-lab', 'lab.db');
 
-async function startMain(appData: string, lock = true) {
+async function startMain(appData: string, lock = true, answer = 0) {
   process.env['XDG_DATA_HOME'] = appData;
   reset(appData, lock);
+  fake.state!.answer = answer;
   await import('../../src-main/app/main.ts');
   const s = fake.state!;
   s.ready();
@@ -182,6 +191,21 @@ describe('main process', () => {
     expect(s.exitCode).toBe(1);
     expect(s.windows).toEqual([]);
     expect(s.handlers.size).toBe(0);
+  });
+
+  it('offers a fresh database for a damaged one, keeping the damaged file aside', async () => {
+    const appData = join(tmp.dir, 'fresh');
+    mkdirSync(join(appData, 'lora-lab'), { recursive: true });
+    const garbage = 'these bytes are not SQLite either, and must survive';
+    writeFileSync(dbIn(appData), garbage);
+    const s = await startMain(appData, true, 1);
+    expect(s.dialogs[0]!.body).toMatch(/is not a LoRA Lab database, or it is damaged/);
+    expect(s.dialogs[1]!.body).toMatch(/The damaged file was kept as .*lab\.db\.damaged-/);
+    expect(s.exitCode).toBeNull();
+    const aside = readdirSync(join(appData, 'lora-lab')).find((f) => f.startsWith('lab.db.damaged-'))!;
+    expect(readFileSync(join(appData, 'lora-lab', aside), 'utf8')).toBe(garbage);
+    expect(existsSync(dbIn(appData))).toBe(true);
+    await quit(s);
   });
 
   it('a second instance quits without opening anything', async () => {
