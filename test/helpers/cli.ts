@@ -36,14 +36,16 @@ export function lab(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300
   });
 }
 
-const throwaway = mkdtempSync(join(tmpdir(), 'lora-lab-cli-'));
-process.on('exit', () => rmSync(throwaway, { recursive: true, force: true }));
-
 /** The child process itself, for tests that signal it. */
 export function labProcess(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', tsx, '--no-warnings', 'src-main/cli.ts', ...args], {
+  // Never the user's database: without --db or LORA_LAB_DB, a throwaway one, removed
+  // when the process exits.
+  const throwaway = args.includes('--db') || env['LORA_LAB_DB'] ? null : mkdtempSync(join(tmpdir(), 'lora-lab-cli-'));
+  const child = spawn(process.execPath, ['--import', tsx, '--no-warnings', 'src-main/cli.ts', ...args], {
     cwd: root,
-    env: { ...process.env, LORA_LAB_BACKEND: 'wasm', LORA_LAB_DB: join(throwaway, 'lab.db'), ...env },
+    env: { ...process.env, LORA_LAB_BACKEND: 'wasm', ...(throwaway ? { LORA_LAB_DB: join(throwaway, 'lab.db') } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (throwaway) child.once('exit', () => rmSync(throwaway, { recursive: true, force: true }));
+  return child;
 }
