@@ -4,10 +4,11 @@
  * thin transports over exactly these calls. Plain data in and out (structured-clone
  * and JSON friendly, except `predictions`, a Uint8Array, which transports encode).
  */
+import type { RunStatus } from '../store/run-status.ts';
 import type { RunConfig, RunKind } from '../trainer/config.ts';
 import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from '../trainer/protocol.ts';
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+export type { RunStatus };
 
 export interface RunProgress {
   phase: 'loading' | 'evaluating' | 'training';
@@ -19,7 +20,7 @@ export interface RunProgress {
   etaSeconds: number;
 }
 
-/** A run as lists show it. */
+/** A run as lists show it (the stored record, see store/run-row.ts, plus what is derived for display). */
 export interface RunView {
   id: number;
   name: string;
