@@ -24,7 +24,8 @@ export class BackendError extends Error {
   override name = 'BackendError';
 }
 
-type Attempt = () => Promise<string>;
+/** Start one backend; `forced` when the person asked for it by name (software GPUs allowed then). */
+type Attempt = (forced: boolean) => Promise<string>;
 
 const attempts: Record<BackendChoice, Attempt> = {
   cuda: async () => {
@@ -37,8 +38,11 @@ const attempts: Record<BackendChoice, Attempt> = {
     if (!(await tf.setBackend('tensorflow'))) throw new Error('setBackend("tensorflow") returned false');
     return 'TensorFlow native (CPU)';
   },
-  webgpu: async () => {
-    const { create } = (await import('webgpu' as string)) as { create: (flags: string[]) => unknown };
+  webgpu: async (forced) => {
+    // Dawn through the npm `webgpu` package: the WebGPU globals (GPUBufferUsage …) and
+    // navigator.gpu must exist before tfjs-backend-webgpu is imported.
+    const { create, globals } = (await import('webgpu' as string)) as { create: (flags: string[]) => unknown; globals: object };
+    Object.assign(globalThis, globals);
     const g = globalThis as { navigator?: { gpu?: unknown } };
     if (!g.navigator?.gpu) Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true });
     const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<AdapterLike | null> } } }).navigator.gpu;
@@ -46,7 +50,6 @@ const attempts: Record<BackendChoice, Attempt> = {
     if (!adapter) throw new Error('no WebGPU adapter');
     const info = adapter.info ?? {};
     const desc = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
-    const forced = process.env['LORA_LAB_BACKEND'] === 'webgpu';
     if (!forced && /llvmpipe|lavapipe|swiftshader/i.test(desc)) throw new Error(`only a software adapter (${desc})`);
     await import('@tensorflow/tfjs-backend-webgpu' as string);
     if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend("webgpu") returned false');
@@ -76,7 +79,7 @@ export async function initBackend(forced = process.env['LORA_LAB_BACKEND']): Pro
     }
     const name = forced as BackendChoice;
     try {
-      const device = await attempts[name]();
+      const device = await attempts[name](true);
       return { name, device, skipped: [] };
     } catch (err) {
       throw new BackendError(`backend ${name} was requested but failed: ${(err as Error).message}`);
@@ -85,7 +88,7 @@ export async function initBackend(forced = process.env['LORA_LAB_BACKEND']): Pro
   const skipped: string[] = [];
   for (const name of BACKEND_CHOICES) {
     try {
-      const device = await attempts[name]();
+      const device = await attempts[name](false);
       return { name, device, skipped };
     } catch (err) {
       skipped.push(`${name}: ${firstLine((err as Error).message)}`);

@@ -35,7 +35,8 @@ async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
   const { tf } = await import('../../src-main/trainer/tf.ts');
   const { Rng } = await import('../../src-main/util/rng.ts');
   const info = await initBackend(backend);
-  const slow = backend === 'cpu';
+  // The cpu backend and software GPUs (lavapipe) are 20–60× slower: fewer steps there.
+  const slow = backend === 'cpu' || /llvmpipe|lavapipe|swiftshader/i.test(info.device);
   const rng = new Rng(1);
   const result: WorkerResult = { backend: info.name, device: info.device, workloads: {}, stepMs: {}, peakRssMb: 0 };
 
