@@ -3,16 +3,21 @@
  * per LabApi call, each forwarding its arguments to `ipcRenderer.invoke('lab:<call>')`,
  * plus `onEvent(cb) → unsubscribe`. Raw ipcRenderer never reaches the page, and event
  * listeners get the event only (not Electron's IPC event, which holds the sender).
- * A refusal or LabError (an IpcResult with ok: false) becomes a rejected promise whose
- * message is meant for people.
+ * A refusal or LabError (an IpcResult with ok: false) becomes a rejected promise: the
+ * message for people, prefixed with the status.
  */
 import { contextBridge, ipcRenderer } from 'electron';
 import { LAB_CALLS, type LabEvent } from '../lab/api.ts';
 import { EVENT_CHANNEL, type IpcResult, type LabBridge, callChannel } from './bridge.ts';
 
+/**
+ * contextBridge copies only an error's message across, so the status (409 "already
+ * exists" → ask to overwrite, 404 …) travels as a `[lab NNN] ` prefix that the
+ * renderer's transport (src-renderer/lib/api.ts) parses off again.
+ */
 function unwrap(answer: IpcResult): unknown {
   if (answer.ok) return answer.result;
-  const err = new Error(answer.error);
+  const err = new Error(`[lab ${answer.status}] ${answer.error}`);
   err.name = 'LabError';
   throw err;
 }

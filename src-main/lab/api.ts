@@ -111,6 +111,8 @@ export interface AdapterView {
   runId: number | null;
   baseModelId: number;
   info: AdapterInfo;
+  /** Where it came from: a run, a merge (method, inputs) or an imported folder. */
+  origin: unknown;
   createdAt: number;
 }
 

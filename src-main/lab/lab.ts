@@ -4,6 +4,7 @@
  */
 import { type Store, openStore } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
+import type { StoredAdapter } from '../store/adapters.ts';
 import { DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
 import { ConfigError, classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -172,7 +173,7 @@ export class Lab implements LabApi {
   }
 
   async listAdapters(): Promise<AdapterView[]> {
-    return guard(() => this.store.adapters.list().map(({ id, name, runId, baseModelId, info, createdAt }) => ({ id, name, runId, baseModelId, info, createdAt })));
+    return guard(() => this.store.adapters.list().map((a) => adapterView(a)));
   }
 
   async presets(): Promise<Presets> {
@@ -276,8 +277,7 @@ export class Lab implements LabApi {
       this.#emit({ type: 'model', model: view });
       return view;
     }
-    const { id, name, runId, baseModelId, info, createdAt } = this.store.adapters.get(saved.id);
-    const view: AdapterView = { id, name, runId, baseModelId, info, createdAt };
+    const view = adapterView(this.store.adapters.get(saved.id));
     this.#emit({ type: 'adapter', adapter: view });
     return view;
   }
@@ -355,6 +355,10 @@ export class Lab implements LabApi {
     const d = this.store.models.dependents(id);
     return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length } };
   }
+}
+
+function adapterView({ id, name, runId, baseModelId, info, origin, createdAt }: StoredAdapter): AdapterView {
+  return { id, name, runId, baseModelId, info, origin, createdAt };
 }
 
 function defaultName(cfg: NewRunInput['config']): string {

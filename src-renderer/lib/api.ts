@@ -156,12 +156,22 @@ class EventSocket {
 
 // ── the client ───────────────────────────────────────────────────────────────
 
+/**
+ * contextBridge copies only an error's message, so the preload sends the status as a
+ * `[lab NNN] ` prefix (src-main/app/preload.ts); it is parsed off here.
+ */
+export function electronError(err: unknown): ApiError {
+  const text = errorText(err);
+  const m = /^\[lab (\d{3})\] ([\s\S]*)$/.exec(text);
+  return m ? new ApiError(m[2] as string, Number(m[1])) : new ApiError(text, 400);
+}
+
 function electronCall(fn: (...a: unknown[]) => Promise<unknown>): (...a: unknown[]) => Promise<unknown> {
   return async (...args) => {
     try {
       return await fn(...args);
     } catch (err) {
-      throw new ApiError(errorText(err), 400);
+      throw electronError(err);
     }
   };
 }

@@ -75,3 +75,17 @@ export function runSeconds(run: { startedAt: number | null; finishedAt: number |
 export function fmtSizes(sizes: readonly number[]): string {
   return sizes.join(' → ');
 }
+
+/** 1536 → "1.5 KB" (powers of 1024, as file managers show them). */
+export function fmtBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n) || n < 0) return '—';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
+}

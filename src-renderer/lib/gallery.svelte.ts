@@ -1,47 +1,60 @@
 /**
  * The misclassified-digits gallery. An evaluation stores the predicted class of every
- * test image it saw; the true labels come with the images from `testImages` (500 per
- * call), fetched once per page session and shared by every run. For a fine-tune the
- * before/after predictions tell which errors the adapter fixed and which it introduced.
+ * test image it saw; the true labels come from `testLabels` (all 10,000 in one call),
+ * fetched once per page session and shared by every run, and the pixels of only the
+ * tiles on screen from `testImages`. For a fine-tune the before/after predictions tell
+ * which errors the adapter fixed and which it introduced.
  */
+import { SvelteMap } from 'svelte/reactivity';
 import type { EvaluationView } from '../../src-main/lab/api.ts';
 import { errorText, lab } from './api.ts';
 
+/** `testImages` answers at most this many images per call. */
 const CHUNK = 500;
 
-/** Test-set labels and pixels, loaded in order and kept for the session. */
+/** Test-set labels (all) and pixels (those shown), kept for the session. */
 class TestSet {
-  readonly labels: number[] = [];
-  readonly #pixels = new Map<number, Uint8Array>();
+  #labels = $state.raw<Uint8Array | null>(null);
+  readonly #pixels = new SvelteMap<number, Uint8Array>();
+  readonly #asked = new Set<number>();
   #loading: Promise<void> | null = null;
-  #loaded = $state(0);
 
-  /** How many images from index 0 have known labels. */
-  get loaded(): number {
-    return this.#loaded;
+  /** Every test label in test-set order, once loaded. */
+  get labels(): Uint8Array | null {
+    return this.#labels;
   }
 
   pixels(index: number): Uint8Array | undefined {
     return this.#pixels.get(index);
   }
 
-  /** Load labels (and pixels) for images [0, n). Concurrent callers share the work. */
-  async ensure(n: number): Promise<void> {
-    while (this.#loaded < n) {
-      if (!this.#loading) {
-        const from = this.#loaded;
-        const indices = Array.from({ length: Math.min(CHUNK, n - from) }, (_, i) => from + i);
-        this.#loading = lab.testImages(indices).then(
-          (images) => {
-            for (const img of images) {
-              this.labels[img.index] = img.label;
-              this.#pixels.set(img.index, img.pixels);
-            }
-            this.#loaded = from + images.length;
-          },
-        ).finally(() => (this.#loading = null));
+  /** Load the labels. Concurrent callers share the one call. */
+  async ensureLabels(): Promise<void> {
+    if (this.#labels) return;
+    this.#loading ??= lab.testLabels().then(
+      (labels) => {
+        this.#labels = labels;
+      },
+      (err: unknown) => {
+        this.#loading = null;
+        throw err;
+      },
+    );
+    await this.#loading;
+  }
+
+  /** Load the pixels of these images (those not already loaded or on their way). */
+  async ensurePixels(indices: readonly number[]): Promise<void> {
+    const missing = indices.filter((i) => !this.#asked.has(i));
+    for (const i of missing) this.#asked.add(i);
+    for (let k = 0; k < missing.length; k += CHUNK) {
+      const part = missing.slice(k, k + CHUNK);
+      try {
+        for (const img of await lab.testImages(part)) this.#pixels.set(img.index, img.pixels);
+      } catch (err) {
+        for (const i of part) this.#asked.delete(i);
+        throw err;
       }
-      await this.#loading;
     }
   }
 }
@@ -80,18 +93,19 @@ export class GalleryState {
   get mode(): GalleryMode { return this.#mode; }
   get digit(): number | null { return this.#digit; }
   get error(): string | null { return this.#error; }
-  get scanned(): number { return Math.min(testSet.loaded, this.total); }
-  get done(): boolean { return this.scanned >= this.total; }
+  /** The labels are in: every category below is complete. */
+  get done(): boolean { return testSet.labels !== null; }
 
   /** Every evaluated image that is interesting in some mode, with its category. */
   readonly #items: { item: GalleryItem; wrong: boolean; fixed: boolean; introduced: boolean }[] = $derived.by(() => {
     const after = this.#after;
-    if (!after) return [];
-    const n = this.scanned;
+    const labels = testSet.labels;
+    if (!after || !labels) return [];
+    const n = Math.min(after.length, labels.length);
     const before = this.#before;
     const out = [];
     for (let i = 0; i < n; i++) {
-      const label = testSet.labels[i] as number;
+      const label = labels[i] as number;
       const p = after[i] as number;
       const b = before ? (before[i] as number) : null;
       const wrong = p !== label;
@@ -143,7 +157,16 @@ export class GalleryState {
 
   async load(): Promise<void> {
     try {
-      await testSet.ensure(this.total);
+      await testSet.ensureLabels();
+    } catch (err) {
+      this.#error = `Could not load the test labels: ${errorText(err)}`;
+    }
+  }
+
+  /** Fetch the pixels of the tiles on screen. */
+  async loadPixels(indices: readonly number[]): Promise<void> {
+    try {
+      await testSet.ensurePixels(indices);
     } catch (err) {
       this.#error = `Could not load the test images: ${errorText(err)}`;
     }

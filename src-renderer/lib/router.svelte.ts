@@ -1,7 +1,7 @@
 /**
  * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID),
- * #/compare?ids=1,2,3, #/models. Hash URLs work from Electron's file:// and from the
- * web-mode server alike.
+ * #/compare?ids=1,2,3, #/merge (?base=ID&adapters=1,2), #/models. Hash URLs work from
+ * Electron's file:// and from the web-mode server alike.
  */
 
 export type Route =
@@ -9,6 +9,7 @@ export type Route =
   | { page: 'run'; id: number }
   | { page: 'new'; from: number | null; kind: 'base' | 'lora' | null; base: number | null }
   | { page: 'compare'; ids: number[] }
+  | { page: 'merge'; base: number | null; adapters: number[] }
   | { page: 'models' }
   | { page: 'missing'; path: string };
 
@@ -17,6 +18,10 @@ const positiveInt = (s: string | null): number | null => {
   const n = Number(s);
   return n > 0 && Number.isSafeInteger(n) ? n : null;
 };
+
+const idList = (s: string | null): number[] => [
+  ...new Set((s ?? '').split(',').map((x) => positiveInt(x.trim())).filter((n): n is number => n !== null)),
+];
 
 export function parseRoute(hash: string): Route {
   const raw = hash.replace(/^#/, '') || '/runs';
@@ -33,9 +38,9 @@ export function parseRoute(hash: string): Route {
     return { page: 'new', from: positiveInt(q.get('from')), kind: kind === 'base' || kind === 'lora' ? kind : null, base: positiveInt(q.get('base')) };
   }
   if (parts[0] === 'compare' && parts.length === 1) {
-    const ids = (q.get('ids') ?? '').split(',').map((s) => positiveInt(s.trim())).filter((n): n is number => n !== null);
-    return { page: 'compare', ids: [...new Set(ids)] };
+    return { page: 'compare', ids: idList(q.get('ids')) };
   }
+  if (parts[0] === 'merge' && parts.length === 1) return { page: 'merge', base: positiveInt(q.get('base')), adapters: idList(q.get('adapters')) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
   return { page: 'missing', path };
 }
@@ -52,6 +57,13 @@ export const href = {
     return `#/new${s ? `?${s}` : ''}`;
   },
   compare: (ids: number[]) => `#/compare?ids=${ids.join(',')}`,
+  merge: (opts: { base?: number; adapters?: number[] } = {}) => {
+    const q = new URLSearchParams();
+    if (opts.base !== undefined) q.set('base', String(opts.base));
+    if (opts.adapters?.length) q.set('adapters', opts.adapters.join(','));
+    const s = q.toString();
+    return `#/merge${s ? `?${s}` : ''}`;
+  },
   models: () => '#/models',
 };
 

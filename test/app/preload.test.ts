@@ -72,9 +72,14 @@ describe('preload', () => {
     expect(electron.invoke).toHaveBeenCalledWith('lab:presets');
   });
 
-  it('turns a refusal or LabError into a rejection with the message for people', async () => {
+  it('turns a refusal or LabError into a rejection with the message for people and its status', async () => {
     electron.invoke.mockResolvedValueOnce({ ok: false, error: 'run 9 does not exist', status: 404 });
-    await expect(lab['getRun']!(9)).rejects.toThrow(/^run 9 does not exist$/);
+    const err = await (lab['getRun']!(9) as Promise<unknown>).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('[lab 404] run 9 does not exist');
+    // What the page's transport makes of it (src-renderer/lib/api.ts).
+    const { electronError } = await import('../../src-renderer/lib/api.ts');
+    const parsed = electronError(new Error(`Error invoking remote method 'lab:getRun': LabError: ${(err as Error).message}`));
+    expect(parsed).toMatchObject({ message: 'run 9 does not exist', status: 404 });
   });
 
   it('onEvent delivers only the LabEvent, and its unsubscribe stops delivery', () => {

@@ -1,0 +1,295 @@
+/**
+ * The Merge page: a base model, adapters trained on it with a weight each, a method and
+ * its parameters; previews (base, each adapter alone, the combination) kept in a short
+ * history so methods can be compared; saving one as a model or an adapter.
+ */
+import type { AdapterView, MergeMethod, MergePreview, MergeRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
+import { errorText, lab, onConnection } from './api.ts';
+
+export const MNIST_TEST_SIZE = 10_000;
+const HISTORY = 8;
+
+type Param = 'rank' | 'density' | 'dropRate' | 'seed';
+
+export const METHODS: { method: MergeMethod; hint: string; params: Param[] }[] = [
+  { method: 'linear', hint: 'weighted sum of the ΔW = scaling·B·A (exact)', params: [] },
+  { method: 'cat', hint: 'ranks concatenated: the same sum, kept as factors (exact)', params: [] },
+  { method: 'svd', hint: 'weighted ΔW truncated back to rank k by SVD', params: ['rank'] },
+  { method: 'ties', hint: 'keep the largest fraction of each ΔW, elect signs, average what agrees', params: ['rank', 'density'] },
+  { method: 'dare', hint: 'drop entries at random with probability p, rescale the rest (seeded)', params: ['rank', 'dropRate', 'seed'] },
+];
+
+export interface PreviewEntry {
+  id: number;
+  request: MergeRequest;
+  preview: MergePreview;
+  /** Names at the time of the preview: base, then the adapters in request order. */
+  baseName: string;
+  adapterNames: string[];
+  at: number;
+}
+
+/** "svd, rank 1" — the method with the parameters that matter to it. */
+export function describeMethod(r: MergeRequest): string {
+  const p: string[] = [];
+  // ties and dare previews are full ΔW; their rank only shapes a saved adapter.
+  if (r.method === 'svd') p.push(r.rank === undefined ? 'rank = largest r' : `rank ${r.rank}`);
+  else if (r.rank !== undefined) p.push(`rank ${r.rank}`);
+  if (r.method === 'ties') p.push(`density ${r.density}`);
+  if (r.method === 'dare') p.push(`p ${r.dropRate}`, `seed ${r.seed ?? 0}`);
+  return [r.method, ...p].join(', ');
+}
+
+/** Previews outlive the page: going to Models and back keeps them (not a reload). */
+const session: { history: PreviewEntry[]; next: number } = { history: [], next: 1 };
+
+type Field = 'rank' | 'density' | 'dropRate' | 'seed' | 'testLimit' | `weight-${number}`;
+
+function parseNumber(text: string): number | null {
+  const t = text.trim();
+  if (t === '' || !/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return null;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : null;
+}
+
+export class MergeState {
+  #models = $state.raw<ModelView[]>([]);
+  #adapters = $state.raw<AdapterView[]>([]);
+  #runs = $state.raw<RunView[]>([]);
+  #loaded = $state(false);
+  #loadError = $state<string | null>(null);
+  #busy = $state(false);
+  #error = $state<string | null>(null);
+  #history = $state.raw<PreviewEntry[]>(session.history);
+  #notes = $state.raw<string[]>([]);
+
+  baseModelId = $state<number | null>(null);
+  /** Chosen adapters in the order picked, with the weight as typed. */
+  picked = $state<{ id: number; weight: string }[]>([]);
+  method = $state<MergeMethod>('linear');
+  rank = $state('');
+  density = $state('0.5');
+  dropRate = $state('0.5');
+  seed = $state('0');
+  testLimit = $state('');
+
+  /** The base and adapters the address named (#/merge?base=…&adapters=…). */
+  readonly initial: { base: number | null; adapters: number[] };
+
+  constructor(initial: { base: number | null; adapters: number[] }) {
+    this.initial = initial;
+  }
+
+  get models(): ModelView[] { return this.#models; }
+  get loaded(): boolean { return this.#loaded; }
+  get loadError(): string | null { return this.#loadError; }
+  get busy(): boolean { return this.#busy; }
+  get error(): string | null { return this.#error; }
+  get history(): PreviewEntry[] { return this.#history; }
+  /** Why adapters named in the address were left out. */
+  get notes(): string[] { return this.#notes; }
+
+  readonly baseModel: ModelView | null = $derived(this.#models.find((m) => m.id === this.baseModelId) ?? null);
+  /** Adapters trained on the chosen base: the only ones that can combine on it. */
+  readonly candidates: AdapterView[] = $derived(this.#adapters.filter((a) => a.baseModelId === this.baseModelId));
+  readonly params: Param[] = $derived(METHODS.find((m) => m.method === this.method)?.params ?? []);
+
+  adapterName(id: number): string {
+    return this.#adapters.find((a) => a.id === id)?.name ?? `adapter #${id}`;
+  }
+
+  /** What the adapter was fine-tuned on, from its run: "digit 7", "digits 3, 8". */
+  trainedOn(a: AdapterView): string | null {
+    const run = a.runId === null ? null : this.#runs.find((r) => r.id === a.runId);
+    const d = run?.config.digits;
+    if (!run) return null;
+    return d && d.length < 10 ? `digit${d.length > 1 ? 's' : ''} ${d.join(', ')}` : 'all digits';
+  }
+
+  readonly issues: Partial<Record<Field, string>> = $derived.by(() => {
+    const out: Partial<Record<Field, string>> = {};
+    for (const p of this.picked) {
+      const w = parseNumber(p.weight);
+      if (w === null) out[`weight-${p.id}`] = 'a number, e.g. 1 or 0.5';
+      else if (w < -100 || w > 100) out[`weight-${p.id}`] = 'between -100 and 100';
+    }
+    const params = this.params;
+    if (params.includes('rank') && this.rank.trim() !== '') {
+      const r = parseNumber(this.rank);
+      if (r === null || !Number.isInteger(r) || r < 1 || r > 4096) out.rank = 'a whole number from 1 to 4096, or empty';
+    }
+    if (params.includes('density')) {
+      const d = parseNumber(this.density);
+      if (d === null || d <= 0 || d > 1) out.density = 'a fraction in (0, 1]';
+    }
+    if (params.includes('dropRate')) {
+      const p = parseNumber(this.dropRate);
+      if (p === null || p < 0 || p > 0.999) out.dropRate = 'a probability in [0, 0.999]';
+    }
+    if (params.includes('seed')) {
+      const s = parseNumber(this.seed);
+      if (s === null || !Number.isInteger(s) || s < 0 || s > 0xffffffff) out.seed = 'a whole number ≥ 0';
+    }
+    if (this.testLimit.trim() !== '') {
+      const t = parseNumber(this.testLimit);
+      if (t === null || !Number.isInteger(t) || t < 1 || t > MNIST_TEST_SIZE) out.testLimit = `a whole number from 1 to ${MNIST_TEST_SIZE.toLocaleString('en-US')}, or empty`;
+    }
+    return out;
+  });
+
+  /** The request the form describes, or null while something is missing or wrong. */
+  readonly request: MergeRequest | null = $derived.by(() => {
+    if (this.baseModelId === null || this.picked.length === 0 || Object.keys(this.issues).length) return null;
+    const params = this.params;
+    const num = (s: string) => parseNumber(s) as number;
+    return {
+      baseModelId: this.baseModelId,
+      adapters: this.picked.map((p) => ({ adapterId: p.id, weight: num(p.weight) })),
+      method: this.method,
+      ...(params.includes('rank') && this.rank.trim() !== '' ? { rank: num(this.rank) } : {}),
+      ...(params.includes('density') ? { density: num(this.density) } : {}),
+      ...(params.includes('dropRate') ? { dropRate: num(this.dropRate) } : {}),
+      ...(params.includes('seed') ? { seed: num(this.seed) } : {}),
+      testLimit: this.testLimit.trim() === '' ? null : num(this.testLimit),
+    };
+  });
+
+  /** Why Preview is not possible yet, in words. */
+  readonly blocker: string | null = $derived(
+    this.baseModelId === null
+      ? 'Choose a base model.'
+      : this.picked.length === 0
+        ? 'Tick at least one adapter.'
+        : Object.keys(this.issues).length
+          ? 'Fix the marked fields.'
+          : null,
+  );
+
+  start(): () => void {
+    const off = lab.subscribe((e) => {
+      if (e.type === 'model' || e.type === 'model-deleted' || e.type === 'adapter' || e.type === 'adapter-deleted' || (e.type === 'run' && e.run.status === 'completed')) {
+        void this.load();
+      }
+    });
+    const offConn = onConnection((_c, reconnected) => {
+      if (reconnected) void this.load();
+    });
+    void this.load().then(() => this.#applyInitial());
+    return () => {
+      off();
+      offConn();
+    };
+  }
+
+  async load(): Promise<void> {
+    try {
+      const [models, adapters, runs] = await Promise.all([lab.listModels(), lab.listAdapters(), lab.listRuns()]);
+      this.#models = models;
+      this.#adapters = adapters;
+      this.#runs = runs;
+      this.#loadError = null;
+      // A chosen adapter that was deleted meanwhile drops out of the form.
+      this.picked = this.picked.filter((p) => adapters.some((a) => a.id === p.id));
+    } catch (err) {
+      this.#loadError = errorText(err);
+    } finally {
+      this.#loaded = true;
+    }
+  }
+
+  /** The address may name a base and adapters; those trained on another model are explained, not used. */
+  #applyInitial(): void {
+    const { base, adapters } = this.initial;
+    const last = session.history[0];
+    if (base === null && adapters.length === 0 && last && this.#models.some((m) => m.id === last.request.baseModelId)) {
+      this.#restore(last.request);
+      return;
+    }
+    const notes: string[] = [];
+    let baseId = base !== null && this.#models.some((m) => m.id === base) ? base : null;
+    if (base !== null && baseId === null) notes.push(`model ${base} does not exist.`);
+    const named = adapters.map((id) => this.#adapters.find((a) => a.id === id) ?? id);
+    if (baseId === null) {
+      const first = named.find((a) => typeof a !== 'number');
+      baseId = typeof first === 'object' ? first.baseModelId : null;
+    }
+    if (baseId === null && this.#models.length > 0) {
+      // The most recent model with adapters on it, else the most recent model.
+      const withAdapters = [...this.#models].sort((a, b) => b.createdAt - a.createdAt).find((m) => this.#adapters.some((a) => a.baseModelId === m.id));
+      baseId = withAdapters?.id ?? null;
+    }
+    this.baseModelId = baseId;
+    for (const a of named) {
+      if (typeof a === 'number') notes.push(`adapter ${a} does not exist.`);
+      else if (a.baseModelId !== baseId) notes.push(`adapter ${a.id} “${a.name}” was trained on model ${a.baseModelId}, not on model ${baseId}: left out.`);
+      else this.picked.push({ id: a.id, weight: '1' });
+    }
+    this.#notes = notes;
+  }
+
+  /** Back on the page: the form as it was for the newest preview. */
+  #restore(r: MergeRequest): void {
+    this.baseModelId = r.baseModelId;
+    this.picked = r.adapters.filter((a) => this.#adapters.some((x) => x.id === a.adapterId)).map((a) => ({ id: a.adapterId, weight: String(a.weight) }));
+    this.method = r.method;
+    if (r.rank !== undefined) this.rank = String(r.rank);
+    if (r.density !== undefined) this.density = String(r.density);
+    if (r.dropRate !== undefined) this.dropRate = String(r.dropRate);
+    if (r.seed !== undefined) this.seed = String(r.seed);
+    this.testLimit = r.testLimit === null || r.testLimit === undefined ? '' : String(r.testLimit);
+  }
+
+  setBase(id: number | null): void {
+    if (id === this.baseModelId) return;
+    this.baseModelId = id;
+    this.picked = [];
+    this.#error = null;
+  }
+
+  isPicked(id: number): boolean {
+    return this.picked.some((p) => p.id === id);
+  }
+
+  toggle(id: number): void {
+    if (this.isPicked(id)) this.picked = this.picked.filter((p) => p.id !== id);
+    else this.picked.push({ id, weight: '1' });
+  }
+
+  setWeight(id: number, weight: string): void {
+    const p = this.picked.find((x) => x.id === id);
+    if (p) p.weight = weight;
+  }
+
+  async preview(): Promise<void> {
+    const req = this.request;
+    if (!req || this.#busy) return;
+    this.#busy = true;
+    this.#error = null;
+    try {
+      const preview = await lab.previewMerge(req);
+      const entry: PreviewEntry = {
+        id: session.next++,
+        request: req,
+        preview,
+        baseName: this.baseModel?.name ?? `model #${req.baseModelId}`,
+        adapterNames: req.adapters.map((a) => this.adapterName(a.adapterId)),
+        at: Date.now(),
+      };
+      this.#history = session.history = [entry, ...this.#history].slice(0, HISTORY);
+    } catch (err) {
+      this.#error = errorText(err);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  forget(id: number): void {
+    this.#history = session.history = this.#history.filter((e) => e.id !== id);
+  }
+
+  /** Store what a preview showed, as a merged model or as a new adapter on the same base. */
+  async save(entry: PreviewEntry, name: string, output: 'model' | 'adapter'): Promise<ModelView | AdapterView> {
+    const { testLimit: _unused, ...req } = entry.request;
+    return lab.saveMerge({ ...req, name, output });
+  }
+}
