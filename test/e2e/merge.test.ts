@@ -7,7 +7,7 @@
  * model, exported as safetensors (and an adapter as a PEFT folder) with SHA-256 checked
  * against the files, the overwrite question, the safetensors imported back as a new
  * model that evaluates exactly like the merged one, deletes, and the Run and Compare
- * exports. Screenshots go to test-results/screenshots/ and docs/screenshots/.
+ * exports. Screenshots go to test-results/screenshots/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ function theLab(): Lab {
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const exported = (name: string) => join(theLab().exportDir, name);
 
-/** Full-page screenshot to test-results/screenshots/NAME.png, copied to docs/screenshots/. */
+/** Full-page screenshot to test-results/screenshots/NAME.png, copied to docs/screenshots/ on request. */
 /** Confirmations would cover the page in screenshots (behind a modal dialog they cannot be clicked). */
 async function dismissToasts(): Promise<void> {
   const close = page.getByTestId('toast').getByRole('button', { name: 'dismiss' });

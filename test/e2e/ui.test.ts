@@ -4,7 +4,7 @@
  * processes, tiny runs). One browser page walks the whole story in order: an empty lab,
  * a base run from the form, a LoRA fine-tune of it, a clone with another rank, compare,
  * tag / rename / filter, delete with undo. Screenshots of each page go to
- * test-results/screenshots/ and are copied to docs/screenshots/ for the README.
+ * test-results/screenshots/ (and, with UPDATE_SCREENSHOTS=1, to docs/screenshots/ for the README).
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
