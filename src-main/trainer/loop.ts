@@ -8,7 +8,9 @@ import { BatchIterator } from '../data/datasets.ts';
 import { IMAGE_SIZE, NUM_CLASSES, type MnistSplit } from '../data/mnist.ts';
 import type { RunConfig } from './config.ts';
 import type { Mlp } from './mlp.ts';
-import type { MetricPoint } from './protocol.ts';
+import type { LoopProgress, MetricPoint } from './protocol.ts';
+
+export type { LoopProgress };
 import { evaluate } from './evaluate.ts';
 import { createOptimizer } from './optim.ts';
 import { tf } from './tf.ts';
@@ -18,15 +20,6 @@ export class DivergedError extends Error {
   constructor(readonly step: number, readonly loss: number) {
     super(`diverged at step ${step}: the loss became ${loss}`);
   }
-}
-
-export interface LoopProgress {
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  loss: number;
-  samplesPerSec: number;
-  etaSeconds: number;
 }
 
 export interface LoopHooks {

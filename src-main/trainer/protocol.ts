@@ -72,19 +72,19 @@ export type HostMessage =
 
 export type EvalPhase = 'before' | 'after';
 
+/** Where a training loop is: what the progress bar and ETA are made of. */
+export interface LoopProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  samplesPerSec: number;
+  etaSeconds: number;
+}
+
 export type TrainerMessage =
   | { type: 'ready'; backend: string; device: string; pid: number }
-  | {
-      type: 'progress';
-      runId: string;
-      step: number;
-      totalSteps: number;
-      epoch: number;
-      loss: number;
-      samplesPerSec: number;
-      etaSeconds: number;
-      phase: 'loading' | 'evaluating' | 'training';
-    }
+  | ({ type: 'progress'; runId: string; phase: 'loading' | 'evaluating' | 'training' } & LoopProgress)
   /** Metric points batched: keys like `train/loss`, `val/accuracy`. */
   | { type: 'metrics'; runId: string; points: MetricPoint[] }
   | { type: 'evaluation'; runId: string; phase: EvalPhase; step: number; result: Evaluation }
