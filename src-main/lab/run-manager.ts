@@ -139,6 +139,7 @@ export class RunManager {
   /** Stop everything: queued runs are cancelled, running trainers killed and their runs marked interrupted. */
   async shutdown(): Promise<void> {
     this.#closed = true;
+    const settled = [...this.#active.keys()].map((id) => this.wait(id));
     for (const id of this.#queue.splice(0)) {
       this.#store.runs.finish(id, 'cancelled', { error: 'cancelled: LoRA Lab was closed before the run started' });
       this.#settled(id);
@@ -146,6 +147,8 @@ export class RunManager {
     const hosts = [...this.#active.values()].map((a) => a.host).filter((h): h is TrainerHost => h !== null);
     for (const h of hosts) h.kill();
     await Promise.all(hosts.map((h) => h.waitForExit(5000)));
+    // Let each run's outcome be written before the store closes.
+    await Promise.race([Promise.all(settled), new Promise((r) => setTimeout(r, 5000))]);
   }
 
   #pump(): void {
@@ -273,6 +276,9 @@ export class RunManager {
       if (modelId !== null) this.#events.modelCreated(modelId);
     } else if (o.status === 'cancelled') {
       this.#store.runs.finish(id, 'cancelled', { error: null });
+    } else if (this.#closed && o.code === 'crash') {
+      // We stopped it ourselves because LoRA Lab is closing: not the run's fault.
+      this.#store.runs.finish(id, 'interrupted', { error: 'interrupted: LoRA Lab was closed while this run was running' });
     } else {
       this.#store.runs.finish(id, 'failed', { error: o.error });
     }

@@ -216,3 +216,28 @@ describe('test-set labels', () => {
     }
   });
 });
+
+describe('closing the lab', () => {
+  it('marks a run still training as interrupted (not failed), with the reason', async () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'lab.db');
+      const lab = Lab.open(file, { host: { env: { ...process.env, LORA_LAB_BACKEND: 'wasm' } } });
+      const run = await lab.createRun({ config: base({ maxSteps: 100000, epochs: 1000, trainLimit: null, evalEvery: 0 }) });
+      await new Promise<void>((resolve) => {
+        const off = lab.subscribe((e) => {
+          if (e.type === 'progress' && e.runId === run.id && e.progress.step >= 2) {
+            off();
+            resolve();
+          }
+        });
+      });
+      await lab.close();
+      const again = Lab.open(file);
+      expect(again.store.runs.get(run.id)).toMatchObject({ status: 'interrupted', error: 'interrupted: LoRA Lab was closed while this run was running' });
+      await again.close();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
