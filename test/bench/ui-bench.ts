@@ -8,10 +8,9 @@
  *   npx tsx test/bench/ui-bench.ts [--runs 300] [--points 3000000]
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { startServer } from '../../src-main/server/server.ts';
+import { STATIC_DIR, launchChromium } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { seedBigDb } from './seed-big-db.ts';
 
@@ -20,18 +19,14 @@ const arg = (name: string, d: number) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : d;
 };
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number;
 
 const tmp = tempDir();
 const file = join(tmp.dir, 'big.db');
 const seeded = seedBigDb(file, arg('runs', 300), arg('points', 3_000_000));
 const lab = Lab.open(file, { recover: false });
-const server = await startServer({ lab, staticDir: join(root, 'dist', 'renderer') });
-const browser = await chromium.launch({
-  executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-});
+const server = await startServer({ lab, staticDir: STATIC_DIR });
+const browser = await launchChromium();
 try {
   const runsMs: number[] = [];
   const searchMs: number[] = [];

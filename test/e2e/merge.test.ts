@@ -10,34 +10,25 @@
  * exports. Screenshots go to test-results/screenshots/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergeRequest, RunView } from '../../src-main/lab/api.ts';
-import { Lab } from '../../src-main/lab/lab.ts';
-import { type RunningServer, startServer } from '../../src-main/server/server.ts';
+import type { Lab } from '../../src-main/lab/lab.ts';
 import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/trainer/config.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const staticDir = join(root, 'dist', 'renderer');
-const shotsDir = join(root, 'test-results', 'screenshots');
-const docsDir = join(root, 'docs', 'screenshots');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 const SIZES = [784, 64, 10];
 const MERGED = 'merged 7+3 linear';
 const MERGED_FILE = `${MERGED}.safetensors`;
 const PEFT_FOLDER = 'adapter on 7-peft';
 
-let tmp: ReturnType<typeof tempDir> | undefined;
+let e2e: E2E | undefined;
 let lab: Lab | undefined;
-let server: RunningServer | undefined;
-let browser: Browser | undefined;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 /** Chromium logs every 4xx answer; the refusals this test provokes (409 taken name, 400 broken file, 409 delete) are expected. */
 const refusals: string[] = [];
 const ids = { baseModel: 0, run7: 0, run3: 0, adapter7: 0, adapter3: 0, merged: 0, imported: 0 };
@@ -50,7 +41,6 @@ function theLab(): Lab {
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const exported = (name: string) => join(theLab().exportDir, name);
 
-/** Full-page screenshot to test-results/screenshots/NAME.png, copied to docs/screenshots/ on request. */
 /** Confirmations would cover the page in screenshots (behind a modal dialog they cannot be clicked). */
 async function dismissToasts(): Promise<void> {
   const close = page.getByTestId('toast').getByRole('button', { name: 'dismiss' });
@@ -60,17 +50,7 @@ async function dismissToasts(): Promise<void> {
 
 async function screenshot(name: string): Promise<void> {
   if ((await page.locator('dialog[open]').count()) === 0) await dismissToasts();
-  await page.mouse.move(0, 0);
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(300);
-  const file = join(shotsDir, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  // The README's copies are refreshed on request only (UPDATE_SCREENSHOTS=1 npm test),
-  // so an ordinary test run leaves the working tree clean.
-  if (process.env['UPDATE_SCREENSHOTS'] === '1') {
-    mkdirSync(docsDir, { recursive: true });
-    copyFileSync(file, join(docsDir, `${name}.png`));
-  }
+  await saveScreenshot(page, name);
 }
 
 async function go(hash: string): Promise<void> {
@@ -106,37 +86,20 @@ function loraConfig(digit: number): RunConfig {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(staticDir, 'index.html'))) throw new Error('the UI is not built: run `node scripts/build.mjs` (npm test does)');
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium`);
-  mkdirSync(shotsDir, { recursive: true });
-  tmp = tempDir('lora-lab-e2e-merge-');
-  lab = Lab.open(join(tmp.dir, 'lab.db'), {
+  e2e = await startE2E({
+    prefix: 'lora-lab-e2e-merge-',
     concurrency: 2,
-    host: { env: { ...process.env, LORA_LAB_BACKEND: process.env['LORA_LAB_BACKEND'] || 'wasm' } },
+    expectedConsoleError: (text) => {
+      if (!/^Failed to load resource: the server responded with a status of 4\d\d/.test(text)) return false;
+      refusals.push(text);
+      return true;
+    },
   });
-  server = await startServer({ lab, staticDir });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light', deviceScaleFactor: 1 });
-  page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) refusals.push(m.text());
-    else pageErrors.push(`console: ${m.text()}`);
-  });
-  await page.goto(server.url);
+  ({ lab, page, pageErrors } = e2e);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await lab?.close();
-  tmp?.cleanup();
+  await e2e?.close();
 });
 
 describe('merge, export and import in a browser', () => {

@@ -6,28 +6,18 @@
  * tag / rename / filter, delete with undo. Screenshots of each page go to
  * test-results/screenshots/ (and, with UPDATE_SCREENSHOTS=1, to docs/screenshots/ for the README).
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab } from '../../src-main/lab/lab.ts';
-import { type RunningServer, startServer } from '../../src-main/server/server.ts';
+import type { Lab } from '../../src-main/lab/lab.ts';
+import type { RunningServer } from '../../src-main/server/server.ts';
 import { defaultLora, paramCounts } from '../../src-main/trainer/config.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const staticDir = join(root, 'dist', 'renderer');
-const shotsDir = join(root, 'test-results', 'screenshots');
-const docsDir = join(root, 'docs', 'screenshots');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-
-let tmp: ReturnType<typeof tempDir> | undefined;
+let e2e: E2E | undefined;
 let lab: Lab | undefined;
 let server: RunningServer | undefined;
-let browser: Browser | undefined;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 const ids: Record<'base' | 'lora2' | 'lora8', number> = { base: 0, lora2: 0, lora8: 0 };
 
 function theLab(): Lab {
@@ -35,21 +25,7 @@ function theLab(): Lab {
   return lab;
 }
 
-/** Full-page screenshot to test-results/screenshots/NAME.png, copied to docs/screenshots/. */
-async function screenshot(name: string): Promise<void> {
-  // From the top (a sticky header would otherwise land mid-page), no hover, charts laid out.
-  await page.mouse.move(0, 0);
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(300);
-  const file = join(shotsDir, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  // The README's copies are refreshed on request only (UPDATE_SCREENSHOTS=1 npm test),
-  // so an ordinary test run leaves the working tree clean.
-  if (process.env['UPDATE_SCREENSHOTS'] === '1') {
-    mkdirSync(docsDir, { recursive: true });
-    copyFileSync(file, join(docsDir, `${name}.png`));
-  }
-}
+const screenshot = (name: string) => saveScreenshot(page, name);
 
 async function go(hash: string): Promise<void> {
   await page.evaluate((h) => (location.hash = h), hash);
@@ -99,35 +75,12 @@ async function rowMenu(name: string, item: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(staticDir, 'index.html'))) throw new Error('the UI is not built: run `node scripts/build.mjs` (npm test does)');
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium`);
-  mkdirSync(shotsDir, { recursive: true });
-  tmp = tempDir('lora-lab-e2e-');
-  lab = Lab.open(join(tmp.dir, 'lab.db'), {
-    concurrency: 1,
-    host: { env: { ...process.env, LORA_LAB_BACKEND: process.env['LORA_LAB_BACKEND'] || 'wasm' } },
-  });
-  server = await startServer({ lab, staticDir });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light', deviceScaleFactor: 1 });
-  page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
-  });
-  await page.goto(server.url);
+  e2e = await startE2E({ prefix: 'lora-lab-e2e-' });
+  ({ lab, server, page, pageErrors } = e2e);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await lab?.close();
-  tmp?.cleanup();
+  await e2e?.close();
 });
 
 describe('LoRA Lab in a browser', () => {
