@@ -39,7 +39,7 @@ try {
     await page.locator('tr[data-run-id]').first().waitFor();
     runsMs.push(performance.now() - t0);
     t0 = performance.now();
-    await page.locator('input.search').fill('sweep 299');
+    await page.locator('input.search').fill(`sweep ${seeded.runs - 1}`);
     await page.waitForFunction(() => document.querySelectorAll('tr[data-run-id]').length === 1);
     searchMs.push(performance.now() - t0);
     t0 = performance.now();
