@@ -5,6 +5,7 @@
  * `LORA_LAB_BACKEND` forces one: cuda | tensorflow | webgpu | wasm | cpu.
  */
 import { installFastMatMulGradient } from './matmul-grad.ts';
+import { registerThreadedWasm, wantedThreads, wasmThreads } from './wasm-threads.ts';
 import { tf } from './tf.ts';
 
 import { BACKEND_CHOICES, type BackendChoice } from './backend-choices.ts';
@@ -57,10 +58,19 @@ const attempts: Record<BackendChoice, Attempt> = {
   },
   wasm: async () => {
     await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend("wasm") returned false');
+    // Both cores when the threaded build can be had; otherwise the stock single thread.
+    const threaded = registerThreadedWasm(wantedThreads());
+    let note = threaded.ok || wantedThreads() < 2 ? '' : ` (${threaded.reason})`;
+    if (!(await tf.setBackend('wasm'))) {
+      if (!threaded.ok) throw new Error('setBackend("wasm") returned false');
+      threaded.restoreStock();
+      note = ' (the threaded build did not start)';
+      if (!(await tf.setBackend('wasm'))) throw new Error('setBackend("wasm") returned false');
+    }
     installFastMatMulGradient();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    return `WebAssembly${simd ? ' SIMD' : ''}, 1 thread`;
+    const n = wasmThreads();
+    return `WebAssembly${simd ? ' SIMD' : ''}, ${n} thread${n > 1 ? 's' : ''}${note}`;
   },
   cpu: async () => {
     if (!(await tf.setBackend('cpu'))) throw new Error('setBackend("cpu") returned false');

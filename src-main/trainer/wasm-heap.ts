@@ -12,7 +12,8 @@
 import { tf } from './tf.ts';
 
 interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array } | null;
+  /** `wasmMemory` exists in the threaded build, whose heap can grow from any thread. */
+  wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory } | null;
   getMemoryOffset(dataId: object): number;
   refCount(dataId: object): number;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
@@ -37,11 +38,12 @@ export function heapAccess(): HeapAccess | null {
     view(t) {
       if (t.dtype !== 'float32') throw new Error(`heap view of a ${t.dtype} tensor`);
       const offset = backend.getMemoryOffset(t.dataId);
-      const heap = backend.wasm!.HEAPU8;
-      if (!Number.isInteger(offset) || offset % 4 !== 0 || offset + t.size * 4 > heap.byteLength) {
+      // The memory's own buffer is always current; HEAPU8 may lag a growth.
+      const buffer = backend.wasm!.wasmMemory?.buffer ?? backend.wasm!.HEAPU8.buffer;
+      if (!Number.isInteger(offset) || offset % 4 !== 0 || offset + t.size * 4 > buffer.byteLength) {
         throw new Error('wasm heap layout is not as expected');
       }
-      return new Float32Array(heap.buffer, offset, t.size);
+      return new Float32Array(buffer, offset, t.size);
     },
     refCount: (t) => backend.refCount(t.dataId),
     alloc: (shape) => tf.engine().makeTensorFromTensorInfo(backend.makeOutput(shape, 'float32')),

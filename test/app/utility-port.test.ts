@@ -32,8 +32,12 @@ vi.mock('electron', async () => {
   const shim = join(forks.shimDir, 'parent-port.mjs');
   writeFileSync(
     shim,
-    `const listeners = [];
-const send = process.send.bind(process);
+    `import { isMainThread } from 'node:worker_threads';
+// Worker threads (the wasm backend's thread pool) inherit --import: the shim is for the
+// process's main thread only.
+const listeners = [];
+const send = isMainThread ? process.send.bind(process) : null;
+if (isMainThread) {
 // A trainer that fell back to process.send would not work under Electron: fail loudly.
 process.send = () => { throw new Error('process.send used: the trainer must talk over process.parentPort'); };
 process.on('message', (data) => { for (const l of listeners) l({ data }); });
@@ -41,6 +45,7 @@ process.parentPort = {
   on(event, cb) { if (event === 'message') listeners.push(cb); },
   postMessage(msg) { send(msg); },
 };
+}
 `,
   );
 
