@@ -1,0 +1,70 @@
+/**
+ * The Lab service's checks at its edge: names, tags and notes people type, default run
+ * names, and the translation of store, config and SQLite errors into LabErrors with the
+ * status a transport should answer.
+ */
+import { DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
+import { ConfigError, type RunConfig } from '../trainer/config.ts';
+import { LabError } from './api.ts';
+
+const MAX_NAME = 200;
+const MAX_NOTES = 100_000;
+const MAX_TAGS = 50;
+
+export function defaultName(cfg: RunConfig): string {
+  if (cfg.kind === 'base') return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;
+  const l = cfg.lora!;
+  return `LoRA r${l.r} α${l.alpha} on ${cfg.digits ? `digit${cfg.digits.length > 1 ? 's' : ''} ${cfg.digits.join(',')}` : 'all digits'} seed ${cfg.seed}`;
+}
+
+export function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '') throw new LabError('a run needs a name');
+  if (name.length > MAX_NAME) throw new LabError(`a run name is at most ${MAX_NAME} characters`);
+  return name.trim();
+}
+
+export function checkTags(tags: unknown): string[] {
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw new LabError('tags must be a list of strings');
+  const clean = [...new Set((tags as string[]).map((t) => t.trim()).filter(Boolean))];
+  if (clean.length > MAX_TAGS) throw new LabError(`at most ${MAX_TAGS} tags`);
+  if (clean.some((t) => t.length > 64)) throw new LabError('a tag is at most 64 characters');
+  return clean;
+}
+
+export function checkNotes(notes: unknown): string {
+  if (typeof notes !== 'string') throw new LabError('notes must be text');
+  if (notes.length > MAX_NOTES) throw new LabError(`notes are at most ${MAX_NOTES} characters`);
+  return notes;
+}
+
+/** Store and config errors become LabErrors with the right status; anything else propagates. */
+export function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw labError(err);
+  }
+}
+
+export async function guardAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw labError(err);
+  }
+}
+
+function labError(err: unknown): unknown {
+  if (err instanceof LabError) return err;
+  if (err instanceof ConfigError) return new LabError(err.message, 400);
+  if (err instanceof NotFoundError) return new LabError(err.message, 404);
+  if (err instanceof DependencyError || err instanceof TransitionError) return new LabError(err.message, 409);
+  if (err instanceof StoreError) return new LabError(err.message, 400);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new LabError('the database is locked by another program; try again in a moment', 503);
+    if (code === 'SQLITE_FULL') return new LabError('the disk is full: nothing was written; free some space and try again', 507);
+    if (code.startsWith('SQLITE_READONLY')) return new LabError('the database has become read-only; nothing was written', 503);
+  }
+  return err;
+}
