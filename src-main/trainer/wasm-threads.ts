@@ -13,7 +13,8 @@
  * returns a reason and the caller keeps the stock single-threaded backend.
  * test/trainer/wasm-threads.test.ts pins it on the installed version.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -65,18 +66,9 @@ export function registerThreadedWasm(threads: number): ThreadedWasm {
   }
   const stock = tf.findBackendFactory('wasm');
   if (!stock) return no('the wasm backend is not registered');
-  const tmp = mkdtempSync(join(tmpdir(), 'lora-lab-wasm-'));
-  process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
-  const mainScript = join(tmp, 'main.js');
-  const workerScript = join(tmp, 'worker.js');
-  writeFileSync(
-    mainScript,
-    `var _scriptDir = ${JSON.stringify(join(dir, 'tfjs-backend-wasm-threaded-simd.js'))};\n` +
-      `var WasmBackendModuleThreadedSimd = ${source.replace(CORES_NEEDLE, `if(ENVIRONMENT_IS_NODE)return ${2 * threads};`)};\n` +
-      'if (typeof module !== "undefined") module.exports = WasmBackendModuleThreadedSimd;\n',
-  );
-  // As TF.js itself does before making its Blob: the string's newlines were escapes.
-  writeFileSync(workerScript, workerSource.replace(/\n/g, '\\n'));
+  const files = scriptFiles(dir, source, workerSource, threads);
+  if (typeof files === 'string') return no(files);
+  const { mainScript, workerScript } = files;
   const patched = require(mainScript) as typeof factory;
   tf.removeBackend('wasm');
   tf.registerBackend(
@@ -104,6 +96,39 @@ export function registerThreadedWasm(threads: number): ThreadedWasm {
       tf.registerBackend('wasm', stock, 2);
     },
   };
+}
+
+/**
+ * The two scripts, written once per content into a shared folder under the temp dir
+ * (trainers share it; none needs to clean up, a killed one leaves nothing behind).
+ * Written to a private folder and renamed into place, so concurrent trainers never see
+ * half a file.
+ */
+function scriptFiles(pkgDir: string, source: string, workerSource: string, threads: number): { mainScript: string; workerScript: string } | string {
+  const main =
+    `var _scriptDir = ${JSON.stringify(join(pkgDir, 'tfjs-backend-wasm-threaded-simd.js'))};\n` +
+    `var WasmBackendModuleThreadedSimd = ${source.replace(CORES_NEEDLE, `if(ENVIRONMENT_IS_NODE)return ${2 * threads};`)};\n` +
+    'if (typeof module !== "undefined") module.exports = WasmBackendModuleThreadedSimd;\n';
+  // As TF.js itself does before making its Blob: the string's newlines were escapes.
+  const worker = workerSource.replace(/\n/g, '\\n');
+  const key = createHash('sha256').update(main).update(worker).digest('hex').slice(0, 16);
+  const folder = join(tmpdir(), `lora-lab-wasm-${key}`);
+  const mainScript = join(folder, 'main.cjs');
+  const workerScript = join(folder, 'worker.cjs');
+  if (!existsSync(workerScript)) {
+    const staging = `${folder}.${process.pid}.partial`;
+    try {
+      mkdirSync(staging, { recursive: true });
+      writeFileSync(join(staging, 'main.cjs'), main);
+      writeFileSync(join(staging, 'worker.cjs'), worker);
+      renameSync(staging, folder);
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      // Another trainer won the race: its files are the same.
+      if (!existsSync(workerScript)) return `cannot write the threaded build's scripts (${(err as Error).message})`;
+    }
+  }
+  return { mainScript, workerScript };
 }
 
 /** Threads the initialised wasm backend really uses. */
