@@ -5,6 +5,7 @@
  * `LORA_LAB_BACKEND` forces one: cuda | tensorflow | webgpu | wasm | cpu.
  */
 import { installFastMatMulGradient } from './matmul-grad.ts';
+import { installWasmKernels } from './wasm-kernels.ts';
 import { registerThreadedWasm, wantedThreads, wasmThreads } from './wasm-threads.ts';
 import { tf } from './tf.ts';
 
@@ -68,6 +69,7 @@ const attempts: Record<BackendChoice, Attempt> = {
       if (!(await tf.setBackend('wasm'))) throw new Error('setBackend("wasm") returned false');
     }
     installFastMatMulGradient();
+    installWasmKernels();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const n = wasmThreads();
     return `WebAssembly${simd ? ' SIMD' : ''}, ${n} thread${n > 1 ? 's' : ''}${note}`;

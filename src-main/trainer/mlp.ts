@@ -9,6 +9,7 @@
 import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../weights/named.ts';
 import { Rng, uniformArray } from '../util/rng.ts';
 import { layerNames } from './config.ts';
+import { type LinearWeight, linear, releaseFrozenTranspose } from './linear.ts';
 import { ownedVariable, tf } from './tf.ts';
 
 export interface Layer {
@@ -19,6 +20,8 @@ export interface Layer {
   b: tf.Variable<tf.Rank.R1>; // [out]
   A: tf.Variable<tf.Rank.R2> | null; // [in, r]
   B: tf.Variable<tf.Rank.R2> | null; // [r, out]
+  /** Cache of Wᵀ while W is frozen (see linear.ts). */
+  frozenT: LinearWeight['frozenT'];
 }
 
 let modelCounter = 0;
@@ -46,6 +49,7 @@ export class Mlp {
         b: ownedVariable(tf.tensor1d(w.b), trainable, `${this.#prefix}/${name}.bias`),
         A: null,
         B: null,
+        frozenT: null,
       };
     });
   }
@@ -86,7 +90,7 @@ export class Mlp {
     let h = x; // [batch, in]
     const last = this.layers.length - 1;
     this.layers.forEach((l, i) => {
-      let z = tf.add(tf.matMul(h, l.W), l.b) as tf.Tensor2D; // [batch, out]
+      let z = tf.add(linear(h, l, i > 0), l.b) as tf.Tensor2D; // [batch, out]; x itself never trains
       if (l.A && l.B && !this.merged) {
         // Scale the rank-r activation, not the [batch, out] one: r ≪ out.
         const xa = tf.mul(tf.matMul(h, l.A), this.scaling) as tf.Tensor2D; // [batch, r]
@@ -126,6 +130,9 @@ export class Mlp {
   }
 
   dispose(): void {
-    for (const l of this.layers) for (const v of [l.W, l.b, l.A, l.B]) v?.dispose();
+    for (const l of this.layers) {
+      for (const v of [l.W, l.b, l.A, l.B]) v?.dispose();
+      releaseFrozenTranspose(l);
+    }
   }
 }

@@ -13,7 +13,7 @@ import { tf } from './tf.ts';
 
 interface WasmBackendLike {
   /** `wasmMemory` exists in the threaded build, whose heap can grow from any thread. */
-  wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory } | null;
+  wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory; asm?: { memory?: unknown } } | null;
   getMemoryOffset(dataId: object): number;
   refCount(dataId: object): number;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
@@ -26,6 +26,13 @@ export interface HeapAccess {
   refCount(t: tf.Tensor): number;
   /** A new float32 tensor whose contents are not initialised: fill it through `view`. */
   alloc(shape: number[]): tf.Tensor;
+  /** Byte offset of `t`'s values in the memory (stable while `t` lives). */
+  offset(t: tf.Tensor): number;
+  /**
+   * The backend's WebAssembly.Memory, for modules of our own that work on tensors in
+   * place (shared in the threaded build, plain in the stock one); null if unreachable.
+   */
+  readonly memory: WebAssembly.Memory | null;
 }
 
 export function heapAccess(): HeapAccess | null {
@@ -34,16 +41,23 @@ export function heapAccess(): HeapAccess | null {
   if (typeof b.getMemoryOffset !== 'function' || typeof b.refCount !== 'function' || typeof b.makeOutput !== 'function') return null;
   if (!b.wasm || !(b.wasm.HEAPU8 instanceof Uint8Array)) return null;
   const backend = b as WasmBackendLike;
+  const wasm = backend.wasm!;
+  const candidate = wasm.wasmMemory ?? wasm.asm?.memory;
+  const memory = candidate instanceof WebAssembly.Memory ? candidate : null;
+  const offset = (t: tf.Tensor): number => {
+    if (t.dtype !== 'float32') throw new Error(`heap access to a ${t.dtype} tensor`);
+    const at = backend.getMemoryOffset(t.dataId);
+    // The memory's own buffer is always current; HEAPU8 may lag a growth.
+    const bytes = (memory ?? wasm.wasmMemory)?.buffer.byteLength ?? wasm.HEAPU8.buffer.byteLength;
+    if (!Number.isInteger(at) || at <= 0 || at % 4 !== 0 || at + t.size * 4 > bytes) throw new Error('wasm heap layout is not as expected');
+    return at;
+  };
   return {
+    memory,
+    offset,
     view(t) {
-      if (t.dtype !== 'float32') throw new Error(`heap view of a ${t.dtype} tensor`);
-      const offset = backend.getMemoryOffset(t.dataId);
-      // The memory's own buffer is always current; HEAPU8 may lag a growth.
-      const buffer = backend.wasm!.wasmMemory?.buffer ?? backend.wasm!.HEAPU8.buffer;
-      if (!Number.isInteger(offset) || offset % 4 !== 0 || offset + t.size * 4 > buffer.byteLength) {
-        throw new Error('wasm heap layout is not as expected');
-      }
-      return new Float32Array(buffer, offset, t.size);
+      const at = offset(t);
+      return new Float32Array((memory ?? wasm.wasmMemory)?.buffer ?? wasm.HEAPU8.buffer, at, t.size);
     },
     refCount: (t) => backend.refCount(t.dataId),
     alloc: (shape) => tf.engine().makeTensorFromTensorInfo(backend.makeOutput(shape, 'float32')),

@@ -74,25 +74,35 @@ describe('optimizers', () => {
   });
 
   for (const kind of ['adam', 'sgd'] as const) {
-    it(`the wasm ${kind} matches TF.js's own ${kind} step for step`, () => {
-      const a = tf.variable(rand([6, 5], 1), true, `opt-${kind}-a`);
-      const b = tf.variable(rand([6, 5], 1), true, `opt-${kind}-b`);
-      const target = rand([6, 5], 2);
-      const fast = createOptimizer({ kind, lrs: new Map([[a, 0.05]]) });
-      const ref = createOptimizer({ kind, lrs: new Map([[b, 0.05]]) }, true);
-      expect(fast.impl).toBe('heap');
-      expect(ref.impl).toBe('tfjs');
-      for (let i = 0; i < 10; i++) {
-        tf.tidy(() => fast.apply(tf.variableGrads(() => tf.sum(tf.square(tf.sub(a, target))) as tf.Scalar, [a]).grads));
-        tf.tidy(() => ref.apply(tf.variableGrads(() => tf.sum(tf.square(tf.sub(b, target))) as tf.Scalar, [b]).grads));
-      }
-      expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);
-      expect(maxAbsDiff(a.dataSync(), rand([6, 5], 1).dataSync())).toBeGreaterThan(0.1); // it moved
-      for (const t of [a, b, target]) t.dispose();
-      fast.dispose();
-      ref.dispose();
-    });
+    for (const impl of ['simd', 'heap'] as const) {
+      it(`the ${impl} ${kind} matches TF.js's own ${kind} step for step`, () => {
+        const a = tf.variable(rand([6, 5], 1), true, `opt-${kind}-${impl}-a`);
+        const b = tf.variable(rand([6, 5], 1), true, `opt-${kind}-${impl}-b`);
+        const target = rand([6, 5], 2);
+        const fast = createOptimizer({ kind, lrs: new Map([[a, 0.05]]) }, impl);
+        const ref = createOptimizer({ kind, lrs: new Map([[b, 0.05]]) }, 'tfjs');
+        expect(fast.impl).toBe(impl);
+        expect(ref.impl).toBe('tfjs');
+        for (let i = 0; i < 10; i++) {
+          tf.tidy(() => fast.apply(tf.variableGrads(() => tf.sum(tf.square(tf.sub(a, target))) as tf.Scalar, [a]).grads));
+          tf.tidy(() => ref.apply(tf.variableGrads(() => tf.sum(tf.square(tf.sub(b, target))) as tf.Scalar, [b]).grads));
+        }
+        expect(maxAbsDiff(a.dataSync(), b.dataSync())).toBeLessThan(1e-5);
+        expect(maxAbsDiff(a.dataSync(), rand([6, 5], 1).dataSync())).toBeGreaterThan(0.1); // it moved
+        for (const t of [a, b, target]) t.dispose();
+        fast.dispose();
+        ref.dispose();
+      });
+    }
   }
+
+  it('picks the SIMD kernels by default on wasm', () => {
+    const a = tf.variable(tf.zeros([3]), true, 'default-impl');
+    const opt = createOptimizer({ kind: 'adam', lrs: new Map([[a, 0.1]]) }, undefined);
+    expect(opt.impl).toBe('simd');
+    opt.dispose();
+    a.dispose();
+  });
 
   it('gives each variable its own learning rate (LoRA+)', () => {
     const a = tf.variable(tf.zeros([3]), true, 'lrs-a');

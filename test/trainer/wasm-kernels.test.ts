@@ -1,0 +1,192 @@
+/**
+ * Our wasm SIMD kernels (kernels/simd.wat), the Identity/Transpose replacements and
+ * the layer multiply (linear.ts), each against a plain JS reference.
+ */
+import { execFileSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { simdKernels, type SimdKernels } from '../../src-main/trainer/kernels/simd.ts';
+import { linear, releaseFrozenTranspose, type LinearWeight } from '../../src-main/trainer/linear.ts';
+import { tf } from '../../src-main/trainer/tf.ts';
+import { heapAccess, type HeapAccess } from '../../src-main/trainer/wasm-heap.ts';
+import { Rng } from '../../src-main/util/rng.ts';
+import { useTestBackend } from '../helpers/backend.ts';
+
+const randArray = (n: number, seed: number, scale = 1) => {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal() * scale);
+};
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+};
+function mmJs(a: ArrayLike<number>, ar: number, ac: number, b: ArrayLike<number>, bc: number): Float32Array {
+  const out = new Float32Array(ar * bc);
+  for (let i = 0; i < ar; i++) for (let k = 0; k < ac; k++) for (let j = 0; j < bc; j++) out[i * bc + j]! += (a[i * ac + k] as number) * (b[k * bc + j] as number);
+  return out;
+}
+function tJs(a: ArrayLike<number>, r: number, c: number): Float32Array {
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j] as number;
+  return out;
+}
+
+let heap: HeapAccess;
+let simd: SimdKernels;
+beforeAll(async () => {
+  await useTestBackend();
+  heap = heapAccess()!;
+  simd = simdKernels(heap.memory!)!;
+});
+
+describe('SIMD kernels', () => {
+  it('are current with their source (scripts/build-kernels.mjs --check)', () => {
+    expect(() => execFileSync(process.execPath, ['scripts/build-kernels.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it('instantiate on the backend memory', () => {
+    expect(heap.memory).toBeInstanceOf(WebAssembly.Memory);
+    expect(simd).not.toBeNull();
+  });
+
+  for (const n of [1, 3, 4, 5, 17, 1001]) {
+    it(`adam over ${n} floats equals the float64 formula, vector lanes and tail alike`, () => {
+      const w = tf.tensor1d(randArray(n, 1));
+      const g = tf.tensor1d(randArray(n, 2, 0.1));
+      const m = tf.tensor1d(randArray(n, 3, 0.01));
+      const s = tf.tensor1d(randArray(n, 4, 0.01).map(Math.abs));
+      const [w0, g0, m0, s0] = [w, g, m, s].map((t) => t.dataSync().slice());
+      const out = heap.alloc([n]);
+      const lr = 0.01 / (1 - 0.9 ** 3);
+      const ib = 1 / Math.sqrt(1 - 0.999 ** 3);
+      simd.adam(heap.offset(w), heap.offset(g), heap.offset(m), heap.offset(s), heap.offset(out), n, lr, ib);
+      const mRef = m0!.map((mi, i) => 0.9 * mi + 0.1 * g0![i]!);
+      const sRef = s0!.map((si, i) => 0.999 * si + 0.001 * g0![i]! ** 2);
+      const wRef = w0!.map((wi, i) => wi - (lr * mRef[i]!) / (Math.sqrt(sRef[i]!) * ib + 1e-8));
+      expect(maxAbsDiff(m.dataSync(), mRef)).toBeLessThan(1e-7);
+      expect(maxAbsDiff(s.dataSync(), sRef)).toBeLessThan(1e-7);
+      expect(maxAbsDiff(out.dataSync(), wRef)).toBeLessThan(1e-5);
+      expect([...w.dataSync()]).toEqual([...w0!]); // the weights' own storage is untouched
+      tf.dispose([w, g, m, s, out]);
+    });
+  }
+
+  it('counts subnormal-range gradients and moments as 0, and lets NaN through', () => {
+    const n = 9;
+    const w = tf.tensor1d(new Float32Array(n).fill(1));
+    const g = tf.tensor1d([1e-20, -1e-20, 1e-18, NaN, 0.5, 1e-20, 1e-20, 1e-20, NaN]);
+    const m = tf.tensor1d([1e-31, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const s = tf.tensor1d([1e-31, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const out = heap.alloc([n]);
+    simd.adam(heap.offset(w), heap.offset(g), heap.offset(m), heap.offset(s), heap.offset(out), n, 0.1, 1);
+    const [o, mm, ss] = [out.dataSync(), m.dataSync(), s.dataSync()];
+    expect(mm[0]).toBe(0); // 0.9·1e-31 + 0.1·0 flushed
+    expect(ss[0]).toBe(0);
+    expect(o[0]).toBe(1);
+    expect(o[1]).toBe(1);
+    expect(o[2]).toBe(1);
+    expect(Number.isNaN(o[3])).toBe(true);
+    expect(o[4]).toBeLessThan(1); // a real gradient moves the weight
+    expect(Number.isNaN(o[8])).toBe(true); // NaN in the scalar tail too
+    tf.dispose([w, g, m, s, out]);
+  });
+
+  it('sgd over 7 floats (lanes and tail)', () => {
+    const w = tf.tensor1d(randArray(7, 5));
+    const g = tf.tensor1d(randArray(7, 6));
+    const out = heap.alloc([7]);
+    simd.sgd(heap.offset(w), heap.offset(g), heap.offset(out), 7, 0.5);
+    const ref = w.dataSync().map((wi, i) => wi - 0.5 * g.dataSync()[i]!);
+    expect(maxAbsDiff(out.dataSync(), ref)).toBeLessThan(1e-6);
+    tf.dispose([w, g, out]);
+  });
+
+  for (const [r, c] of [[1, 1], [1, 9], [9, 1], [4, 4], [5, 7], [8, 12], [37, 130]] as const) {
+    it(`transposes [${r}, ${c}] exactly`, () => {
+      const x = tf.tensor2d(randArray(r * c, r * 100 + c), [r, c]);
+      const out = heap.alloc([c, r]);
+      simd.transpose(heap.offset(x), heap.offset(out), r, c);
+      expect([...out.dataSync()]).toEqual([...tJs(x.dataSync(), r, c)]);
+      tf.dispose([x, out]);
+    });
+  }
+});
+
+describe('replaced wasm kernels', () => {
+  it('clone shares storage and survives the original', () => {
+    const x = tf.tensor2d(randArray(12, 7), [3, 4]);
+    const y = tf.clone(x);
+    expect(heap.offset(y)).toBe(heap.offset(x)); // no copy
+    expect(heap.refCount(x)).toBe(2);
+    const values = x.dataSync().slice();
+    x.dispose();
+    expect([...y.dataSync()]).toEqual([...values]);
+    y.dispose();
+  });
+
+  it('2-D transpose equals the reference; other permutations still work', () => {
+    const x = tf.tensor2d(randArray(6 * 11, 8), [6, 11]);
+    expect([...tf.transpose(x).dataSync()]).toEqual([...tJs(x.dataSync(), 6, 11)]);
+    const x3 = tf.tensor3d(randArray(24, 9), [2, 3, 4]);
+    const t3 = tf.transpose(x3, [2, 0, 1]); // [4, 2, 3]
+    const v = x3.dataSync();
+    const got = t3.dataSync();
+    for (let a = 0; a < 2; a++) for (let b = 0; b < 3; b++) for (let c = 0; c < 4; c++) expect(got[c * 6 + a * 3 + b]).toBe(v[a * 12 + b * 4 + c]);
+    tf.dispose([x, x3, t3]);
+  });
+
+  it('a transposed vector used as multiply weights gets its own packing (XNNPACK caches by tensor id)', () => {
+    const b = tf.tensor2d(randArray(5, 10), [1, 5]);
+    const x = tf.tensor2d(randArray(3, 11), [3, 1]);
+    const y = tf.tensor2d(randArray(10, 12), [2, 5]);
+    const first = tf.matMul(x, b); // b packed as [1, 5] weights
+    const second = tf.matMul(y, tf.transpose(b)); // bᵀ [5, 1] as weights
+    expect(maxAbsDiff(first.dataSync(), mmJs(x.dataSync(), 3, 1, b.dataSync(), 5))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(second.dataSync(), mmJs(y.dataSync(), 2, 5, tJs(b.dataSync(), 1, 5), 1))).toBeLessThan(1e-5);
+    tf.dispose([b, x, y, first, second]);
+  });
+});
+
+describe('linear (the layer multiply)', () => {
+  const M = 6;
+  const K = 9;
+  const N = 7;
+  const layer = (trainable: boolean, seed: number): LinearWeight => ({
+    W: tf.variable(tf.tensor2d(randArray(K * N, seed), [K, N]), trainable, `linear-test-${seed}-${trainable}`),
+    frozenT: null,
+  });
+
+  for (const trainable of [true, false]) {
+    for (const inputGrad of [true, false]) {
+      it(`value and gradients equal the reference (W ${trainable ? 'trainable' : 'frozen'}, input gradient ${inputGrad ? 'wanted' : 'not wanted'})`, () => {
+        const l = layer(trainable, trainable ? 20 : 21);
+        const x = tf.variable(tf.tensor2d(randArray(M * K, 22), [M, K]), true, `linear-x-${trainable}-${inputGrad}`);
+        const w = tf.tensor2d(randArray(M * N, 23), [M, N]); // L = Σ (x·W) ⊙ w
+        const vars = [...(inputGrad ? [x] : []), ...(trainable ? [l.W] : [])];
+        const loss = () => tf.sum(tf.mul(linear(x, l, inputGrad), w)) as tf.Scalar;
+        const { value, grads } = vars.length ? tf.variableGrads(loss, vars) : { value: loss(), grads: {} as tf.NamedTensorMap };
+        const xv = x.dataSync();
+        const Wv = l.W.dataSync();
+        const wv = w.dataSync();
+        const z = mmJs(xv, M, K, Wv, N);
+        expect(Math.abs((value.dataSync()[0] as number) - z.reduce((s, zi, i) => s + zi * wv[i]!, 0))).toBeLessThan(1e-3);
+        if (inputGrad) expect(maxAbsDiff(grads[x.name]!.dataSync(), mmJs(wv, M, N, tJs(Wv, K, N), K))).toBeLessThan(1e-4);
+        if (trainable) expect(maxAbsDiff(grads[l.W.name]!.dataSync(), mmJs(tJs(xv, M, K), K, M, wv, N))).toBeLessThan(1e-4);
+        tf.dispose([value, ...Object.values(grads), x, w, l.W]);
+        releaseFrozenTranspose(l);
+      });
+    }
+  }
+
+  it('a frozen layer remakes its cached transpose when W is reassigned (merge/unmerge)', () => {
+    const l = layer(false, 30);
+    const x = tf.variable(tf.tensor2d(randArray(M * K, 31), [M, K]), true, 'linear-x-reassign');
+    const dx = () => tf.tidy(() => tf.variableGrads(() => tf.sum(linear(x, l)) as tf.Scalar, [x]).grads[x.name]!.dataSync().slice());
+    const ones = new Float32Array(M * N).fill(1);
+    expect(maxAbsDiff(dx(), mmJs(ones, M, N, tJs(l.W.dataSync(), K, N), K))).toBeLessThan(1e-4);
+    l.W.assign(tf.tensor2d(randArray(K * N, 32), [K, N]));
+    expect(maxAbsDiff(dx(), mmJs(ones, M, N, tJs(l.W.dataSync(), K, N), K))).toBeLessThan(1e-4);
+    releaseFrozenTranspose(l);
+    tf.dispose([x, l.W]);
+  });
+});
