@@ -71,7 +71,7 @@ export function createStepper(model: Mlp, cfg: Pick<RunConfig, 'kind' | 'lr' | '
       const ys = tf.tensor1d(y, 'int32'); // [batch]
       const cost = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => {
-          const logits = model.forward(xs); // [batch, 10]
+          const logits = model.forward(xs, true); // [batch, 10]
           return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, NUM_CLASSES), logits) as tf.Scalar;
         }, vars);
         optimizer.apply(grads);

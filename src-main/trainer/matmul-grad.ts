@@ -26,12 +26,20 @@ export function installFastMatMulGradient(): void {
       const d = dy as tf.Tensor2D;
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       if (!transposeA && !transposeB) {
-        // da = dy·bᵀ. Transposing b [K, N] costs K·N moves; computing (b·dyᵀ)ᵀ costs
-        // M·N + K·M, far less when the batch M is small (the frozen-base case).
+        // da = dy·bᵀ and db = aᵀ·dy, each computable two ways; pick the cheaper by
+        // what dominates on XNNPACK: packing the right operand (~6 per float, it is
+        // fresh every step) and the transposes (~1 per float, our SIMD kernel).
         const [m, k] = a.shape as [number, number];
         const n = b.shape[1] as number;
-        const da = k * n <= m * n + k * m ? () => mm(d, T(b)) : () => T(mm(b, T(d)));
-        return { a: da, b: () => mm(T(a), d) };
+        const PACK = 6;
+        const daPlain = k * n * (1 + PACK); // dy·T(b)
+        const daFlipped = m * n * (1 + PACK) + k * m; // T(b·T(dy))
+        const dbPlain = m * k + PACK * m * n; // T(a)·dy
+        const dbFlipped = m * n + PACK * m * k + n * k; // T(T(dy)·a)
+        return {
+          a: daPlain <= daFlipped ? () => mm(d, T(b)) : () => T(mm(b, T(d))),
+          b: dbPlain <= dbFlipped ? () => mm(T(a), d) : () => T(mm(T(d), a)),
+        };
       }
       if (!transposeA && transposeB) return { a: () => mm(d, b), b: () => mm(T(d), a) }; // a@bᵀ
       if (transposeA && !transposeB) return { a: () => mm(b, T(d)), b: () => mm(a, d) }; // aᵀ@b

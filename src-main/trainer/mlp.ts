@@ -85,12 +85,17 @@ export class Mlp {
     return this.#prefix;
   }
 
-  /** Logits [batch, classes] for x [batch, in]. Call inside tf.tidy. */
-  forward(x: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * Logits [batch, classes] for x [batch, in]. Call inside tf.tidy. `training` says
+   * gradients will be taken (the multiply is then arranged for the backward pass too,
+   * see linear.ts); inference leaves it false.
+   */
+  forward(x: tf.Tensor2D, training = false): tf.Tensor2D {
     let h = x; // [batch, in]
     const last = this.layers.length - 1;
     this.layers.forEach((l, i) => {
-      let z = tf.add(linear(h, l, i > 0), l.b) as tf.Tensor2D; // [batch, out]; x itself never trains
+      const xw = training ? linear(h, l, i > 0) : (tf.matMul(h, l.W) as tf.Tensor2D); // x itself never trains
+      let z = tf.add(xw, l.b) as tf.Tensor2D; // [batch, out]
       if (l.A && l.B && !this.merged) {
         // Scale the rank-r activation, not the [batch, out] one: r ≪ out.
         const xa = tf.mul(tf.matMul(h, l.A), this.scaling) as tf.Tensor2D; // [batch, r]

@@ -16,17 +16,32 @@ const SIZES = [784, 1000, 2000, 10];
 const WORKLOADS = ['lora-b10', 'lora-b64', 'lora-b256', 'full-b10', 'full-b64', 'full-b256', 'infer-b256'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
+/** Where one step's time goes, from tf.profile over a few steps (kernel times are the backend's own). */
+interface StepProfile {
+  stepMs: number;
+  matmulMs: number;
+  matmulGflops: number;
+  /** GFLOP in one step's multiplies. */
+  gflop: number;
+  transposeMs: number;
+  otherKernelMs: number;
+  /** The step's time outside any kernel: JavaScript, TF.js's engine, the optimizer's own module. */
+  outsideMs: number;
+}
+
 interface WorkerResult {
   backend: string;
   device: string;
   workloads: Partial<Record<Workload, number>>;
   stepMs: Partial<Record<Workload, number>>;
+  profile: Partial<Record<Workload, StepProfile>>;
   peakRssMb: number;
+  cpuSeconds: number;
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number;
 
-async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
+async function worker(backend: string, quick: boolean, profile: boolean): Promise<WorkerResult> {
   const { initBackend } = await import('../../src-main/trainer/backend.ts');
   const { Mlp } = await import('../../src-main/trainer/mlp.ts');
   const { attachLora } = await import('../../src-main/trainer/lora.ts');
@@ -38,7 +53,28 @@ async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
   // The cpu backend and software GPUs (lavapipe) are 20–60× slower: fewer steps there.
   const slow = backend === 'cpu' || /llvmpipe|lavapipe|swiftshader/i.test(info.device);
   const rng = new Rng(1);
-  const result: WorkerResult = { backend: info.name, device: info.device, workloads: {}, stepMs: {}, peakRssMb: 0 };
+  const result: WorkerResult = { backend: info.name, device: info.device, workloads: {}, stepMs: {}, profile: {}, peakRssMb: 0, cpuSeconds: 0 };
+  // A kernel's time as TF.js's profiler reports it; wrappers (customGrad ops, which
+  // contain other kernels) are not registered kernels and are left out.
+  const profileOf = async (run: () => Promise<unknown>, stepMs: number, reps = 3): Promise<StepProfile> => {
+    const p: StepProfile = { stepMs, matmulMs: 0, matmulGflops: 0, gflop: 0, transposeMs: 0, otherKernelMs: 0, outsideMs: 0 };
+    for (let r = 0; r < reps; r++) {
+      const prof = await tf.profile(run as never);
+      for (const k of prof.kernels) {
+        if (!tf.getKernel(k.name, tf.getBackend())) continue;
+        const ms = (await k.kernelTimeMs) as number;
+        if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul') {
+          const [a, b] = k.inputShapes as [number[], number[]];
+          p.matmulMs += ms / reps;
+          p.gflop += (2 * (a.at(-2) as number) * (a.at(-1) as number) * (b.at(-1) as number)) / 1e9 / reps;
+        } else if (k.name === 'Transpose') p.transposeMs += ms / reps;
+        else p.otherKernelMs += ms / reps;
+      }
+    }
+    p.matmulGflops = p.matmulMs > 0 ? p.gflop / (p.matmulMs / 1000) : 0;
+    p.outsideMs = Math.max(0, stepMs - p.matmulMs - p.transposeMs - p.otherKernelMs);
+    return p;
+  };
 
   for (const w of WORKLOADS) {
     const batch = Number(w.split('-b')[1]);
@@ -57,6 +93,13 @@ async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
         pred.dispose();
         if (i >= warm) times.push(performance.now() - t0);
       }
+      if (profile) {
+        result.profile[w] = await profileOf(async () => {
+          const pred = tf.tidy(() => tf.argMax(model.forward(xs), 1));
+          await pred.data();
+          pred.dispose();
+        }, median(times));
+      }
       xs.dispose();
     } else {
       const kind = w.startsWith('lora') ? 'lora' : 'base';
@@ -67,6 +110,7 @@ async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
         await stepper.step(x, y, batch);
         if (i >= warm) times.push(performance.now() - t0);
       }
+      if (profile) result.profile[w] = await profileOf(() => stepper.step(x, y, batch), median(times));
       stepper.dispose();
     }
     model.dispose();
@@ -75,6 +119,8 @@ async function worker(backend: string, quick: boolean): Promise<WorkerResult> {
     result.workloads[w] = (batch / ms) * 1000;
   }
   result.peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const cpu = process.cpuUsage();
+  result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   return result;
 }
 
@@ -107,6 +153,7 @@ interface Measured {
   name: string;
   device: string;
   workloads: Partial<Record<Workload, number>>;
+  profile: Partial<Record<Workload, StepProfile>>;
   peakRssMb: number | null;
   /** Share of the machine's CPU used by other processes while this one ran (0–1). */
   otherLoad: number | null;
@@ -119,23 +166,22 @@ function measure(name: string, cmd: string, args: string[], env: NodeJS.ProcessE
   const wall = (performance.now() - t0) / 1000;
   const after = cpuTimes();
   if (r.status !== 0) return { name, error: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | ') };
-  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Partial<WorkerResult> & { workloads: Measured['workloads'] };
-  // Our child's own CPU time is not known exactly here; what the child could use is at
-  // most (its threads) cores, so report the machine's busy share beyond that bound.
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Partial<WorkerResult> & { workloads: Measured['workloads']; torch?: string };
+  // The other load: the machine's busy share over the run minus this process's own
+  // (its CPU time, every thread, reported by the process itself).
   let otherLoad: number | null = null;
-  if (before && after) {
+  if (before && after && typeof out.cpuSeconds === 'number') {
     const busy = (after.busy - before.busy) / (after.total - before.total);
-    const ownShare = Math.min(1, (name === 'pytorch' ? 2 : 1) / cpus().length);
-    otherLoad = Math.max(0, busy - ownShare);
+    const own = out.cpuSeconds / (wall * cpus().length);
+    otherLoad = Math.max(0, busy - own);
   }
-  void wall;
-  return { name, device: out.device ?? (out as { torch?: string }).torch ?? '', workloads: out.workloads, peakRssMb: out.peakRssMb ?? null, otherLoad };
+  return { name, device: out.device ?? out.torch ?? '', workloads: out.workloads, profile: out.profile ?? {}, peakRssMb: out.peakRssMb ?? null, otherLoad };
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--worker') {
-    const r = await worker(argv[1] as string, argv.includes('--quick'));
+    const r = await worker(argv[1] as string, argv.includes('--quick'), !argv.includes('--no-profile'));
     process.stdout.write(`${JSON.stringify(r)}\n`);
     process.exit(0);
   }
@@ -181,6 +227,23 @@ async function main(): Promise<void> {
     }
     console.log(`\nratios (${best.name}${torch ? ' vs PyTorch, measured in this run' : ''}):`);
     for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v === null ? 'not measured' : v.toFixed(2)}`);
+  }
+  if (best && Object.keys(best.profile).length) {
+    // Where the time goes, and the multiply rate PyTorch's whole step implies on the
+    // same arithmetic: when that exceeds our multiplies' own rate, no cut in overhead
+    // can close the gap.
+    console.log(`\nprofile (${best.name}, ms per step; GFLOP/s = the multiplies' own rate):`);
+    console.log('| workload | step | multiplies | GFLOP/s | transposes | other kernels | outside kernels | PyTorch step | PyTorch implied GFLOP/s |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const w of WORKLOADS) {
+      const p = best.profile[w];
+      if (!p) continue;
+      const batch = Number(w.split('-b')[1]);
+      const tw = torch?.workloads[w];
+      const tStep = tw ? (batch / tw) * 1000 : null;
+      const f = (v: number) => v.toFixed(1);
+      console.log(`| ${w} | ${f(p.stepMs)} | ${f(p.matmulMs)} | ${f(p.matmulGflops)} | ${f(p.transposeMs)} | ${f(p.otherKernelMs)} | ${f(p.outsideMs)} | ${tStep ? f(tStep) : '—'} | ${tStep ? f(p.gflop / (tStep / 1000)) : '—'} |`);
+    }
   }
   if (skipped.length) console.log(`\nnot measured: ${skipped.join('; ')}`);
   console.log(JSON.stringify({ bench: 'train', cores: cpus().length, cpu: cpus()[0]?.model, results, ratios, skipped }));
