@@ -91,6 +91,28 @@ describe('SIMD kernels', () => {
     tf.dispose([w, g, m, s, out]);
   });
 
+  it('splits a large update with the helper thread, giving exactly the one-thread result', () => {
+    expect(simd.threads).toBe(2); // the threaded backend shares its memory
+    const one = simdKernels(heap.memory!, false)!;
+    expect(one.threads).toBe(1);
+    const n = 100_003; // above the split size, odd: a ragged tail on the helper's side
+    const make = () => [1, 2, 3, 4].map((seed) => tf.tensor1d(randArray(n, seed, seed === 4 ? 0.01 : 1).map((v) => (seed === 4 ? Math.abs(v) : v))));
+    const [w1, g1, m1, s1] = make() as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const [w2, g2, m2, s2] = make() as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const out1 = heap.alloc([n]);
+    const out2 = heap.alloc([n]);
+    for (let step = 0; step < 3; step++) {
+      simd.adam(heap.offset(w1), heap.offset(g1), heap.offset(m1), heap.offset(s1), heap.offset(out1), n, 0.01, 1.5);
+      one.adam(heap.offset(w2), heap.offset(g2), heap.offset(m2), heap.offset(s2), heap.offset(out2), n, 0.01, 1.5);
+    }
+    expect([...out1.dataSync()]).toEqual([...out2.dataSync()]);
+    expect([...m1.dataSync()]).toEqual([...m2.dataSync()]);
+    simd.sgd(heap.offset(w1), heap.offset(g1), heap.offset(out1), n, 0.3);
+    one.sgd(heap.offset(w2), heap.offset(g2), heap.offset(out2), n, 0.3);
+    expect([...out1.dataSync()]).toEqual([...out2.dataSync()]);
+    tf.dispose([w1, g1, m1, s1, w2, g2, m2, s2, out1, out2]);
+  });
+
   it('sgd over 7 floats (lanes and tail)', () => {
     const w = tf.tensor1d(randArray(7, 5));
     const g = tf.tensor1d(randArray(7, 6));
