@@ -27,8 +27,8 @@ export async function evaluate(model: Mlp, split: MnistSplit, limit: number | nu
       const [predT, lossT] = tf.tidy(() => {
         let h = tf.tensor2d(xbuf.subarray(0, size * IMAGE_SIZE), [size, IMAGE_SIZE]); // [batch, 784]
         weights.forEach((w, i) => {
-          const z = tf.add(tf.matMul(h, w.W), w.b) as tf.Tensor2D; // [batch, out]
-          h = i < weights.length - 1 ? tf.relu(z) : z;
+          // [batch, out], with the bias and ReLU fused into the multiply
+          h = tf.fused.matMul({ a: h, b: w.W, bias: w.b, activation: i < weights.length - 1 ? 'relu' : 'linear' }) as tf.Tensor2D;
         });
         const y = tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES);
         const loss = tf.losses.softmaxCrossEntropy(y, h, undefined, undefined, tf.Reduction.SUM);

@@ -94,14 +94,18 @@ export class Mlp {
     let h = x; // [batch, in]
     const last = this.layers.length - 1;
     this.layers.forEach((l, i) => {
-      const xw = training ? linear(h, l, i > 0) : (tf.matMul(h, l.W) as tf.Tensor2D); // x itself never trains
-      let z = tf.add(xw, l.b) as tf.Tensor2D; // [batch, out]
-      if (l.A && l.B && !this.merged) {
+      const relu = i < last;
+      const lora = l.A !== null && l.B !== null && !this.merged;
+      let z: tf.Tensor2D; // [batch, out]
+      if (training) z = tf.add(linear(h, l, i > 0), l.b) as tf.Tensor2D; // x itself never trains
+      // Inference: the bias (and ReLU, without an adapter) fused into the multiply.
+      else z = tf.fused.matMul({ a: h, b: l.W, bias: l.b, activation: relu && !lora ? 'relu' : 'linear' }) as tf.Tensor2D;
+      if (lora && l.A && l.B) {
         // Scale the rank-r activation, not the [batch, out] one: r ≪ out.
         const xa = tf.mul(tf.matMul(h, l.A), this.scaling) as tf.Tensor2D; // [batch, r]
-        z = tf.add(z, tf.matMul(xa, l.B)) as tf.Tensor2D; // [batch, out]
+        z = tf.add(z, tf.matMul(xa, l.B)) as tf.Tensor2D;
       }
-      h = i < last ? tf.relu(z) : z;
+      h = relu && (training || lora) ? tf.relu(z) : z;
     });
     return h;
   }
