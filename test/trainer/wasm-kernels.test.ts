@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { simdKernels, type SimdKernels } from '../../src-main/trainer/kernels/simd.ts';
+import { createSimdKernels, simdKernels, type SimdKernels } from '../../src-main/trainer/kernels/simd.ts';
 import { linear, releaseFrozenTranspose, type LinearWeight } from '../../src-main/trainer/linear.ts';
 import { tf } from '../../src-main/trainer/tf.ts';
 import { heapAccess, type HeapAccess } from '../../src-main/trainer/wasm-heap.ts';
@@ -93,7 +93,7 @@ describe('SIMD kernels', () => {
 
   it('splits a large update with the helper thread, giving exactly the one-thread result', () => {
     expect(simd.threads).toBe(2); // the threaded backend shares its memory
-    const one = simdKernels(heap.memory!, false)!;
+    const one = createSimdKernels(heap.memory!, false)!;
     expect(one.threads).toBe(1);
     const n = 100_003; // above the split size, odd: a ragged tail on the helper's side
     const make = () => [1, 2, 3, 4].map((seed) => tf.tensor1d(randArray(n, seed, seed === 4 ? 0.01 : 1).map((v) => (seed === 4 ? Math.abs(v) : v))));
@@ -111,6 +111,23 @@ describe('SIMD kernels', () => {
     one.sgd(heap.offset(w2), heap.offset(g2), heap.offset(out2), n, 0.3);
     expect([...out1.dataSync()]).toEqual([...out2.dataSync()]);
     tf.dispose([w1, g1, m1, s1, w2, g2, m2, s2, out1, out2]);
+  });
+
+  it('carries on alone, with the same results, once its helper thread is gone', async () => {
+    const pair = createSimdKernels(heap.memory!, true)!;
+    const one = createSimdKernels(heap.memory!, false)!;
+    expect(pair.threads).toBe(2);
+    const n = 70_001;
+    const w = tf.tensor1d(randArray(n, 40));
+    const g = tf.tensor1d(randArray(n, 41));
+    const out1 = heap.alloc([n]);
+    const out2 = heap.alloc([n]);
+    pair.sgd(heap.offset(w), heap.offset(g), heap.offset(out1), n, 0.1); // with the helper
+    await pair.close();
+    pair.sgd(heap.offset(w), heap.offset(g), heap.offset(out1), n, 0.2); // without
+    one.sgd(heap.offset(w), heap.offset(g), heap.offset(out2), n, 0.2);
+    expect([...out1.dataSync()]).toEqual([...out2.dataSync()]);
+    tf.dispose([w, g, out1, out2]);
   });
 
   it('sgd over 7 floats (lanes and tail)', () => {
