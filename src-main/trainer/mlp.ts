@@ -9,7 +9,7 @@
 import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../weights/named.ts';
 import { Rng, uniformArray } from '../util/rng.ts';
 import { layerNames } from './config.ts';
-import { type LinearWeight, linear, releaseFrozenTranspose } from './linear.ts';
+import { type LinearWeight, type LoraLayer, linear, loraLinear, releaseFrozenTranspose } from './linear.ts';
 import { ownedVariable, tf } from './tf.ts';
 
 export interface Layer {
@@ -97,6 +97,12 @@ export class Mlp {
       const relu = i < last;
       const lora = l.A !== null && l.B !== null && !this.merged;
       let z: tf.Tensor2D; // [batch, out]
+      if (training && lora && !l.W.trainable && tf.getBackend() === 'wasm') {
+        // The whole adapted layer as one operation (see loraLinear); x itself never trains.
+        z = loraLinear(h, l as LoraLayer, this.scaling, i > 0);
+        h = relu ? tf.relu(z) : z;
+        return;
+      }
       if (training) z = tf.add(linear(h, l, i > 0), l.b) as tf.Tensor2D; // x itself never trains
       // Inference: the bias (and ReLU, without an adapter) fused into the multiply.
       else z = tf.fused.matMul({ a: h, b: l.W, bias: l.b, activation: relu && !lora ? 'relu' : 'linear' }) as tf.Tensor2D;

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSimdKernels, simdKernels, type SimdKernels } from '../../src-main/trainer/kernels/simd.ts';
-import { linear, releaseFrozenTranspose, type LinearWeight } from '../../src-main/trainer/linear.ts';
+import { linear, loraLinear, releaseFrozenTranspose, type LinearWeight, type LoraLayer } from '../../src-main/trainer/linear.ts';
 import { tf } from '../../src-main/trainer/tf.ts';
 import { heapAccess, type HeapAccess } from '../../src-main/trainer/wasm-heap.ts';
 import { Rng } from '../../src-main/util/rng.ts';
@@ -215,6 +215,37 @@ describe('linear (the layer multiply)', () => {
         releaseFrozenTranspose(l);
       });
     }
+  }
+
+  for (const inputGrad of [true, false]) {
+    it(`loraLinear: value and gradients of x·W + b + s·(x·A)·B equal the reference (input gradient ${inputGrad ? 'wanted' : 'not wanted'})`, () => {
+      const r = 2;
+      const s = 0.7;
+      const l: LoraLayer = {
+        W: tf.variable(tf.tensor2d(randArray(K * N, 50), [K, N]), false, `lora-W-${inputGrad}`),
+        b: tf.variable(tf.tensor1d(randArray(N, 51)), false, `lora-b-${inputGrad}`),
+        A: tf.variable(tf.tensor2d(randArray(K * r, 52), [K, r]), true, `lora-A-${inputGrad}`),
+        B: tf.variable(tf.tensor2d(randArray(r * N, 53), [r, N]), true, `lora-B-${inputGrad}`),
+        frozenT: null,
+      };
+      const x = tf.variable(tf.tensor2d(randArray(M * K, 54), [M, K]), inputGrad, `lora-x-${inputGrad}`);
+      const w = tf.tensor2d(randArray(M * N, 55), [M, N]);
+      const vars = [...(inputGrad ? [x] : []), l.A, l.B];
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(loraLinear(x, l, s, inputGrad), w)) as tf.Scalar, vars);
+      const [xv, Wv, bv, Av, Bv, wv] = [x, l.W, l.b, l.A, l.B, w].map((t) => t.dataSync());
+      const xa = mmJs(xv!, M, K, Av!, r).map((v) => v * s); // [M, r]
+      const z = mmJs(xv!, M, K, Wv!, N).map((v, i) => v + bv![i % N]! + mmJs(xa, M, r, Bv!, N)[i]!);
+      expect(Math.abs((value.dataSync()[0] as number) - z.reduce((acc, zi, i) => acc + zi * wv![i]!, 0))).toBeLessThan(1e-3);
+      const dxa = mmJs(wv!, M, N, tJs(Bv!, r, N), r).map((v) => v * s); // [M, r]
+      expect(maxAbsDiff(grads[l.B.name]!.dataSync(), mmJs(tJs(xa, M, r), r, M, wv!, N))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(grads[l.A.name]!.dataSync(), mmJs(tJs(xv!, M, K), K, M, dxa, r))).toBeLessThan(1e-4);
+      if (inputGrad) {
+        const dx = mmJs(wv!, M, N, tJs(Wv!, K, N), K).map((v, i) => v + mmJs(dxa, M, r, tJs(Av!, K, r), K)[i]!);
+        expect(maxAbsDiff(grads[x.name]!.dataSync(), dx)).toBeLessThan(1e-4);
+      }
+      tf.dispose([value, ...Object.values(grads), x, w, l.W, l.b, l.A, l.B]);
+      releaseFrozenTranspose(l);
+    });
   }
 
   it('a frozen layer remakes its cached transpose when W is reassigned (merge/unmerge)', () => {
