@@ -165,7 +165,11 @@ function measure(name: string, cmd: string, args: string[], env: NodeJS.ProcessE
   const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const wall = (performance.now() - t0) / 1000;
   const after = cpuTimes();
-  if (r.status !== 0) return { name, error: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | ') };
+  if (r.status !== 0) {
+    // The worker's own error line (e.g. "Error: the tensorflow backend is not installed"), not the stack under it.
+    const lines = (r.stderr || r.stdout || '').split('\n').map((l) => l.trim());
+    return { name, error: lines.find((l) => /^\w*Error\b/.test(l)) ?? lines.filter(Boolean).at(-1) ?? `exit ${r.status}` };
+  }
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Partial<WorkerResult> & { workloads: Measured['workloads']; torch?: string };
   // The other load: the machine's busy share over the run minus this process's own
   // (its CPU time, every thread, reported by the process itself).
