@@ -22,16 +22,19 @@ export interface TrainerPort {
 
 export type SpawnTrainer = (env: NodeJS.ProcessEnv) => TrainerPort;
 
-/** The trainer entry next to this module: entry.ts from source, trainer.js from a build. */
+/**
+ * The trainer entry next to this module: entry.ts from source, trainer.js from a build.
+ * `--expose-gc` lets the training loop collect on a timer (see loop.ts).
+ */
 export function trainerEntry(): { path: string; execArgv: string[] } {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href;
-    return { path: fileURLToPath(new URL('./entry.ts', here)), execArgv: ['--import', tsx] };
+    return { path: fileURLToPath(new URL('./entry.ts', here)), execArgv: ['--expose-gc', '--import', tsx] };
   }
   const built = fileURLToPath(new URL('./trainer.js', here));
   if (!existsSync(built)) throw new Error(`trainer entry not found at ${built}: run npm run build`);
-  return { path: built, execArgv: [] };
+  return { path: built, execArgv: ['--expose-gc'] };
 }
 
 const TAIL_BYTES = 4000;
