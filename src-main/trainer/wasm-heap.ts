@@ -1,13 +1,16 @@
 /**
- * Zero-copy float32 views of tensors that live in the wasm backend's heap.
+ * Zero-copy access to tensors that live in the wasm backend's heap: float32 views,
+ * byte offsets, fresh uninitialised tensors, and the WebAssembly.Memory itself (for
+ * our own SIMD kernels, kernels/simd.ts).
  *
  * Why: TF.js's Adam is ~14 element-wise kernels per variable, each a full pass that
  * allocates a new tensor; on wasm that was 75 ms per step for the 2.8M-parameter MLP
- * (more than forward + backward together). Updating W, m and v in place with one JS
- * loop over heap views costs a few ms. This reaches into the backend's data map
- * (`getMemoryOffset`, `refCount`, `wasm.HEAPU8`), so every access is checked and a
- * missing piece makes `heapAccess()` return null — the caller then uses TF.js's own
- * optimizers. test/trainer/optim.test.ts pins the behaviour on the installed version.
+ * (more than forward + backward together). One pass over weight, gradient and moments
+ * where they lie costs ~3 ms. This reaches into the backend's data map
+ * (`getMemoryOffset`, `refCount`, `makeOutput`, `wasm.HEAPU8`), so every access is
+ * checked and a missing piece makes `heapAccess()` return null — the caller then uses
+ * TF.js's own optimizers. test/trainer/gradients.test.ts and wasm-kernels.test.ts pin
+ * the behaviour on the installed version.
  */
 import { tf } from './tf.ts';
 
