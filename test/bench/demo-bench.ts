@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findTorchPython } from './torch-python.ts';
 import { mnistDir } from '../../src-main/data/mnist.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -81,18 +82,6 @@ async function runDemo(): Promise<{ json: Record<string, unknown>; wall: number;
   rmSync(home, { recursive: true, force: true });
   if (code !== 0) throw new Error(`lora-lab demo exited with ${code}`);
   return { json: JSON.parse(stdout.trim().split('\n').at(-1) as string), wall, trainers: [...trainers.values()] };
-}
-
-function findTorchPython(): string | null {
-  for (const py of [process.env['LORA_LAB_PYTHON'], 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
-      return py;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
 }
 
 const demo = await runDemo();

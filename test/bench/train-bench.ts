@@ -7,10 +7,11 @@
  *
  *   npx tsx test/bench/train-bench.ts [--quick] [--backends wasm,cpu]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { findTorchPython } from './torch-python.ts';
 
 const SIZES = [784, 1000, 2000, 10];
 const WORKLOADS = ['lora-b10', 'lora-b64', 'lora-b256', 'full-b10', 'full-b64', 'full-b256', 'infer-b256'] as const;
@@ -135,18 +136,6 @@ function cpuTimes(): { busy: number; total: number } | null {
   } catch {
     return null;
   }
-}
-
-function findTorchPython(): string | null {
-  for (const py of [process.env['LORA_LAB_PYTHON'], 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
-      return py;
-    } catch {
-      /* try the next one */
-    }
-  }
-  return null;
 }
 
 interface Measured {
