@@ -48,8 +48,9 @@ export function linear(x: tf.Tensor2D, l: LinearWeight, inputGrad = true): tf.Te
   }
   if (!inputGrad) {
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const wi = args[0] as tf.Tensor2D;
-      return { value: T(mm(T(wi), T(x))), gradFunc: (dy: tf.Tensor) => mm(T(x), dy) };
+      const [wi, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+      save([x]); // only saved tensors are sure to outlive the forward pass
+      return { value: T(mm(T(wi), T(x))), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => mm(T(saved[0] as tf.Tensor2D), dy) };
     });
     return f(W) as tf.Tensor2D;
   }
@@ -72,8 +73,8 @@ export function linear(x: tf.Tensor2D, l: LinearWeight, inputGrad = true): tf.Te
  * hand-written backward (wasm only; call inside tf.tidy):
  *   d(xA·s) = dz·Bᵀ,  dB = (xA·s)ᵀ·dz (as (dzᵀ·xA·s)ᵀ: only rank-sized operands packed),
  *   dA = xᵀ·(dz·Bᵀ·s),  dx = dz·Wᵀ + (dz·Bᵀ·s)·Aᵀ  (Wᵀ kept, see frozenTranspose).
- * Against TF.js's autodiff of the same formula this records one tape entry instead of
- * about twenty per layer, and clones nothing. `inputGrad` as for `linear`.
+ * Against TF.js's autodiff of the same formula this records one tape entry and saves
+ * two tensors instead of about twenty entries per layer. `inputGrad` as for `linear`.
  */
 export function loraLinear(x: tf.Tensor2D, l: LoraLayer, scaling: number, inputGrad = true): tf.Tensor2D {
   const forward = (xi: tf.Tensor2D, A: tf.Tensor2D, B: tf.Tensor2D, save: tf.GradSaveFunc) => {

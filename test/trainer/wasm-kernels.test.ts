@@ -202,7 +202,9 @@ describe('linear (the layer multiply)', () => {
         const x = tf.variable(tf.tensor2d(randArray(M * K, 22), [M, K]), true, `linear-x-${trainable}-${inputGrad}`);
         const w = tf.tensor2d(randArray(M * N, 23), [M, N]); // L = Σ (x·W) ⊙ w
         const vars = [...(inputGrad ? [x] : []), ...(trainable ? [l.W] : [])];
-        const loss = () => tf.sum(tf.mul(linear(x, l, inputGrad), w)) as tf.Scalar;
+        // Without an input gradient, x is made inside the loss: an intermediate TF.js frees
+        // after the forward pass, so the backward must use what it saved.
+        const loss = () => tf.sum(tf.mul(linear(inputGrad ? x : (tf.mul(x, 1) as tf.Tensor2D), l, inputGrad), w)) as tf.Scalar;
         const { value, grads } = vars.length ? tf.variableGrads(loss, vars) : { value: loss(), grads: {} as tf.NamedTensorMap };
         const xv = x.dataSync();
         const Wv = l.W.dataSync();
@@ -231,7 +233,8 @@ describe('linear (the layer multiply)', () => {
       const x = tf.variable(tf.tensor2d(randArray(M * K, 54), [M, K]), inputGrad, `lora-x-${inputGrad}`);
       const w = tf.tensor2d(randArray(M * N, 55), [M, N]);
       const vars = [...(inputGrad ? [x] : []), l.A, l.B];
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(loraLinear(x, l, s, inputGrad), w)) as tf.Scalar, vars);
+      const input = () => (inputGrad ? x : (tf.mul(x, 1) as tf.Tensor2D)); // as in linear's test
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(loraLinear(input(), l, s, inputGrad), w)) as tf.Scalar, vars);
       const [xv, Wv, bv, Av, Bv, wv] = [x, l.W, l.b, l.A, l.B, w].map((t) => t.dataSync());
       const xa = mmJs(xv!, M, K, Av!, r).map((v) => v * s); // [M, r]
       const z = mmJs(xv!, M, K, Wv!, N).map((v, i) => v + bv![i % N]! + mmJs(xa, M, r, Bv!, N)[i]!);
