@@ -22,19 +22,16 @@ export interface TrainerPort {
 
 export type SpawnTrainer = (env: NodeJS.ProcessEnv) => TrainerPort;
 
-/**
- * The trainer entry next to this module: entry.ts from source, trainer.js from a build.
- * `--expose-gc` lets the training loop collect on a timer (see loop.ts).
- */
+/** The trainer entry next to this module: entry.ts from source, trainer.js from a build. */
 export function trainerEntry(): { path: string; execArgv: string[] } {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href;
-    return { path: fileURLToPath(new URL('./entry.ts', here)), execArgv: ['--expose-gc', '--import', tsx] };
+    return { path: fileURLToPath(new URL('./entry.ts', here)), execArgv: ['--import', tsx] };
   }
   const built = fileURLToPath(new URL('./trainer.js', here));
   if (!existsSync(built)) throw new Error(`trainer entry not found at ${built}: run npm run build`);
-  return { path: built, execArgv: ['--expose-gc'] };
+  return { path: built, execArgv: [] };
 }
 
 const TAIL_BYTES = 4000;

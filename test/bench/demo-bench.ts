@@ -5,7 +5,7 @@
  * PyTorch, 2 threads). While the demo runs, the trainer processes' memory is sampled
  * from /proc: peak (VmHWM) and growth of the resident set over the base training.
  *
- *   npx tsx test/bench/demo-bench.ts [--seed N]
+ *   npx tsx test/bench/demo-bench.ts [--seed N] [--no-torch]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -97,7 +97,7 @@ const growth = main && main.rssMb.length >= 20 ? at(main, 0.8) - at(main, 0.2) :
 const peak = Math.max(0, ...demo.trainers.map((t) => t.peakMb));
 
 let torch: { wallSeconds: number; base: unknown; finetuned: unknown } | null = null;
-const py = findTorchPython();
+const py = process.argv.includes('--no-torch') ? null : findTorchPython();
 if (py) {
   const out = execFileSync(py, [fileURLToPath(new URL('./torch_demo.py', import.meta.url)), mnistDir(), String(seed)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   torch = JSON.parse(out.trim().split('\n').at(-1) as string);

@@ -7,7 +7,7 @@ import { subsetIndices } from '../../src-main/data/datasets.ts';
 import { loadMnist } from '../../src-main/data/mnist.ts';
 import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
 import { runJob } from '../../src-main/trainer/job.ts';
-import { DivergedError, trainLoop } from '../../src-main/trainer/loop.ts';
+import { DivergedError, fullCollector, trainLoop } from '../../src-main/trainer/loop.ts';
 import { Mlp } from '../../src-main/trainer/mlp.ts';
 import type { Evaluation, TrainerMessage } from '../../src-main/trainer/protocol.ts';
 import { tf } from '../../src-main/trainer/tf.ts';
@@ -126,5 +126,11 @@ describe('training on real MNIST', () => {
     expect(err).toBeInstanceOf(DivergedError);
     expect(err.message).toMatch(/^diverged at step 1: the loss became NaN/);
     model.dispose();
+  });
+
+  it('can force a full garbage collection (the loop does every 30 s to keep memory flat)', () => {
+    const gc = fullCollector();
+    expect(typeof gc).toBe('function');
+    expect(() => gc!()).not.toThrow();
   });
 });
