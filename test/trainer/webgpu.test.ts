@@ -7,10 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
-import { runInTrainer } from '../../src-main/trainer/host.ts';
-import type { TrainerMessage } from '../../src-main/trainer/protocol.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import { smallLoraRun, smallRun, trainOn } from '../helpers/trainer-run.ts';
 
 /** Whether a WebGPU adapter (any, software included) can be had here. */
 const webgpuAvailable = (() => {
@@ -24,32 +21,20 @@ const webgpuAvailable = (() => {
   }
 })();
 
-const small = (over: Partial<RunConfig> = {}): RunConfig => ({
-  ...defaultConfig('base'), sizes: [784, 64, 10], batchSize: 16, trainLimit: 320, testLimit: 200, evalEvery: 0, maxSteps: 20, ...over,
-});
-
-async function losses(backend: string, config: RunConfig, baseWeights?: NamedTensors): Promise<{ losses: number[]; weights: NamedTensors; backend: string }> {
-  const msgs: TrainerMessage[] = [];
-  const out = await runInTrainer({ runId: backend, config, ...(baseWeights ? { baseWeights } : {}) }, (m) => msgs.push(m), { env: { ...process.env, LORA_LAB_BACKEND: backend } });
-  if (out.status !== 'completed') throw new Error(`${backend}: ${out.status === 'failed' ? out.error : out.status}`);
-  const l = msgs.flatMap((m) => (m.type === 'metrics' ? m.points.filter((p) => p.key === 'train/loss').map((p) => p.value) : []));
-  return { losses: l, weights: out.weights.tensors, backend: out.backend };
-}
-
 describe.skipIf(!webgpuAvailable)('webgpu backend (no WebGPU adapter here: install mesa-vulkan-drivers ≥ 25)', () => {
   it('base training: 20 steps match the cpu backend to 1e-4', async () => {
-    const [gpu, cpu] = [await losses('webgpu', small()), await losses('cpu', small())];
+    const [gpu, cpu] = [await trainOn('webgpu', smallRun()), await trainOn('cpu', smallRun())];
     expect(gpu.backend).toBe('webgpu');
     expect(gpu.losses).toHaveLength(20);
     for (let i = 0; i < 20; i++) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!), `step ${i + 1}`).toBeLessThanOrEqual(1e-4);
     expect(gpu.losses.at(-1)!).toBeLessThan(gpu.losses[0]!);
+    expect(Math.abs(gpu.after.loss - cpu.after.loss)).toBeLessThanOrEqual(1e-3); // the evaluation's fused multiply too
   });
 
   it('LoRA fine-tuning: 20 steps match the cpu backend to 1e-4', async () => {
-    const base = await losses('cpu', small({ maxSteps: 5 }));
-    const cfg = { ...defaultConfig('lora'), sizes: [784, 64, 10], batchSize: 16, testLimit: 200, evalEvery: 0, maxSteps: 20, digits: [7] };
-    cfg.lora = { ...cfg.lora!, targets: ['linear1', 'linear2'], init: 'gaussian' as const };
-    const [gpu, cpu] = [await losses('webgpu', cfg, base.weights), await losses('cpu', cfg, base.weights)];
+    const base = await trainOn('cpu', smallRun({ maxSteps: 5 }));
+    const cfg = smallLoraRun();
+    const [gpu, cpu] = [await trainOn('webgpu', cfg, base.weights), await trainOn('cpu', cfg, base.weights)];
     for (let i = 0; i < 20; i++) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!), `step ${i + 1}`).toBeLessThanOrEqual(1e-4);
   });
 });
