@@ -98,6 +98,7 @@ function startHelper(memory: WebAssembly.Memory, bytes: Uint8Array, raw: Raw): S
   worker.on('error', (e) => (broken = `the optimizer's helper thread failed: ${e.message}`));
   worker.on('exit', () => (broken ??= "the optimizer's helper thread exited"));
   let seq = 0;
+  let canBlock = true;
 
   /**
    * Run `own` here and the job in `args` on the helper, and wait for both. A helper
@@ -116,8 +117,18 @@ function startHelper(memory: WebAssembly.Memory, bytes: Uint8Array, raw: Raw): S
     own();
     const deadline = Date.now() + 30_000; // the first job also waits for the helper to start
     while (Atomics.load(ctrl, DONE) !== seq) {
-      if (Date.now() > deadline) throw new Error("the optimizer's helper thread stopped answering");
-      Atomics.wait(ctrl, DONE, Atomics.load(ctrl, DONE), 100);
+      if (Date.now() > deadline) {
+        broken = "the optimizer's helper thread stopped answering";
+        void worker.terminate();
+        throw new Error(broken);
+      }
+      if (canBlock) {
+        try {
+          Atomics.wait(ctrl, DONE, Atomics.load(ctrl, DONE), 100);
+        } catch {
+          canBlock = false; // a host that forbids blocking this thread: spin instead (the wait is ~1 ms)
+        }
+      }
     }
     if (Atomics.load(ctrl, STATUS) !== 0) throw new Error("the optimizer's helper thread failed on its half of an update");
   };
