@@ -4,6 +4,7 @@
  * interrupted).
  */
 import { spawn } from 'node:child_process';
+import { isIPv4 } from 'node:net';
 import { startServer } from '../server/server.ts';
 import { rendererDir } from '../server/static-dir.ts';
 import { UsageError, commonFlags, parse } from './options.ts';
@@ -13,6 +14,7 @@ export const serveFlags = {
   ...commonFlags,
   port: { type: 'string' },
   host: { type: 'string' },
+  'allow-remote': { type: 'boolean' },
   open: { type: 'boolean' },
   concurrency: { type: 'string' },
   backend: { type: 'string' },
@@ -23,8 +25,9 @@ export async function serveCommand(argv: string[], s: Session): Promise<void> {
   const port = values['port'] === undefined ? 0 : Number(values['port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got "${values['port']}"`);
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-    console.error(`lora-lab: serving on ${host}: anyone who can reach it and has the token can drive this lab.`);
+  if (!isLoopback(host)) {
+    if (!values['allow-remote']) throw new UsageError(`--host ${host} is not a loopback address, so other machines can reach the server and only the token guards the lab: anyone on the network who has the token URL can train, delete runs and models, and read and write the export folder; add --allow-remote to serve there anyway.`);
+    console.error(`lora-lab: serving on ${host} (--allow-remote): anyone on the network who has the token URL can train, delete runs and models, and read and write the export folder; share it only over a network you trust.`);
   }
   const staticDir = rendererDir();
   if (!staticDir) console.error('lora-lab: the user interface is not built (npm run build); serving the API only.');
@@ -47,6 +50,15 @@ export async function serveCommand(argv: string[], s: Session): Promise<void> {
   });
   console.error('lora-lab: stopping…');
   await server.close();
+}
+
+/** Only the machine itself can reach these: 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  return mapped !== null && isIPv4(mapped[1] as string) && (mapped[1] as string).startsWith('127.');
 }
 
 function openBrowser(url: string): void {

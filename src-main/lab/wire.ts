@@ -44,7 +44,37 @@ export function encodeWire(value: unknown): string {
   });
 }
 
+/** Deeper than any LabApi value (configs and results nest a few levels). */
+export const MAX_WIRE_DEPTH = 100;
+
+/** A body that is well-formed JSON but not a value we accept (too deep). */
+export class WireError extends Error {
+  override name = 'WireError';
+}
+
+/**
+ * Whether the JSON text opens more than `limit` arrays/objects at once. One pass over the
+ * characters, no recursion: JSON.parse's reviver recurses per level, so 200,000 levels
+ * would overflow the stack before any validation ran.
+ */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 export function decodeWire(text: string): unknown {
+  if (nestsDeeperThan(text, MAX_WIRE_DEPTH)) throw new WireError(`JSON nested deeper than ${MAX_WIRE_DEPTH} levels of arrays and objects is not accepted`);
   return JSON.parse(text, (_key, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       const o = v as Record<string, unknown>;

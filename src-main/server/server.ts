@@ -4,17 +4,22 @@
  * per start printed in the URL; every request needs it (header, cookie or query) or gets
  * 401. The Host header must name this server (no DNS rebinding) and the Origin, when
  * sent, must be this server's (no cross-site requests). Bodies are size-limited.
+ *
+ * Nothing a client sends may stop the process (and the runs it trains): every socket,
+ * stream and emitter here has an error path that ends only that connection.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { type Duplex, pipeline } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type LabApi, LabError } from '../lab/api.ts';
 import { isLabCall, validateArgs } from '../lab/schemas.ts';
 import { CSP } from './csp.ts';
-import { API_PREFIX, EVENTS_PATH, TOKEN_COOKIE, type RpcResponse, decodeWire, encodeWire } from '../lab/wire.ts';
+import { API_PREFIX, EVENTS_PATH, TOKEN_COOKIE, type RpcResponse, WireError, decodeWire, encodeWire } from '../lab/wire.ts';
 
 export interface ServerOptions {
   lab: LabApi;
@@ -79,9 +84,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   const server = createServer((req, res) => {
+    // A client that goes away mid-request, or a write after the end, is that request's end.
+    req.on('error', () => res.destroy());
+    res.on('error', () => res.destroy());
     void handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, { ok: false, error: `internal error: ${(err as Error).message}`, status: 500 });
-      else res.destroy();
+      try {
+        if (!res.headersSent) send(res, 500, { ok: false, error: `internal error: ${(err as Error).message}`, status: 500 });
+        else res.destroy();
+      } catch {
+        res.destroy();
+      }
     });
   });
 
@@ -112,13 +124,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       body = await readBody(req, maxBody);
     } catch (err) {
+      if (err instanceof ClientGone) return void res.destroy();
       // Answer, then drop the connection rather than read the rest of an oversized body.
       res.setHeader('Connection', 'close');
       res.on('finish', () => req.destroy());
       return send(res, 413, { ok: false, error: (err as Error).message, status: 413 });
     }
+    let parsed: { args?: unknown } | null;
     try {
-      const parsed = decodeWire(body) as { args?: unknown } | null;
+      parsed = decodeWire(body) as { args?: unknown } | null;
+    } catch (err) {
+      // Whatever fails while decoding is the body's fault: a 400, never a 500. A RangeError
+      // (stack overflow) cannot happen past the depth check, but would be the body's too.
+      const error =
+        err instanceof WireError ? `the body is refused: ${err.message}`
+        : err instanceof RangeError ? 'the body is refused: it nests too deeply to decode'
+        : `the body is not valid JSON: ${(err as Error).message}`;
+      return send(res, 400, { ok: false, error, status: 400 });
+    }
+    try {
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new LabError('the body must be {"args": [...]}');
       const args = validateArgs(call, parsed.args ?? []);
       const fn = opts.lab[call] as (...a: unknown[]) => Promise<unknown>;
@@ -126,9 +150,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       send(res, 200, { ok: true, result: result ?? null });
     } catch (err) {
       if (err instanceof LabError) return send(res, err.status, { ok: false, error: err.message, status: err.status });
-      if (err instanceof SyntaxError || (err instanceof Error && err.name === 'InvalidCharacterError')) {
-        return send(res, 400, { ok: false, error: `the body is not valid JSON: ${err.message}`, status: 400 });
-      }
       throw err;
     }
   }
@@ -143,20 +164,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     const file = normalize(join(staticDir, rel === '/' ? 'index.html' : rel));
     if (!file.startsWith(normalize(staticDir + sep)) || rel.includes('\0')) return send(res, 403, { ok: false, error: 'outside the app', status: 403 });
-    const target = existsSync(file) && statSync(file).isFile() ? file : join(staticDir, 'index.html');
-    if (!existsSync(target)) return send(res, 404, { ok: false, error: 'not found', status: 404 });
+    const isFile = (f: string) => existsSync(f) && statSync(f).isFile();
+    const target = isFile(file) ? file : join(staticDir, 'index.html');
+    if (!isFile(target)) return send(res, 404, { ok: false, error: 'not found', status: 404 });
     res.writeHead(200, {
       'Content-Type': MIME[extname(target)] ?? 'application/octet-stream',
       'Content-Security-Policy': CSP,
       'Cache-Control': target.endsWith('index.html') ? 'no-store' : 'max-age=3600',
     });
-    createReadStream(target).pipe(res);
+    // A read error (the file replaced or unreadable since the check) ends this response
+    // only; an unhandled stream error would end the process.
+    pipeline(createReadStream(target), res, (err) => {
+      if (err) res.destroy();
+    });
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  wss.on('error', () => undefined); // per-connection errors are handled on each socket below
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
+    try {
+      upgrade(req, socket, head);
+    } catch {
+      socket.destroy();
+    }
+  });
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (code: number, text: string) => {
       socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
@@ -169,24 +204,37 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       const off = opts.lab.subscribe((e) => {
-        if (ws.readyState === ws.OPEN && ws.bufferedAmount < 8 * 1024 * 1024) ws.send(encodeWire(e));
+        try {
+          if (ws.readyState === ws.OPEN && ws.bufferedAmount < 8 * 1024 * 1024) ws.send(encodeWire(e));
+        } catch {
+          ws.terminate();
+        }
       });
       ws.on('message', () => undefined); // the socket is one-way: server → page
+      // A frame over maxPayload or a text frame that is not UTF-8: ws has already begun
+      // closing this connection (1009, 1007); without this listener the error would end
+      // the process.
+      ws.on('error', () => undefined);
       ws.on('close', () => {
         off();
         sockets.delete(ws);
       });
     });
-  });
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // Once listening, an error is one failed accept (e.g. EMFILE): the server goes on.
+  server.on('error', () => undefined);
   const port = (server.address() as AddressInfo).port;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   origin = `http://${hostInUrl}:${port}`;
-  allowedHosts = new Set([`${hostInUrl}:${port}`, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`].map((h) => h.toLowerCase()));
+  allowedHosts = new Set([hostInUrl, 'localhost', '127.0.0.1', '[::1]', ...wildcardNames(host)].map((h) => `${h}:${port}`.toLowerCase()));
 
   return {
     url: `${origin}/?token=${token}`,
@@ -200,6 +248,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       server.closeAllConnections();
     },
   };
+}
+
+/**
+ * Bound to every interface (0.0.0.0 or ::, only with `serve --allow-remote`): the page is
+ * reached under this machine's own addresses and host name, so those are the Host
+ * headers to accept; any other name is still a DNS-rebinding attempt.
+ */
+function wildcardNames(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '[::]') return [];
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => (a.family === 'IPv6' ? `[${a.address}]` : a.address)));
+  return [...addresses, hostname()];
 }
 
 /** The request target as a URL, or null when it is not one (never throws). */
@@ -225,6 +284,9 @@ function cookie(req: IncomingMessage, name: string): string | null {
   return null;
 }
 
+/** The client closed the connection before its body arrived: nobody to answer. */
+class ClientGone extends Error {}
+
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -243,6 +305,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', () => reject(new ClientGone()));
+    req.on('close', () => reject(new ClientGone())); // no-op once settled
   });
 }
