@@ -12,6 +12,8 @@ import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tag
 import { LabError } from './lab/api.ts';
 import { StoreError } from './store/errors.ts';
 import { serveCommand } from './cli/serve.ts';
+import { terminalSafe } from './cli/sanitize.ts';
+import { failureLine } from './cli/error-line.ts';
 import { evaluateCommand, exportCommand, importCommand, mergeCommand } from './cli/weights.ts';
 
 const HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
@@ -36,7 +38,8 @@ Commands:
   import PATH [--as model|adapter] [--base MODEL] [--name NAME]
               safetensors base weights (PyTorch layout) or a PEFT adapter folder
   evaluate MODEL       accuracy and wrong per digit of a stored model
-  serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N)
+  serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
+              a --host other than loopback needs --allow-remote (the token URL then drives the lab)
 
 Run options (train, finetune, demo):
   --seed N              random seed (0)
@@ -90,18 +93,32 @@ export async function main(argv: string[]): Promise<number> {
     await command(rest, session);
     return 0;
   } catch (err) {
+    // A damaged database (at open it is a UsageError already), SQLite and file-system errors: one line each.
+    const line = err instanceof UsageError ? null : failureLine(err);
+    if (line !== null) {
+      console.error(`lora-lab: ${terminalSafe(line)}`);
+      return 1;
+    }
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof RunFailedError || err instanceof LabError) {
-      console.error(`lora-lab: ${err.message}`);
+      console.error(`lora-lab: ${terminalSafe(err.message)}`);
       return err instanceof RunFailedError ? 1 : 2;
     }
     if (err instanceof StoreError) {
-      console.error(`lora-lab: ${err.message}`);
+      console.error(`lora-lab: ${terminalSafe(err.message)}`);
       return 1;
     }
     throw err;
   } finally {
-    await session?.close();
+    try {
+      await session?.close();
+    } catch (err) {
+      // Closing must not replace the real message with a stack (e.g. the file went bad meanwhile).
+      console.error(`lora-lab: ${terminalSafe(failureLine(err) ?? `closing the database failed: ${(err as Error).message}`)}`);
+      process.exitCode = 1;
+    }
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A failure while closing (set above) turns a success into 1; it never hides another code.
+process.exitCode = code !== 0 ? code : (process.exitCode ?? 0);

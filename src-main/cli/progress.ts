@@ -1,13 +1,20 @@
 /**
  * A progress bar on stderr (so `--json` stdout stays clean). On a terminal it redraws
- * one line; elsewhere (CI logs, pipes) it prints a line every 10%.
+ * one line; elsewhere (CI logs, pipes) it prints a line every 10%. The label, phase and
+ * messages can carry a run name or a trainer's device text: they are made one safe line
+ * (the bar's own \r and ESC[2K are the only controls it writes).
  */
+import { oneLine } from './sanitize.ts';
+
 export class ProgressBar {
   #lastPct = -1;
   #lastDraw = 0;
   readonly #tty: boolean;
 
-  constructor(readonly label: string, readonly enabled = true, readonly out: NodeJS.WriteStream = process.stderr) {
+  readonly label: string;
+
+  constructor(label: string, readonly enabled = true, readonly out: NodeJS.WriteStream = process.stderr) {
+    this.label = oneLine(label);
     this.#tty = Boolean(out.isTTY);
   }
 
@@ -16,7 +23,7 @@ export class ProgressBar {
     const pct = Math.min(100, Math.floor((step / total) * 100));
     const now = Date.now();
     const extra = [
-      info.phase && info.phase !== 'training' ? info.phase : '',
+      info.phase && info.phase !== 'training' ? oneLine(info.phase) : '',
       info.loss !== undefined && Number.isFinite(info.loss) ? `loss ${info.loss.toFixed(4)}` : '',
       info.samplesPerSec ? `${Math.round(info.samplesPerSec)} samples/s` : '',
       info.etaSeconds !== undefined && step < total ? `ETA ${formatDuration(info.etaSeconds)}` : '',
@@ -35,14 +42,16 @@ export class ProgressBar {
     this.#lastPct = pct;
   }
 
-  message(text: string): void {
+  message(raw: string): void {
     if (!this.enabled) return;
+    const text = oneLine(raw);
     if (this.#tty) this.out.write(`\r\x1b[2K${this.label}: ${text}`);
     else this.out.write(`${this.label}: ${text}\n`);
   }
 
-  done(text = ''): void {
+  done(raw = ''): void {
     if (!this.enabled) return;
+    const text = oneLine(raw);
     if (this.#tty) this.out.write(`\r\x1b[2K${this.label}: ${text}\n`);
     else if (text) this.out.write(`${this.label}: ${text}\n`);
   }

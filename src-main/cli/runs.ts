@@ -7,6 +7,7 @@ import type { RunKind } from '../trainer/config.ts';
 import { formatDuration } from './progress.ts';
 import { type Flags, UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';
+import { oneLine } from './sanitize.ts';
 import { pct, table } from './table.ts';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];
@@ -98,12 +99,14 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
 
 function showText(r: RunDetail): string {
   const lines = [
-    `run ${r.id}: ${r.name}`,
-    `  kind ${r.kind}, status ${r.status}${r.error ? ` — ${r.error}` : ''}`,
-    `  backend ${r.backend ?? '—'}${r.device ? ` (${r.device})` : ''}, created ${date(r.createdAt)}${r.startedAt ? `, ran ${duration(r)}` : ''}`,
+    // Stored text is made one line (a name with a line break must not forge a line);
+    // notes keep their line breaks, indented under the heading.
+    `run ${r.id}: ${oneLine(r.name)}`,
+    `  kind ${r.kind}, status ${r.status}${r.error ? ` — ${oneLine(r.error)}` : ''}`,
+    `  backend ${oneLine(r.backend ?? '—')}${r.device ? ` (${oneLine(r.device)})` : ''}, created ${date(r.createdAt)}${r.startedAt ? `, ran ${duration(r)}` : ''}`,
     r.kind === 'lora' ? `  fine-tunes model ${r.baseModelId}${r.adapterId ? ` → adapter ${r.adapterId}` : ''}` : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
-    r.tags.length ? `  tags: ${r.tags.join(', ')}` : '',
-    r.notes ? `  notes: ${r.notes}` : '',
+    r.tags.length ? `  tags: ${oneLine(r.tags.join(', '))}` : '',
+    r.notes ? `  notes: ${r.notes.replace(/\r?\n/g, '\n         ')}` : '',
     `  config: ${JSON.stringify(r.config)}`,
     r.summary ? `  ${r.summary.steps} steps, final loss ${r.summary.finalLoss.toFixed(4)}, ${Math.round(r.summary.samplesPerSec)} samples/s, ${r.summary.trainableParams.toLocaleString('en-US')} trainable parameters (${r.summary.percentTrainable.toFixed(3)}%)` : '',
     `  metrics: ${Object.entries(r.metrics).map(([k, s]) => `${k} (${s.steps.length} points)`).join(', ') || 'none'}`,
@@ -131,7 +134,7 @@ function stripPredictions(e: RunDetail['evaluations']): object {
 export function compareText(c: Comparison, all: boolean): string {
   const head = ['', ...c.runs.map((r) => `run ${r.id}`)];
   const rows = c.params.filter((p) => all || p.differs).map((p) => [p.path, ...p.values.map((v) => (v === null ? '—' : String(v)))]);
-  const out = [`${c.runs.map((r) => `run ${r.id}: ${r.name} (${r.status})`).join('\n')}`, ''];
+  const out = [`${c.runs.map((r) => `run ${r.id}: ${oneLine(r.name)} (${r.status})`).join('\n')}`, ''];
   out.push(all ? 'hyperparameters:' : 'hyperparameters that differ:', rows.length ? table(head, rows) : '  (none: identical configs)', '');
   const metricRows = c.summary.map((m) => [m.key, ...m.perRun.map((p) => (p ? `${fmt(p.final)} (best ${fmt(p.best)})` : '—'))]);
   if (metricRows.length) out.push('final metrics:', table(['metric', ...head.slice(1)], metricRows), '');
@@ -169,7 +172,7 @@ export async function tagCommand(argv: string[], s: Session): Promise<void> {
   const run = await s.lab().getRun(id);
   const next = values['remove'] ? run.tags.filter((t) => !tags.includes(t)) : [...run.tags, ...tags];
   const updated = await s.lab().setTags(id, next);
-  s.out(values['json'] ? JSON.stringify({ id, tags: updated.tags }) : `run ${id} tags: ${updated.tags.join(', ') || '(none)'}`);
+  s.out(values['json'] ? JSON.stringify({ id, tags: updated.tags }) : `run ${id} tags: ${oneLine(updated.tags.join(', ')) || '(none)'}`);
 }
 
 export async function modelsCommand(argv: string[], s: Session): Promise<void> {

@@ -7,10 +7,11 @@ import { BACKEND_CHOICES } from '../trainer/backend-choices.ts';
 import type { RunConfig } from '../trainer/config.ts';
 import { Lab } from '../lab/lab.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
-import { NotADatabaseError } from '../store/errors.ts';
+import { isUnusableDatabase } from '../store/errors.ts';
 import { type CliContext, RunFailedError, type TrainOptions, type TrainedRun } from './context.ts';
 import { UsageError } from './options.ts';
 import { ProgressBar, formatDuration } from './progress.ts';
+import { terminalSafe } from './sanitize.ts';
 
 function flagValue(argv: string[], name: string): string | undefined {
   const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -18,6 +19,9 @@ function flagValue(argv: string[], name: string): string | undefined {
   const a = argv[i] as string;
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
 }
+
+/** The CLI's way out of a damaged or foreign database file, said after the problem. */
+export const RESET_HINT = 'run the command again with --reset-db to keep that file aside (renamed, not deleted) and start a fresh database';
 
 export interface Session extends CliContext {
   lab(): Lab;
@@ -31,7 +35,10 @@ export function makeSession(argv: string[]): Session {
   }
   const quiet = argv.includes('-q') || argv.includes('--quiet');
   const env = backend ? { ...process.env, LORA_LAB_BACKEND: backend } : process.env;
-  const dbPath = flagValue(argv, 'db') ?? defaultDbPath();
+  const dbFlag = flagValue(argv, 'db');
+  // An empty --db would resolve to the current folder (and --reset-db would move it aside).
+  if (dbFlag !== undefined && dbFlag.trim() === '') throw new UsageError('--db needs the path of a database file, got an empty one');
+  const dbPath = dbFlag ?? defaultDbPath();
   const concurrencyFlag = flagValue(argv, 'concurrency');
   const concurrency = concurrencyFlag === undefined ? 1 : Number(concurrencyFlag);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${concurrencyFlag}"`);
@@ -42,8 +49,8 @@ export function makeSession(argv: string[]): Session {
     try {
       lab = Lab.open(dbPath, { host: { env }, concurrency });
     } catch (err) {
-      if (!(err instanceof NotADatabaseError)) throw err;
-      if (!resetDb) throw new UsageError(`${err.message}.\nRun the command again with --reset-db to keep that file aside (renamed, not deleted) and start a fresh database.`);
+      if (!isUnusableDatabase(err)) throw err;
+      if (!resetDb) throw new UsageError(`${err.message}; ${RESET_HINT}`);
       const aside = setAsideDamaged(dbPath);
       console.error(`lora-lab: the damaged database was kept as ${aside}; starting a fresh one at ${dbPath}`);
       lab = Lab.open(dbPath, { host: { env }, concurrency });
@@ -54,7 +61,8 @@ export function makeSession(argv: string[]): Session {
   return {
     quiet,
     lab: open,
-    out: (text) => console.log(text),
+    // Everything a command prints passes here: stored names must not drive the terminal.
+    out: (text) => console.log(terminalSafe(text)),
     async close() {
       await lab?.close();
     },

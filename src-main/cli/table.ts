@@ -1,6 +1,11 @@
-/** Plain-text tables for the terminal. */
+/**
+ * Plain-text tables for the terminal. Each cell is one line: a stored name holding a line
+ * break, tab or escape code cannot forge rows or drive the terminal (see sanitize.ts).
+ */
+import { oneLine } from './sanitize.ts';
+
 export function table(head: string[], rows: (string | number)[][], align: ('l' | 'r')[] = []): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
+  const cells = [head, ...rows.map((r) => r.map((v) => oneLine(String(v))))];
   const widths = head.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
   const fmt = (r: string[]) =>
     r.map((v, c) => ((align[c] ?? (c === 0 ? 'l' : 'r')) === 'l' ? v.padEnd(widths[c] as number) : v.padStart(widths[c] as number))).join('  ').trimEnd();

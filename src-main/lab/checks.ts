@@ -3,13 +3,20 @@
  * names, and the translation of store, config and SQLite errors into LabErrors with the
  * status a transport should answer.
  */
-import { DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
+import { isCorruption } from '../store/damage.ts';
+import { DamagedDatabaseError, DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
 import { ConfigError, type RunConfig } from '../trainer/config.ts';
 import { LabError } from './api.ts';
 
 const MAX_NAME = 200;
 const MAX_NOTES = 100_000;
 const MAX_TAGS = 50;
+// Names and tags are one line of plain text; notes may also hold line breaks and tabs.
+// NUL, ESC and the other controls are refused: they hide text, break exports that use the
+// name, and would drive a terminal that prints them (the CLI escapes them too, for rows
+// written before this check or by another program).
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_IN_NOTES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 export function defaultName(cfg: RunConfig): string {
   if (cfg.kind === 'base') return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;
@@ -20,7 +27,9 @@ export function defaultName(cfg: RunConfig): string {
 export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '') throw new LabError('a run needs a name');
   if (name.length > MAX_NAME) throw new LabError(`a run name is at most ${MAX_NAME} characters`);
-  return name.trim();
+  const trimmed = name.trim(); // a pasted trailing line break is not refused, only dropped
+  if (CONTROL.test(trimmed)) throw new LabError('a name cannot contain control characters (line breaks, tabs, NUL or escape codes)');
+  return trimmed;
 }
 
 export function checkTags(tags: unknown): string[] {
@@ -28,12 +37,14 @@ export function checkTags(tags: unknown): string[] {
   const clean = [...new Set((tags as string[]).map((t) => t.trim()).filter(Boolean))];
   if (clean.length > MAX_TAGS) throw new LabError(`at most ${MAX_TAGS} tags`);
   if (clean.some((t) => t.length > 64)) throw new LabError('a tag is at most 64 characters');
+  if (clean.some((t) => CONTROL.test(t))) throw new LabError('a tag cannot contain control characters (line breaks, tabs, NUL or escape codes)');
   return clean;
 }
 
 export function checkNotes(notes: unknown): string {
   if (typeof notes !== 'string') throw new LabError('notes must be text');
   if (notes.length > MAX_NOTES) throw new LabError(`notes are at most ${MAX_NOTES} characters`);
+  if (CONTROL_IN_NOTES.test(notes)) throw new LabError('notes cannot contain control characters other than line breaks and tabs (NUL or escape codes)');
   return notes;
 }
 
@@ -54,8 +65,18 @@ export async function guardAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function labError(err: unknown): unknown {
+/** The way out of a damaged database, for the app and the browser (the CLI says --reset-db). */
+const FRESH_START = 'restart LoRA Lab to be offered a fresh database, with the damaged file kept aside (web mode: lora-lab serve --reset-db)';
+
+/**
+ * The LabError a transport shows for `err`, or `err` itself when it is not ours to
+ * translate. A damaged database is 503: nothing can be served from it until it is
+ * replaced. The original error stays as `cause` (the CLI words the way out itself).
+ */
+export function labError(err: unknown): unknown {
   if (err instanceof LabError) return err;
+  if (err instanceof DamagedDatabaseError) return Object.assign(new LabError(`${err.message}; ${FRESH_START}`, 503), { cause: err });
+  if (isCorruption(err)) return Object.assign(new LabError(`the database is damaged (SQLite reported: ${(err as Error).message}), so nothing was written; ${FRESH_START}`, 503), { cause: err });
   if (err instanceof ConfigError) return new LabError(err.message, 400);
   if (err instanceof NotFoundError) return new LabError(err.message, 404);
   if (err instanceof DependencyError || err instanceof TransitionError) return new LabError(err.message, 409);
