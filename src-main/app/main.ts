@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserWindow, app, dialog, nativeTheme, session, shell } from 'electron';
 import { Lab } from '../lab/lab.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
-import { NotADatabaseError } from '../store/errors.ts';
+import { isUnusableDatabase } from '../store/errors.ts';
 import { rendererDir } from '../server/static-dir.ts';
 import { registerAppScheme, serveApp } from './app-protocol.ts';
 import { registerIpc } from './ipc.ts';
@@ -59,13 +59,22 @@ if (!app.requestSingleInstanceLock()) {
 
 function start(): void {
   // The same file the CLI and web mode use (LORA_LAB_DB overrides): runs started there show up here.
-  const dbFile = defaultDbPath();
+  let dbFile: string;
+  try {
+    dbFile = defaultDbPath();
+  } catch (err) {
+    // LORA_LAB_DB set but empty: said in words, never a guess at another file.
+    dialog.showErrorBox('LoRA Lab cannot open its database', (err as Error).message);
+    app.exit(1);
+    return;
+  }
   const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer } });
   try {
     lab = open();
   } catch (err) {
     const m = startupErrorMessage(err, dbFile);
-    if (!(err instanceof NotADatabaseError)) {
+    // Not ours or damaged: offer a fresh database. Anything else (a folder, a bad path) is only explained.
+    if (!isUnusableDatabase(err)) {
       dialog.showErrorBox(m.title, m.body);
       app.exit(1);
       return;

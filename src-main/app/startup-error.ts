@@ -2,7 +2,7 @@
  * What the person sees when LoRA Lab cannot open its database at start: a title and a
  * few plain sentences (shown with dialog.showErrorBox), never a stack trace.
  */
-import { MigrationError, NotADatabaseError, SchemaTooNewError } from '../store/errors.ts';
+import { DamagedDatabaseError, MigrationError, NotADatabaseError, SchemaTooNewError } from '../store/errors.ts';
 
 export interface StartupMessage {
   title: string;
@@ -14,6 +14,9 @@ export function startupErrorMessage(err: unknown, dbFile: string): StartupMessag
   const detail = err instanceof Error ? err.message : String(err);
   if (err instanceof SchemaTooNewError) {
     return { title, body: `${dbFile} was saved by a newer version of LoRA Lab. Install that version (or newer) to open it; the file was left untouched.` };
+  }
+  if (err instanceof DamagedDatabaseError) {
+    return { title, body: `${dbFile} is damaged: part of it can no longer be read, so nothing was written to it. Start with a fresh database (the damaged file is kept aside, renamed, for a repair tool) or restore a backup.` };
   }
   if (err instanceof NotADatabaseError) {
     return { title, body: `${dbFile} is not a LoRA Lab database, or it is damaged. Move it aside (LoRA Lab then starts with an empty one) or restore a backup; the file was left untouched.` };

@@ -36,6 +36,28 @@ export class NotADatabaseError extends StoreError {
   }
 }
 
+/**
+ * The file is an SQLite database of ours, but part of it cannot be read (SQLite's
+ * quick check failed at open, or a statement raised SQLITE_CORRUPT later). Nothing more
+ * is written to it; the way out is a fresh database with this file kept aside.
+ */
+export class DamagedDatabaseError extends StoreError {
+  override name = 'DamagedDatabaseError';
+  constructor(
+    readonly file: string,
+    detail: string,
+    /** Found at open (nothing was written) or while in use (writing stopped). */
+    readonly when: 'open' | 'use' = 'open',
+  ) {
+    super(`${file} is damaged (${detail}), so LoRA Lab ${when === 'open' ? 'left it untouched' : 'stopped writing to it'}`);
+  }
+}
+
+/** A file LoRA Lab may set aside to start afresh: not ours at all, or ours but damaged. */
+export function isUnusableDatabase(err: unknown): err is NotADatabaseError | DamagedDatabaseError {
+  return err instanceof NotADatabaseError || err instanceof DamagedDatabaseError;
+}
+
 export class NotFoundError extends StoreError {
   override name = 'NotFoundError';
   constructor(

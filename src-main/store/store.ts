@@ -3,8 +3,10 @@
  * only Store of the process (the main process is the single writer).
  */
 import { AdaptersRepo } from './adapters.ts';
+import { DamageWatch } from './damage.ts';
 import type { Db, OpenOptions } from './database.ts';
 import { defaultDbPath, openDatabase } from './database.ts';
+import type { DamagedDatabaseError } from './errors.ts';
 import { EvaluationsRepo } from './evaluations.ts';
 import { MetricsRepo } from './metrics.ts';
 import { ModelsRepo } from './models.ts';
@@ -18,14 +20,25 @@ export class Store {
   readonly runs: RunsRepo;
   readonly metrics: MetricsRepo;
   readonly evaluations: EvaluationsRepo;
+  readonly #watch: DamageWatch;
 
   constructor(readonly db: Db) {
+    // First, so every statement the repositories prepare is watched for SQLITE_CORRUPT.
+    this.#watch = new DamageWatch(db);
     this.models = new ModelsRepo(db);
     this.adapters = new AdaptersRepo(db);
     this.tensors = new TensorsRepo(db);
     this.runs = new RunsRepo(db, this.models);
     this.metrics = new MetricsRepo(db);
     this.evaluations = new EvaluationsRepo(db);
+  }
+
+  /**
+   * Damage met while in use (SQLITE_CORRUPT from any statement), or null. Once set, the
+   * connection is query_only and every statement throws this error.
+   */
+  get damaged(): DamagedDatabaseError | null {
+    return this.#watch.damaged;
   }
 
   /** The database file (absolute), or `:memory:`. */

@@ -11,6 +11,9 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { LAB_CALLS } from '../../src-main/lab/api.ts';
 import { rendererDir } from '../../src-main/server/static-dir.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { openStore } from '../../src-main/store/store.ts';
+import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { corruptTablePage, sha256File } from '../store/helpers.ts';
 
 const fake = vi.hoisted(() => ({
   state: null as null | {
@@ -206,6 +209,47 @@ describe('main process', () => {
     expect(readFileSync(join(appData, 'lora-lab', aside), 'utf8')).toBe(garbage);
     expect(existsSync(dbIn(appData))).toBe(true);
     await quit(s);
+  });
+
+  it('offers a fresh database for an SQLite file damaged inside (one page of the runs table), keeping it aside byte for byte', async () => {
+    const appData = join(tmp.dir, 'damaged-page');
+    const db = dbIn(appData);
+    const store = openStore(db);
+    store.runs.create({ name: 'before the damage', kind: 'base', config: defaultConfig('base') });
+    store.close();
+    corruptTablePage(db, 'runs');
+    const hash = sha256File(db);
+    const s = await startMain(appData, true, 1);
+    expect(s.dialogs[0]!.body).toMatch(/is damaged: part of it can no longer be read, so nothing was written to it\. Start with a fresh database/);
+    expect(s.dialogs[1]!.body).toMatch(/The damaged file was kept as .*lab\.db\.damaged-/);
+    const aside = readdirSync(join(appData, 'lora-lab')).find((f) => /^lab\.db\.damaged-.*Z$/.test(f))!;
+    expect(sha256File(join(appData, 'lora-lab', aside))).toBe(hash);
+    expect(s.exitCode).toBeNull();
+    await quit(s);
+  });
+
+  it('a folder where the database should be is explained, not offered a fresh start, and never moved', async () => {
+    const appData = join(tmp.dir, 'folder');
+    mkdirSync(dbIn(appData), { recursive: true });
+    writeFileSync(join(dbIn(appData), 'keep.txt'), 'mine');
+    const s = await startMain(appData, true, 1); // would click "fresh database" if offered
+    expect(s.dialogs).toEqual([{ title: 'LoRA Lab cannot open its database', body: expect.stringMatching(/is a folder, not a database file/) }]);
+    expect(s.exitCode).toBe(1);
+    expect(readdirSync(join(appData, 'lora-lab'))).toEqual(['lab.db']);
+    expect(readdirSync(dbIn(appData))).toEqual(['keep.txt']);
+  });
+
+  it('an empty LORA_LAB_DB is said in words instead of opening another file', async () => {
+    const appData = join(tmp.dir, 'empty-env');
+    process.env['LORA_LAB_DB'] = '';
+    try {
+      const s = await startMain(appData);
+      expect(s.dialogs).toEqual([{ title: 'LoRA Lab cannot open its database', body: expect.stringMatching(/LORA_LAB_DB is set but empty/) }]);
+      expect(s.exitCode).toBe(1);
+      expect(existsSync(dbIn(appData))).toBe(false);
+    } finally {
+      delete process.env['LORA_LAB_DB'];
+    }
   });
 
   it('a second instance quits without opening anything', async () => {

@@ -1,7 +1,7 @@
 /** A database problem at start is told in plain words, without a stack trace. */
 import { describe, expect, it } from 'vitest';
 import { startupErrorMessage } from '../../src-main/app/startup-error.ts';
-import { MigrationError, NotADatabaseError, SchemaTooNewError } from '../../src-main/store/errors.ts';
+import { DamagedDatabaseError, MigrationError, NotADatabaseError, SchemaTooNewError } from '../../src-main/store/errors.ts';
 
 const file = '/home/ada/.config/LoRA Lab/lab.db';
 
@@ -15,6 +15,12 @@ describe('startupErrorMessage', () => {
 
   it('says a file is not a LoRA Lab database or is damaged', () => {
     expect(startupErrorMessage(new NotADatabaseError(file, 'no SQLite header'), file).body).toMatch(/not a LoRA Lab database, or it is damaged/);
+  });
+
+  it('says a damaged file was not written to, and offers the way out', () => {
+    const m = startupErrorMessage(new DamagedDatabaseError(file, "the runs table failed SQLite's quick check"), file);
+    expect(m.body).toMatch(/is damaged: part of it can no longer be read, so nothing was written to it/);
+    expect(m.body).toMatch(/Start with a fresh database \(the damaged file is kept aside/);
   });
 
   it('calls missing migrations an incomplete installation', () => {

@@ -41,10 +41,11 @@ describe('opening the database', () => {
     expect(sha256File(file)).toBe(hash);
   });
 
-  it('refuses a folder in place of the file', () => {
+  it('refuses a folder in place of the file as a wrong path, not as a damaged database to set aside', () => {
     const file = join(temp.dir(), 'lab.db');
     mkdirSync(file);
-    expect(() => openStore(file)).toThrow(`${file} is not a LoRA Lab database (it is not a regular file)`);
+    expect(() => openStore(file)).toThrow(`${file} is a folder, not a database file`);
+    expect(() => openStore(file)).not.toThrow(NotADatabaseError);
   });
 
   it('treats an empty file as a new database', () => {
@@ -91,5 +92,9 @@ describe('defaultDbPath', () => {
     expect(defaultDbPath({})).toBe(join(homedir(), '.local', 'share', 'lora-lab', 'lab.db'));
     // The XDG spec: a relative XDG_DATA_HOME is invalid and ignored.
     expect(defaultDbPath({ XDG_DATA_HOME: 'relative' })).toBe(join(homedir(), '.local', 'share', 'lora-lab', 'lab.db'));
+  });
+
+  it('refuses an empty LORA_LAB_DB instead of quietly using the default file', () => {
+    for (const empty of ['', '  ']) expect(() => defaultDbPath({ LORA_LAB_DB: empty, XDG_DATA_HOME: '/data' })).toThrow(/LORA_LAB_DB is set but empty/);
   });
 });

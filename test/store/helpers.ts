@@ -1,8 +1,9 @@
 /** Shared fixtures for the store tests: real database files in a temporary folder. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach } from 'vitest';
 import type { Store } from '../../src-main/store/store.ts';
 import { openStore } from '../../src-main/store/store.ts';
@@ -45,4 +46,28 @@ export function sampleEvaluation(seed = 1): Evaluation {
   const correct = total - wrongPerClass.reduce((a, b) => a + b, 0);
   const predictions = Uint8Array.from({ length: total }, (_, i) => (i * 7 + seed) % 10);
   return { accuracy: correct / total, loss: 0.1234567 * seed, total, correct, wrongPerClass, countPerClass, confusion, predictions };
+}
+
+/**
+ * Damages one page of `table` on disk, the way a bad sector or a stray write would: the
+ * write-ahead log is checkpointed into the file first and every connection closed, then
+ * the page's first 64 bytes (b-tree header and cell pointers) are overwritten, so every
+ * read of that page meets SQLITE_CORRUPT. Returns the page's number.
+ */
+export function corruptTablePage(file: string, table: string): number {
+  const db = new Database(file);
+  const root = db.prepare<[string], number>('SELECT rootpage FROM sqlite_schema WHERE name = ?').pluck().get(table);
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  if (!root) throw new Error(`no table ${table} in ${file}`);
+  // Page 1 holds the 100-byte file header before its b-tree header.
+  const at = (root - 1) * pageSize + (root === 1 ? 100 : 0);
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(64, 0xab), 0, 64, at);
+  } finally {
+    closeSync(fd);
+  }
+  return root;
 }
