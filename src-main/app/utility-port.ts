@@ -5,9 +5,7 @@
  */
 import { utilityProcess } from 'electron';
 import type { HostMessage, TrainerMessage } from '../trainer/protocol.ts';
-import { type SpawnTrainer, type TrainerPort, trainerEntry } from '../trainer/port.ts';
-
-const TAIL_BYTES = 4000;
+import { type SpawnTrainer, StderrTail, type TrainerPort, trainerEntry } from '../trainer/port.ts';
 
 /** The environment without unset entries (Electron wants strings only). */
 export function cleanEnv(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -25,12 +23,12 @@ export const spawnUtilityTrainer: SpawnTrainer = (env) => {
     execArgv: entry.execArgv,
     env: cleanEnv(env),
   });
-  let tail = '';
-  const keep = (text: string) => {
-    tail = (tail + text).slice(-TAIL_BYTES);
-  };
+  const tail = new StderrTail();
+  const keep = (text: string) => tail.add(text);
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => keep(chunk));
+  // A pipe that breaks as the child dies must not become an uncaught error in the app.
+  child.stderr?.on('error', () => undefined);
   // A V8 fatal error: the exit that follows gets its reason.
   child.on('error', (type, location) => keep(`\n${type} at ${location}`));
   let exited = false;
@@ -43,7 +41,12 @@ export const spawnUtilityTrainer: SpawnTrainer = (env) => {
       return child.pid;
     },
     post: (msg: HostMessage) => {
-      if (!exited) child.postMessage(msg);
+      if (exited) return;
+      try {
+        child.postMessage(msg);
+      } catch {
+        /* the process died before its 'exit' arrived: that exit reports the reason */
+      }
     },
     onMessage: (cb) => {
       child.on('message', (m: unknown) => cb(m as TrainerMessage));
@@ -51,9 +54,14 @@ export const spawnUtilityTrainer: SpawnTrainer = (env) => {
     onExit: (cb) => {
       child.once('exit', (code) => cb(code, null));
     },
-    stderrTail: () => tail.trim(),
+    stderrTail: () => tail.text,
     kill: () => {
-      if (!exited) child.kill();
+      if (exited) return;
+      try {
+        child.kill();
+      } catch {
+        /* already gone */
+      }
     },
   };
   return port;

@@ -20,6 +20,8 @@ export interface RunManagerOptions {
   metricFlushMs?: number;
   /** Live progress is written to the run row at most this often (ms, default 1000). */
   progressWriteMs?: number;
+  /** How often `watchOwners` looks for runs whose owning process has died (ms, default 3000). */
+  ownerCheckMs?: number;
 }
 
 export interface ManagerEvents {
@@ -57,14 +59,23 @@ export function ownerAlive(owner: string | null): boolean {
   }
 }
 
+/**
+ * Every open manager of this process. A run marked with this process's own OWNER that
+ * none of them holds was left by an earlier process that had the same PID (a container
+ * restarts its server as PID 1 every time): that owner is dead too.
+ */
+const openManagers = new Set<RunManager>();
+
 export class RunManager {
   readonly #store: Store;
   readonly #events: ManagerEvents;
   readonly #opts: Required<Omit<RunManagerOptions, 'host'>> & { host: HostOptions };
   readonly #queue: number[] = [];
   readonly #active = new Map<number, Active>();
-  readonly #waiters = new Map<number, ((run: StoredRun) => void)[]>();
+  /** Told the stored run once it is final, or the error that kept it from being read (a damaged database). */
+  readonly #waiters = new Map<number, ((run: StoredRun | Error) => void)[]>();
   #closed = false;
+  #ownerTimer: NodeJS.Timeout | null = null;
 
   constructor(store: Store, events: ManagerEvents, opts: RunManagerOptions = {}) {
     this.#store = store;
@@ -74,23 +85,68 @@ export class RunManager {
       host: opts.host ?? {},
       metricFlushMs: opts.metricFlushMs ?? 500,
       progressWriteMs: opts.progressWriteMs ?? 1000,
+      ownerCheckMs: opts.ownerCheckMs ?? 3000,
     };
     if (!Number.isInteger(this.#opts.concurrency) || this.#opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
+    openManagers.add(this);
   }
 
   /**
-   * Start-up recovery: runs left `running` or `queued` by a process that no longer
-   * exists become `interrupted` (never left dangling). Runs of live processes (the app
-   * and a CLI can share one database) are left alone.
+   * Recovery: runs left `running` or `queued` by a process that no longer exists become
+   * `interrupted` (never left dangling). Runs of live processes (the app and a CLI can
+   * share one database) are left alone. Called at start, then by `watchOwners`.
    */
   recover(): number[] {
     const orphans = this.#store.runs
       .list({ status: ['running', 'queued'] })
-      .filter((r) => !ownerAlive(this.#store.runs.owner(r.id)))
+      .filter((r) => this.#ownerGone(r.id))
       .map((r) => r.id);
-    if (orphans.length) this.#store.runs.markInterrupted(orphans);
-    for (const id of orphans) this.#events.runChanged(id);
-    return orphans;
+    return this.#interrupt(orphans);
+  }
+
+  /**
+   * Keep recovering while this process lives: a CLI that owned a run can be killed
+   * while a long-lived `serve` or the app shows it, and must not leave it `running`
+   * there forever. One small query every few seconds; the timer never keeps the
+   * process alive.
+   */
+  watchOwners(): void {
+    if (this.#ownerTimer || this.#closed || this.#opts.ownerCheckMs <= 0) return;
+    this.#ownerTimer = setInterval(() => {
+      try {
+        this.recover();
+      } catch {
+        /* the database is busy or unreadable right now: the next tick tries again */
+      }
+    }, this.#opts.ownerCheckMs);
+    this.#ownerTimer.unref();
+  }
+
+  /**
+   * For a cancel or delete of a run this process does not train: if its owner is gone,
+   * mark it interrupted now (and say so to listeners) and return true.
+   */
+  reapIfOrphaned(runId: number): boolean {
+    const run = this.#store.runs.find(runId);
+    if (!run || (run.status !== 'running' && run.status !== 'queued') || this.#holds(runId)) return false;
+    if (!this.#ownerGone(runId)) return false;
+    return this.#interrupt([runId]).includes(runId);
+  }
+
+  #holds(runId: number): boolean {
+    return this.#active.has(runId) || this.#queue.includes(runId);
+  }
+
+  #ownerGone(runId: number): boolean {
+    const owner = this.#store.runs.owner(runId);
+    if (owner === OWNER) return ![...openManagers].some((m) => m.#store.file === this.#store.file && m.#holds(runId));
+    return !ownerAlive(owner);
+  }
+
+  #interrupt(ids: number[]): number[] {
+    const changed = ids.length ? this.#store.runs.markInterrupted(ids) : [];
+    for (const id of changed) this.#events.runChanged(id);
+    return changed;
   }
 
   /** The trainer process of a running run (for diagnostics and fault tests). */
@@ -116,9 +172,14 @@ export class RunManager {
 
   /** Resolves with the stored run once it has reached a final status. */
   wait(runId: number): Promise<StoredRun> {
-    const run = this.#store.runs.get(runId);
+    let run: StoredRun;
+    try {
+      run = this.#store.runs.get(runId);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     if (!['queued', 'running'].includes(run.status) && !this.#active.has(runId)) return Promise.resolve(run);
-    return new Promise((resolve) => this.#waiters.set(runId, [...(this.#waiters.get(runId) ?? []), resolve]));
+    return new Promise((resolve, reject) => this.#waiters.set(runId, [...(this.#waiters.get(runId) ?? []), (r) => (r instanceof Error ? reject(r) : resolve(r))]));
   }
 
   /** Cancel a queued run at once, or ask a running trainer to stop after its step. */
@@ -139,16 +200,23 @@ export class RunManager {
   /** Stop everything: queued runs are cancelled, running trainers killed and their runs marked interrupted. */
   async shutdown(): Promise<void> {
     this.#closed = true;
+    if (this.#ownerTimer) clearInterval(this.#ownerTimer);
+    this.#ownerTimer = null;
     const settled = [...this.#active.keys()].map((id) => this.wait(id));
     for (const id of this.#queue.splice(0)) {
-      this.#store.runs.finish(id, 'cancelled', { error: 'cancelled: LoRA Lab was closed before the run started' });
+      try {
+        this.#store.runs.finish(id, 'cancelled', { error: 'cancelled: LoRA Lab was closed before the run started' });
+      } catch {
+        /* a damaged or unwritable database: closing goes on; recovery marks the run later */
+      }
       this.#settled(id);
     }
     const hosts = [...this.#active.values()].map((a) => a.host).filter((h): h is TrainerHost => h !== null);
     for (const h of hosts) h.kill();
     await Promise.all(hosts.map((h) => h.waitForExit(5000)));
     // Let each run's outcome be written before the store closes.
-    await Promise.race([Promise.all(settled), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([Promise.allSettled(settled), new Promise((r) => setTimeout(r, 5000))]);
+    openManagers.delete(this);
   }
 
   #pump(): void {
@@ -285,8 +353,18 @@ export class RunManager {
   }
 
   #settled(id: number): void {
-    this.#events.runChanged(id);
-    const run = this.#store.runs.get(id);
+    // Whatever the store does (a damaged file refuses every statement), waiters are told.
+    try {
+      this.#events.runChanged(id);
+    } catch {
+      /* the listener could not read the run either; the waiters below hear why */
+    }
+    let run: StoredRun | Error;
+    try {
+      run = this.#store.runs.get(id);
+    } catch (err) {
+      run = err as Error;
+    }
     for (const w of this.#waiters.get(id) ?? []) w(run);
     this.#waiters.delete(id);
   }

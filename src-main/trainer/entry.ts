@@ -5,6 +5,7 @@
  */
 import { initBackend } from './backend.ts';
 import { errorCode, runEvalJob, runJob, type JobControl } from './job.ts';
+import { STDERR_READY_MARK } from './port.ts';
 import type { HostMessage, TrainerMessage } from './protocol.ts';
 
 interface ParentPort {
@@ -14,14 +15,30 @@ interface ParentPort {
 
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
 
+// The host owns this process's life: it cancels or kills it, and we exit when it goes
+// away (see 'disconnect' below). A terminal's Ctrl-C (SIGINT) or hang-up (SIGHUP)
+// reaches every process of its foreground group; dying of it here would turn the clean
+// cancel the CLI is about to ask for into a crash.
+process.on('SIGINT', () => undefined);
+process.on('SIGHUP', () => undefined);
+
+/** Never throws: a host that has gone away (EPIPE, closed channel) only ends the sending. */
 function send(msg: TrainerMessage): Promise<void> {
   if (parentPort) {
-    parentPort.postMessage(msg);
+    try {
+      parentPort.postMessage(msg);
+    } catch {
+      /* the app is gone: 'disconnect' or the kill ends us */
+    }
     return Promise.resolve();
   }
   return new Promise((resolve) => {
     if (!process.send || !process.connected) return resolve();
-    process.send(msg, undefined, {}, () => resolve());
+    try {
+      process.send(msg, undefined, {}, () => resolve());
+    } catch {
+      resolve();
+    }
   });
 }
 
@@ -60,6 +77,8 @@ async function main(): Promise<void> {
   try {
     const info = await initBackend();
     backend = info.name;
+    // What the probe printed (Dawn's WebGPU warnings …) stays out of crash reports.
+    process.stderr.write(`\n${STDERR_READY_MARK}\n`);
     await send({ type: 'ready', backend: info.name, device: info.device, pid: process.pid });
   } catch (err) {
     await send({ type: 'error', runId: null, message: (err as Error).message, code: 'backend' });

@@ -65,8 +65,15 @@ export class TrainerHost {
     });
     if (this.#opts.heartbeatMs > 0 && this.#opts.hangTimeoutMs > 0) {
       let id = 0;
+      let lastTick = Date.now();
       this.#heartbeat = setInterval(() => {
-        if (Date.now() - this.#lastHeard > this.#opts.hangTimeoutMs) {
+        const now = Date.now();
+        // This tick is late: the host itself was frozen (a blocked event loop, SIGSTOP,
+        // a suspended laptop). The trainer's silence meanwhile is not its fault.
+        if (now - lastTick > Math.max(4 * this.#opts.heartbeatMs, 1000)) this.#lastHeard = now;
+        lastTick = now;
+        if (this.#exitInfo) return;
+        if (now - this.#lastHeard > this.#opts.hangTimeoutMs) {
           this.#hung = true;
           this.kill();
           return;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabEvent } from '../../src-main/lab/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
+import { OWNER } from '../../src-main/lab/run-manager.ts';
 import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -181,8 +182,9 @@ describe('recovery', () => {
       const first = Lab.open(file);
       const dead = first.store.runs.create({ name: 'orphan', kind: 'base', config: base() });
       first.store.runs.setOwner(dead.id, 'this-host-is-gone/1');
+      // A live process that is not this one (the test runner that started us).
       const live = first.store.runs.create({ name: 'mine', kind: 'base', config: base() });
-      first.store.runs.setOwner(live.id, `${(await import('node:os')).hostname()}/${process.pid}`);
+      first.store.runs.setOwner(live.id, `${(await import('node:os')).hostname()}/${process.ppid}`);
       first.store.runs.markRunning(live.id, 'wasm', 'test');
       const deadHere = first.store.runs.create({ name: 'dead pid', kind: 'base', config: base() });
       first.store.runs.markRunning(deadHere.id, 'wasm', 'test');
@@ -195,6 +197,31 @@ describe('recovery', () => {
       expect(second.store.runs.get(live.id).status).toBe('running');
       expect(second.store.runs.get(dead.id).status).toBe('queued'); // another machine's: not ours to judge
       second.store.close();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('dead owners while open', () => {
+  it('an earlier process with this PID (a restarted container) left the run: it is interrupted, ours are not', async () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'lab.db');
+      const first = Lab.open(file, { recover: false });
+      const stale = first.store.runs.create({ name: 'same pid, earlier life', kind: 'base', config: base() });
+      first.store.runs.setOwner(stale.id, OWNER);
+      first.store.runs.markRunning(stale.id, 'wasm', 'test');
+      const second = Lab.open(file, { host: { env: { ...process.env, LORA_LAB_BACKEND: 'wasm' } } });
+      expect(second.recovered).toEqual([stale.id]);
+      // A run this process really trains is held by its manager, and stays.
+      const mine = await second.createRun({ config: base({ maxSteps: 100000, epochs: 1000, trainLimit: null, evalEvery: 0 }) });
+      expect(second.manager.recover()).toEqual([]);
+      expect(first.manager.recover()).toEqual([]);
+      await second.cancelRun(mine.id);
+      expect((await second.waitForRun(mine.id)).status).toBe('cancelled');
+      await second.close();
+      first.store.close();
     } finally {
       tmp.cleanup();
     }

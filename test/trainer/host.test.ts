@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
 import { TrainerHost, runInTrainer } from '../../src-main/trainer/host.ts';
 import type { TrainerMessage } from '../../src-main/trainer/protocol.ts';
+import { StderrTail } from '../../src-main/trainer/port.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { fileURLToPath } from 'node:url';
 
 const small = (over: Partial<RunConfig> = {}): RunConfig => ({
   ...defaultConfig('base'), sizes: [784, 64, 10], batchSize: 16, trainLimit: 320, testLimit: 500, evalEvery: 0, maxSteps: 20, ...over,
@@ -106,6 +108,54 @@ describe('trainer process', () => {
     const outcome = await h.run({ runId: 'r7', config: small() });
     expect(outcome).toMatchObject({ status: 'failed', code: 'backend' });
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/LORA_LAB_BACKEND=quantum is not a backend/);
+  });
+});
+
+describe('a trainer dies while its host is busy', () => {
+  it('the heartbeat to a channel that just closed neither throws EPIPE in the host nor leaves the run unsettled', async () => {
+    const h = start({ heartbeatMs: 50 });
+    let killed = false;
+    h.onMessage((m) => {
+      if (m.type === 'progress' && m.phase === 'training' && m.step >= 2 && !killed) {
+        killed = true;
+        process.kill(h.pid!, 'SIGKILL');
+        // Block the host's event loop, as a large import does: the next heartbeat runs
+        // before the host has read that the channel closed, and writes into it.
+        const until = Date.now() + 1500;
+        while (Date.now() < until) {
+          /* busy */
+        }
+      }
+    });
+    const outcome = await h.run({ runId: 'p1', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'crash' });
+    if (outcome.status === 'failed') expect(outcome.error).toMatch(/killed by SIGKILL/);
+  });
+});
+
+describe('crash reports', () => {
+  it('carry nothing the trainer printed while its backend started (library warnings)', async () => {
+    const noise = fileURLToPath(new URL('../fixtures/stderr-noise.cjs', import.meta.url));
+    const h = start({ env: { ...env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --require ${JSON.stringify(noise)}`.trim() } });
+    h.onMessage((m) => {
+      if (m.type === 'progress' && m.phase === 'training' && m.step >= 2) process.kill(h.pid!, 'SIGKILL');
+    });
+    const outcome = await h.run({ runId: 'n1', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'crash' });
+    if (outcome.status === 'failed') {
+      expect(outcome.error).toMatch(/killed by SIGKILL/);
+      expect(outcome.error).not.toMatch(/unrelated library noise/);
+    }
+  });
+
+  it('keep what came after the ready mark, even when the mark is split across chunks', () => {
+    const t = new StderrTail();
+    t.add('Warning: probe noise\n[lora-lab trainer: ');
+    t.add('backend ready]\nRangeError: out of memory\n');
+    expect(t.text).toBe('RangeError: out of memory');
+    const before = new StderrTail();
+    before.add('Error: the backend did not start\n');
+    expect(before.text).toBe('Error: the backend did not start');
   });
 });
 
