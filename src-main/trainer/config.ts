@@ -3,6 +3,7 @@
  * the CLI, the Lab service, the UI (live parameter counts) and the trainer. Pure data
  * and pure functions — no tfjs here, so the renderer can import it.
  */
+import { MAX_SCALING } from '../weights/finite.ts';
 
 export type RunKind = 'base' | 'lora';
 export type OptimizerName = 'adam' | 'sgd';
@@ -96,6 +97,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Absurdity bounds, whatever the machine: one weight matrix of 2^28 float32 values is
+ * 1 GiB, and with its gradient and Adam's two moments already the whole 4 GiB a wasm
+ * heap can hold. (What fits a given machine is checked when a run is created: memory.ts.)
+ */
+export const MAX_LAYER_WEIGHTS = 2 ** 28;
+export const MAX_LAYERS = 64;
+
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isPosFinite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
@@ -110,6 +119,12 @@ export function configIssues(cfg: RunConfig): FieldIssue[] {
   } else {
     if (sizes[0] !== 784) bad('sizes', `the input width must be 784 (28×28 MNIST pixels), got ${sizes[0]}`);
     if (sizes[sizes.length - 1] !== 10) bad('sizes', `the output width must be 10 (digits), got ${sizes[sizes.length - 1]}`);
+    if (sizes.length - 1 > MAX_LAYERS) bad('sizes', `at most ${MAX_LAYERS} layers, got ${sizes.length - 1}`);
+    const huge = layerNames(sizes).findIndex((_, i) => (sizes[i] as number) * (sizes[i + 1] as number) > MAX_LAYER_WEIGHTS);
+    if (huge >= 0) {
+      const [a, b] = [sizes[huge] as number, sizes[huge + 1] as number];
+      bad('sizes', `layer linear${huge + 1} (${a}→${b}) would hold ${(a * b).toLocaleString('en-US')} weights; a layer holds at most ${MAX_LAYER_WEIGHTS.toLocaleString('en-US')} (1 GiB of float32)`);
+    }
   }
   if (!isInt(cfg.seed) || cfg.seed < 0 || cfg.seed > 0xffffffff) bad('seed', 'must be an integer from 0 to 4294967295');
   if (!isInt(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > 60000) bad('batchSize', 'must be an integer from 1 to 60000');
@@ -158,6 +173,10 @@ export function loraIssues(lora: LoraConfig, sizes: readonly number[]): FieldIss
     }
   }
   if (!isPosFinite(lora.alpha)) bad('alpha', `must be a positive number, got ${lora.alpha}`);
+  else if (isInt(lora.r) && lora.r >= 1 && loraScaling(lora) > MAX_SCALING) {
+    // Beyond this, scaling × B·A leaves float32 and the run trains to NaN.
+    bad('alpha', `alpha ${lora.alpha} with rank ${lora.r} gives a scaling of ${loraScaling(lora).toPrecision(3)}, more than ${MAX_SCALING.toLocaleString('en-US')}`);
+  }
   if (lora.init !== 'kaiming' && lora.init !== 'gaussian') bad('init', `must be "kaiming" or "gaussian", got ${JSON.stringify(lora.init)}`);
   if (lora.scaling !== 'standard' && lora.scaling !== 'rslora') bad('scaling', `must be "standard" or "rslora", got ${JSON.stringify(lora.scaling)}`);
   if (!isPosFinite(lora.loraPlusRatio) || lora.loraPlusRatio > 1000) bad('loraPlusRatio', 'must be a number in (0, 1000] (1 turns LoRA+ off)');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, classicPreset, configIssues, defaultConfig, loraScaling, paramCounts, validateConfig } from '../../src-main/trainer/config.ts';
+import { formatBytes, memoryProblem, trainerMemory } from '../../src-main/trainer/memory.ts';
 
 const lora = () => classicPreset('lora');
 
@@ -34,9 +35,12 @@ describe('run config', () => {
     ['unknown digit', (c) => (c.digits = [7, 12]), /digits: unknown digit 12/],
     ['unknown layer', (c) => (c.lora!.targets = ['linear9']), /unknown layer linear9/],
     ['zero alpha', (c) => (c.lora!.alpha = 0), /lora\.alpha: must be a positive number/],
+    ['alpha 1e308 (a scaling that overflows float32)', (c) => (c.lora!.alpha = 1e308), /lora\.alpha: alpha 1e\+308 with rank 1 gives a scaling of 1\.00e\+308, more than 10,000/],
     ['fractional batch', (c) => (c.batchSize = 2.5), /batchSize: must be an integer/],
     ['wrong input width', (c) => (c.sizes = [100, 10]), /input width must be 784/],
     ['unknown optimizer', (c) => ((c as { optimizer: string }).optimizer = 'rmsprop'), /optimizer: must be "adam" or "sgd"/],
+    ['a layer of 4.3 billion weights', (c) => (c.sizes = [784, 65536, 65536, 10]), /sizes: layer linear2 \(65536→65536\) would hold 4,294,967,296 weights; a layer holds at most 268,435,456/],
+    ['a thousand layers', (c) => (c.sizes = [784, ...new Array(1000).fill(16), 10]), /sizes: at most 64 layers, got 1001/],
   ];
   for (const [name, mutate, message] of cases) {
     it(`rejects ${name} with a clear message`, () => {
@@ -46,4 +50,42 @@ describe('run config', () => {
       expect(() => validateConfig(c)).toThrow(message);
     });
   }
+});
+
+describe('memory estimate', () => {
+  const GB = 2 ** 30;
+  it('counts weights, gradients, Adam state, copies, activations, data and runtime', () => {
+    const cfg = defaultConfig('base');
+    const e = trainerMemory(cfg);
+    const params = paramCounts(cfg).base;
+    expect(e.parts.weights).toBe(params * 4);
+    expect(e.parts.gradients).toBe(params * 4);
+    expect(e.parts.optimizer).toBe(params * 8);
+    expect(trainerMemory({ ...cfg, optimizer: 'sgd' }).parts.optimizer).toBe(0);
+    expect(e.total).toBe(Object.values(e.parts).reduce((a, b) => a + b, 0));
+    // The paper's MLP trains in about half a gigabyte: fine on any machine worth the name.
+    expect(e.total).toBeLessThan(0.6 * GB);
+    expect(memoryProblem(e, 4 * GB)).toBeNull();
+  });
+
+  it('a LoRA run keeps only the adapter trainable, but copies of the frozen base', () => {
+    const cfg = defaultConfig('lora');
+    const e = trainerMemory(cfg);
+    expect(e.parts.gradients).toBe(paramCounts(cfg).trainable * 4);
+    expect(e.parts.copies).toBeGreaterThan(e.parts.weights);
+  });
+
+  it('names the estimate and its largest parts when a run cannot fit', () => {
+    const e = trainerMemory({ ...defaultConfig('base'), sizes: [784, 16384, 16384, 16384, 10] });
+    const why = memoryProblem(e, 24 * GB);
+    expect(why).toMatch(/^this run needs about [\d.]+ GB of memory \(working copies of the weights [\d.]+ GB, Adam state [\d.]+ GB, weights [\d.]+ GB, gradients [\d.]+ GB\) but this machine has 24 GB, of which a run may use 12 GB: /);
+    const batch = memoryProblem(trainerMemory({ ...defaultConfig('base'), sizes: [784, 65536, 10], batchSize: 60000 }), 24 * GB);
+    expect(batch).toMatch(/needs about [\d.]+ GB of memory \(activations for a batch [\d.]+ GB\)/);
+  });
+
+  it('formats sizes for people', () => {
+    expect(formatBytes(512)).toBe('512 bytes');
+    expect(formatBytes(1.5 * 2 ** 20)).toBe('1.5 MB');
+    expect(formatBytes(38 * GB)).toBe('38 GB');
+  });
 });
