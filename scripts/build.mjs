@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 
 const node = { bundle: true, platform: 'node', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' };
 
-await build({ ...node, format: 'esm', entryPoints: { cli: 'src-main/cli.ts', trainer: 'src-main/trainer/entry.ts' }, outdir: 'dist' });
+await build({ ...node, format: 'esm', entryPoints: { cli: 'src-main/cli.ts', trainer: 'src-main/trainer/entry.ts', 'weights-worker': 'src-main/weights/worker.ts' }, outdir: 'dist' });
 
 if (existsSync('src-main/app/main.ts')) {
   await build({ ...node, format: 'esm', entryPoints: { main: 'src-main/app/main.ts' }, outdir: 'dist', external: ['electron'] });

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { EvalSummary, ExportFormat, ExportTarget, MergeMethod, MergeRequest } from '../lab/api.ts';
+import { MAX_MERGE_WEIGHT } from '../weights/finite.ts';
 import { ProgressBar } from './progress.ts';
 import { UsageError, commonFlags, parse } from './options.ts';
 import { resolveModel, type Session } from './session.ts';
@@ -26,7 +27,8 @@ export async function exportCommand(argv: string[], s: Session): Promise<void> {
   const { values, positionals } = parse(argv, { ...commonFlags, format: { type: 'string' }, out: { type: 'string' }, merged: { type: 'boolean' }, force: { type: 'boolean' } }, true);
   const format = values['format'] as ExportFormat | undefined;
   if (!format || !FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
-  if (typeof values['out'] !== 'string') throw new UsageError('--out PATH is required (a file, or a folder for peft and tfjs)');
+  // An empty --out would resolve to the current folder.
+  if (typeof values['out'] !== 'string' || values['out'].trim() === '') throw new UsageError('--out PATH is required (a file, or a folder for peft and tfjs)');
   const runIds = (p: string) => {
     const t = parseTarget(p);
     if (t.kind !== 'run') throw new UsageError('several ids export a comparison: give runs only');
@@ -73,6 +75,7 @@ export async function mergeCommand(argv: string[], s: Session): Promise<void> {
     const id = Number((idText ?? '').replace(/^a/, ''));
     const weight = w === undefined ? 1 : Number(w);
     if (!Number.isInteger(id) || id < 1 || !Number.isFinite(weight)) throw new UsageError(`--adapter takes ID or ID:WEIGHT (e.g. a3:0.5), got "${a}"`);
+    if (Math.abs(weight) > MAX_MERGE_WEIGHT) throw new UsageError(`--adapter ${a}: a weight is a number from -${MAX_MERGE_WEIGHT} to ${MAX_MERGE_WEIGHT}`);
     return { adapterId: id, weight };
   });
   const method = (values['method'] ?? 'linear') as MergeMethod;
@@ -112,12 +115,12 @@ export async function importCommand(argv: string[], s: Session): Promise<void> {
   const as = values['as'] ?? (/\.safetensors$/i.test(path) ? 'model' : 'adapter');
   const name = typeof values['name'] === 'string' ? values['name'] : path.split('/').filter(Boolean).at(-1) ?? path;
   if (as === 'model') {
-    const id = lab.weights.importModel(resolve(path), name);
+    const id = await lab.weights.importModel(resolve(path), name);
     return s.out(values['json'] ? JSON.stringify({ model: id }) : `imported model ${id}: ${name}`);
   }
   if (as !== 'adapter') throw new UsageError('--as must be model or adapter');
   if (values['base'] === undefined) throw new UsageError('importing an adapter needs --base MODEL (the model it was trained on)');
-  const id = lab.weights.importAdapter(resolve(path), resolveModel(lab, values['base'] as string), name);
+  const id = await lab.weights.importAdapter(resolve(path), resolveModel(lab, values['base'] as string), name);
   s.out(values['json'] ? JSON.stringify({ adapter: id }) : `imported adapter ${id}: ${name}`);
 }
 

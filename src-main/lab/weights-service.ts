@@ -1,24 +1,26 @@
 /**
  * Merging, exporting and importing weights for the Lab service. The math and the file
- * formats live in src-main/weights/; this file fetches from the store, checks that
- * adapters fit their base, runs evaluations in a trainer process (the main process
- * never does tensor work) and writes files atomically.
+ * formats live in src-main/weights/; this file fetches from the store, hands imports
+ * and merges to a worker thread (weights/worker-client.ts: reading, checking and
+ * computing never block the event loop), runs evaluations in a trainer process, writes
+ * the results to the store and files atomically.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Store } from '../store/store.ts';
 import { TrainerHost, type HostOptions } from '../trainer/host.ts';
 import type { AdapterInfo, EvalJob, Evaluation } from '../trainer/protocol.ts';
-import { mlpSizes } from '../weights/architecture.ts';
 import { comparisonCsv, metricsCsv, paramsCsv } from '../weights/csv.ts';
-import { MergeError, checkAdapterFits, combineDeltas, combineToAdapter, deltaFromAdapter, mergeIntoBase } from '../weights/merge.ts';
+import { MAX_SCALING, describeNonFinite, nonFiniteTensors } from '../weights/finite.ts';
+import type { ImportedAdapter, ImportedModel, MergeResult, WeightsJob } from '../weights/jobs.ts';
+import { MergeError, checkMergeResult, deltaFromAdapter, mergeIntoBase } from '../weights/merge.ts';
 import type { NamedTensors } from '../weights/named.ts';
-import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, parsePeft, peftFiles } from '../weights/peft.ts';
-import { readSafetensorsFile, writeSafetensors } from '../weights/safetensors.ts';
+import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftFiles } from '../weights/peft.ts';
+import { writeSafetensors } from '../weights/safetensors.ts';
+import { WeightsJobError, runWeightsJob } from '../weights/worker-client.ts';
 import { TFJS_MODEL_FILE, TFJS_WEIGHTS_FILE, tfjsModelFiles } from '../weights/tfjs-format.ts';
 import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergePreview, type MergeRequest } from './api.ts';
 import { compareData, flattenConfig } from './compare.ts';
 import { type Progress, type WrittenFile, writeFileAtomic, writeFolderAtomic } from './files.ts';
+import { evaluationSlots } from './trainer-slots.ts';
 
 const summary = (e: Evaluation): EvalSummary => ({ accuracy: e.accuracy, loss: e.loss, total: e.total, wrongPerClass: e.wrongPerClass, countPerClass: e.countPerClass });
 
@@ -30,7 +32,10 @@ export class WeightsService {
 
   // ── merging ──────────────────────────────────────────────────────────────────
 
-  /** The adapters of a request, checked to fit the base model. */
+  /**
+   * The stored inputs of a request. Whether each adapter fits the base, and holds only
+   * finite values, is checked in the worker with the merge (a full scan of every tensor).
+   */
   #inputs(req: MergeRequest) {
     const base = this.store.models.find(req.baseModelId);
     if (!base) throw new LabError(`model ${req.baseModelId} does not exist`, 404);
@@ -40,13 +45,7 @@ export class WeightsService {
       const a = this.store.adapters.find(adapterId);
       if (!a) throw new LabError(`adapter ${adapterId} does not exist`, 404);
       if (a.baseModelId !== base.id) throw new LabError(`adapter ${a.id} "${a.name}" was trained on model ${a.baseModelId}, not on model ${base.id}`);
-      const tensors = this.store.tensors.get({ adapterId });
-      try {
-        checkAdapterFits(base.sizes, a.info, tensors, `adapter ${a.id}`);
-      } catch (err) {
-        throw new LabError((err as Error).message);
-      }
-      return { id: a.id, name: a.name, info: a.info, tensors, weight };
+      return { id: a.id, name: a.name, info: a.info, tensors: this.store.tensors.get({ adapterId }), weight };
     });
     return { base, baseTensors: this.store.tensors.get({ modelId: base.id }), adapters };
   }
@@ -61,67 +60,112 @@ export class WeightsService {
     };
   }
 
+  /** The merge computed on a worker thread; the inputs come back with the result (transferred, not copied). */
+  async #merge(req: MergeRequest, output: 'model' | 'adapter', inputs = this.#inputs(req)): Promise<MergeResult> {
+    const { base, baseTensors, adapters } = inputs;
+    const job: WeightsJob = {
+      kind: 'merge',
+      output,
+      sizes: base.sizes,
+      base: baseTensors,
+      baseLabel: `model ${base.id}`,
+      adapters: adapters.map((a) => ({ name: `a${a.id} ${a.name}`, info: a.info, tensors: a.tensors, weight: a.weight })),
+      options: this.#options(req),
+    };
+    return (await inWorker(job)) as MergeResult;
+  }
+
   /** Evaluate the base, each adapter alone and the combination; nothing is written. */
   async previewMerge(req: MergeRequest): Promise<MergePreview> {
-    const { base, baseTensors, adapters } = this.#inputs(req);
-    const merged = mergeOrExplain(() => mergeIntoBase(baseTensors, combineDeltas(base.sizes, adapters, this.#options(req))));
+    const inputs = this.#inputs(req);
+    const { base, adapters } = inputs;
+    const merged = await this.#merge(req, 'model', inputs);
     const results = await this.evaluate({
       runId: `preview-${base.id}`,
       sizes: base.sizes,
       testLimit: req.testLimit ?? null,
       models: [
-        { name: 'base', tensors: baseTensors },
-        ...adapters.map((a) => ({ name: a.name, tensors: baseTensors, adapter: { scaling: a.info.scaling, targets: a.info.targets, tensors: a.tensors } })),
-        { name: 'combined', tensors: merged },
+        { name: 'base', tensors: merged.base },
+        ...adapters.map((a, i) => ({ name: a.name, tensors: merged.base, adapter: { scaling: a.info.scaling, targets: a.info.targets, tensors: merged.adapters[i] as NamedTensors } })),
+        { name: 'combined', tensors: merged.tensors },
       ],
     });
     return { request: req, base: summary(results[0] as Evaluation), adapters: results.slice(1, -1).map(summary), combined: summary(results.at(-1) as Evaluation) };
   }
 
   /** Store the combination as a merged model or as a new adapter on the same base. */
-  saveMerge(req: MergeRequest, name: string, output: 'model' | 'adapter'): { kind: 'model' | 'adapter'; id: number } {
-    const { base, baseTensors, adapters } = this.#inputs(req);
+  async saveMerge(req: MergeRequest, name: string, output: 'model' | 'adapter'): Promise<{ kind: 'model' | 'adapter'; id: number }> {
+    const merged = await this.#merge(req, output);
+    // Looked up again after the await: the base may have been deleted meanwhile.
+    const base = this.store.models.find(req.baseModelId);
+    if (!base) throw new LabError(`model ${req.baseModelId} does not exist`, 404);
     const origin = { merge: { method: req.method, base: base.id, adapters: req.adapters, rank: req.rank, density: req.density, dropRate: req.dropRate, seed: req.seed } };
     if (output === 'model') {
-      const tensors = mergeOrExplain(() => mergeIntoBase(baseTensors, combineDeltas(base.sizes, adapters, this.#options(req))));
       return this.store.transaction(() => {
         const m = this.store.models.create({ name, kind: 'merged', sizes: base.sizes, parentModelId: base.id, origin });
-        this.store.tensors.put({ modelId: m.id }, tensors);
+        this.store.tensors.put({ modelId: m.id }, merged.tensors);
         return { kind: 'model' as const, id: m.id };
       });
     }
-    const combined = mergeOrExplain(() => combineToAdapter(base.sizes, adapters, this.#options(req)));
+    const info = merged.info as AdapterInfo;
     return this.store.transaction(() => {
-      const a = this.store.adapters.create({ name, baseModelId: base.id, info: combined.info, origin });
-      this.store.tensors.put({ adapterId: a.id }, combined.tensors);
+      const a = this.store.adapters.create({ name, baseModelId: base.id, info, origin });
+      this.store.tensors.put({ adapterId: a.id }, merged.tensors);
       return { kind: 'adapter' as const, id: a.id };
     });
   }
 
+  /** In a trainer process of the shared pool: at most EVALUATION_SLOTS at once, the rest queue. */
   async evaluate(job: EvalJob): Promise<Evaluation[]> {
-    const host = new TrainerHost(this.host);
-    try {
-      const r = await host.evaluate(job);
-      if (r.status !== 'completed') throw new LabError(`the evaluation failed: ${r.error}`, 400);
-      return r.results;
-    } finally {
-      host.kill();
-      await host.waitForExit(5000);
-    }
+    return evaluationSlots.use(async () => {
+      const host = new TrainerHost(this.host);
+      try {
+        const r = await host.evaluate(job);
+        if (r.status !== 'completed') throw new LabError(`the evaluation failed: ${r.error}`, 400);
+        return r.results;
+      } finally {
+        // The slot is free only once the process is gone.
+        host.kill();
+        await host.waitForExit(5000);
+      }
+    });
   }
 
-  /** A stored model's weights, or a base with an adapter merged in. */
+  /**
+   * A stored model's weights, refused when they hold NaN or infinite values (an older
+   * LoRA Lab imported and merged such models): they would evaluate and export as noise.
+   */
   modelWeights(modelId: number): { sizes: number[]; tensors: NamedTensors } {
     const m = this.store.models.find(modelId);
     if (!m) throw new LabError(`model ${modelId} does not exist`, 404);
-    return { sizes: m.sizes, tensors: this.store.tensors.get({ modelId }) };
+    const tensors = this.store.tensors.get({ modelId });
+    const bad = nonFiniteTensors(tensors);
+    if (bad.length > 0) throw new LabError(`model ${modelId} is unusable: ${describeNonFinite(bad)}; delete it and import or merge it again`);
+    return { sizes: m.sizes, tensors };
   }
 
+  /** A base with an adapter merged in (export --merged), checked like any merge result. */
   mergedAdapterWeights(adapterId: number): { sizes: number[]; tensors: NamedTensors; lineage: object } {
     const a = this.store.adapters.find(adapterId);
     if (!a) throw new LabError(`adapter ${adapterId} does not exist`, 404);
+    const adapter = this.#adapterTensors(adapterId);
     const { sizes, tensors } = this.modelWeights(a.baseModelId);
-    return { sizes, tensors: mergeIntoBase(tensors, deltaFromAdapter(a.info, this.store.tensors.get({ adapterId }))), lineage: { base: a.baseModelId, adapter: a.id, weight: 1, method: 'merge' } };
+    const merged = mergeOrExplain(() => {
+      const m = mergeIntoBase(tensors, deltaFromAdapter(a.info, adapter));
+      checkMergeResult(m, [{ name: `a${a.id} ${a.name}`, info: a.info, tensors: adapter, weight: 1 }]);
+      return m;
+    });
+    return { sizes, tensors: merged, lineage: { base: a.baseModelId, adapter: a.id, weight: 1, method: 'merge' } };
+  }
+
+  /** A stored adapter's tensors, refused when they or its scaling could only produce NaN or infinities. */
+  #adapterTensors(adapterId: number): NamedTensors {
+    const a = this.store.adapters.get(adapterId);
+    if (!(Math.abs(a.info.scaling) <= MAX_SCALING)) throw new LabError(`adapter ${adapterId} is unusable: its scaling ${a.info.scaling} is larger than ${MAX_SCALING}; delete it`);
+    const tensors = this.store.tensors.get({ adapterId });
+    const bad = nonFiniteTensors(tensors);
+    if (bad.length > 0) throw new LabError(`adapter ${adapterId} is unusable: ${describeNonFinite(bad)}; delete it`);
+    return tensors;
   }
 
   // ── export ───────────────────────────────────────────────────────────────────
@@ -173,7 +217,7 @@ export class WeightsService {
       if (merged) return { kind: 'model', ...this.mergedAdapterWeights(t.id) };
       const a = this.store.adapters.find(t.id);
       if (!a) throw new LabError(`adapter ${t.id} does not exist`, 404);
-      return { kind: 'adapter', tensors: this.store.tensors.get({ adapterId: a.id }), info: a.info, baseName: `lora-lab/model-${a.baseModelId}` };
+      return { kind: 'adapter', tensors: this.#adapterTensors(a.id), info: a.info, baseName: `lora-lab/model-${a.baseModelId}` };
     }
     throw new LabError('weights are exported from a model, an adapter or a run');
   }
@@ -200,43 +244,30 @@ export class WeightsService {
   }
 
   // ── import ───────────────────────────────────────────────────────────────────
+  // Files are read, parsed and checked (sizes before reading, finite values, scales,
+  // ranks) on a worker thread; only the store write happens here.
 
   /** Base weights from a PyTorch-layout safetensors file; the architecture is read from the tensors. */
-  importModel(path: string, name: string): number {
-    const { tensors, metadata } = readOrExplain(() => readSafetensorsFile(path));
-    let sizes: number[];
-    try {
-      sizes = mlpSizes(tensors);
-    } catch (err) {
-      throw new LabError(`${path}: ${(err as Error).message}`);
-    }
-    if (sizes[0] !== 784 || sizes.at(-1) !== 10) throw new LabError(`${path}: the model maps ${sizes[0]} inputs to ${sizes.at(-1)} outputs; LoRA Lab's MNIST models map 784 to 10`);
+  async importModel(path: string, name: string): Promise<number> {
+    const m = (await inWorker({ kind: 'import-model', path })) as ImportedModel;
     return this.store.transaction(() => {
-      const m = this.store.models.create({ name, kind: 'imported', sizes, origin: { file: path, bytes: statSync(path).size, metadata } });
-      this.store.tensors.put({ modelId: m.id }, tensors);
-      return m.id;
+      const created = this.store.models.create({ name, kind: 'imported', sizes: m.sizes, origin: { file: path, bytes: m.bytes, metadata: m.metadata } });
+      this.store.tensors.put({ modelId: created.id }, m.tensors);
+      return created.id;
     });
   }
 
   /** A PEFT adapter folder (or its adapter_config.json's folder) for a stored base model. */
-  importAdapter(folder: string, baseModelId: number, name: string): number {
-    const base = this.store.models.find(baseModelId);
-    if (!base) throw new LabError(`model ${baseModelId} does not exist`, 404);
-    const dir = statSync(folder).isDirectory() ? folder : join(folder, '..');
-    const parsed = readOrExplain(() => {
-      const cfgText = readFileSync(join(dir, PEFT_CONFIG_FILE), 'utf8');
-      if (cfgText.length > 1_000_000) throw new LabError(`${join(dir, PEFT_CONFIG_FILE)} is too large to be an adapter config`);
-      const weights = join(dir, PEFT_WEIGHTS_FILE);
-      if (statSync(weights).size > 2 * 1024 ** 3) throw new LabError(`${weights} is larger than 2 GB`);
-      return parsePeft(JSON.parse(cfgText) as unknown, readFileSync(weights));
-    });
-    try {
-      checkAdapterFits(base.sizes, parsed.info, parsed.tensors, `the adapter in ${dir}`);
-    } catch (err) {
-      throw new LabError((err as Error).message);
-    }
+  async importAdapter(folder: string, baseModelId: number, name: string): Promise<number> {
+    const sizes = () => {
+      const base = this.store.models.find(baseModelId);
+      if (!base) throw new LabError(`model ${baseModelId} does not exist`, 404);
+      return base.sizes;
+    };
+    const parsed = (await inWorker({ kind: 'import-adapter', path: folder, baseSizes: sizes() })) as ImportedAdapter;
+    sizes(); // the base may have been deleted while the worker ran
     return this.store.transaction(() => {
-      const a = this.store.adapters.create({ name, baseModelId, info: parsed.info, origin: { folder: dir, baseModel: parsed.baseModel } });
+      const a = this.store.adapters.create({ name, baseModelId, info: parsed.info, origin: { folder: parsed.folder, baseModel: parsed.baseModel } });
       this.store.tensors.put({ adapterId: a.id }, parsed.tensors);
       return a.id;
     });
@@ -258,16 +289,16 @@ function mergeOrExplain<T>(fn: () => T): T {
   }
 }
 
-/** File-format errors (hostile or broken files) become clear 400s; nothing is stored. */
-function readOrExplain<T>(fn: () => T): T {
+/**
+ * A weights job on a worker thread. Format, size, finiteness and merge errors become
+ * clear 400s (404 for a missing file): nothing is stored. Their messages name files,
+ * tensors and byte offsets, never a file's content.
+ */
+async function inWorker(job: WeightsJob) {
   try {
-    return fn();
+    return await runWeightsJob(job);
   } catch (err) {
-    if (err instanceof LabError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new LabError(`file not found: ${e.path ?? ''}`, 404);
-    if (e instanceof SyntaxError) throw new LabError(`the adapter config is not valid JSON: ${e.message}`);
-    if (/Error$/.test(e.name ?? '') && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError') throw new LabError(e.message);
+    if (err instanceof WeightsJobError && err.kind !== 'Error') throw new LabError(err.message, err.notFound ? 404 : 400);
     throw err;
   }
 }

@@ -20,6 +20,7 @@
 import { layerNames } from '../trainer/config.ts';
 import type { AdapterInfo } from '../trainer/protocol.ts';
 import { Rng } from '../util/rng.ts';
+import { MAX_MERGE_WEIGHT, MAX_SCALING, countNonFinite, nonFiniteTensors } from './finite.ts';
 import { type Matrix, matrix, randomizedSvd, truncatedSvdOfProduct } from './linalg.ts';
 import type { HostTensor, NamedTensors } from './named.ts';
 import { dareMerge, tiesMerge } from './task-vectors.ts';
@@ -68,6 +69,8 @@ export function checkAdapterFits(sizes: readonly number[], info: AdapterInfo, te
   };
   if (!Number.isInteger(info.r) || info.r < 1) bad(`rank r must be a positive integer, got ${info.r}`);
   if (!Number.isFinite(info.scaling)) bad(`scaling must be a finite number, got ${info.scaling}`);
+  // Stored by an older LoRA Lab (lora_alpha 1e308 was accepted): any merge would overflow.
+  if (Math.abs(info.scaling) > MAX_SCALING) bad(`scaling ${info.scaling.toPrecision(3)} is larger than ${MAX_SCALING.toLocaleString('en-US')}: merging it would overflow`);
   if (!Array.isArray(info.targets) || info.targets.length === 0) bad('targets no layer');
   if (new Set(info.targets).size !== info.targets.length) bad('lists a target layer twice');
   const expected = new Set<string>();
@@ -83,7 +86,8 @@ export function checkAdapterFits(sizes: readonly number[], info: AdapterInfo, te
     if (b.shape.join() !== `${outF},${info.r}`) bad(`${t}.lora_B has shape [${b.shape}], this base needs [${outF}, ${info.r}]: other shapes, another base`);
     for (const x of [a, b]) {
       if (x.data.length !== x.shape[0]! * x.shape[1]!) bad(`${t} holds ${x.data.length} values for shape [${x.shape}]`);
-      if (!x.data.every(Number.isFinite)) bad(`${t} holds NaN or infinite values`);
+      const nonFinite = countNonFinite(x.data);
+      if (nonFinite > 0) bad(`${t}.${x === a ? 'lora_A' : 'lora_B'} holds ${nonFinite.toLocaleString('en-US')} NaN or infinite values`);
     }
     expected.add(`${t}.lora_A`).add(`${t}.lora_B`);
   }
@@ -98,7 +102,9 @@ function checkInputs(sizes: readonly number[], adapters: readonly WeightedAdapte
   if (!Array.isArray(adapters) || adapters.length === 0) throw new MergeError('choose at least one adapter to combine');
   adapters.forEach((a, i) => {
     const label = a.name ? `adapter ${JSON.stringify(a.name)}` : `adapter ${i + 1}`;
-    if (typeof a.weight !== 'number' || !Number.isFinite(a.weight)) throw new MergeError(`${label}: weight must be a finite number, got ${a.weight}`);
+    if (typeof a.weight !== 'number' || !(Math.abs(a.weight) <= MAX_MERGE_WEIGHT)) {
+      throw new MergeError(`${label}: weight must be a number from -${MAX_MERGE_WEIGHT} to ${MAX_MERGE_WEIGHT}, got ${a.weight}`);
+    }
     checkAdapterFits(sizes, a.info, a.tensors, label);
   });
   if (opts.rank !== undefined && (!Number.isInteger(opts.rank) || opts.rank < 1 || opts.rank > 65536)) {
@@ -271,4 +277,21 @@ export function mergeIntoBase(baseTensors: NamedTensors, deltas: LayerDeltas): N
     for (let i = 0; i < w.data.length; i++) w.data[i] = (w.data[i] as number) + (d.data[i] as number);
   }
   return out;
+}
+
+/**
+ * Throw a MergeError when a merge produced NaN or infinite weights: finite inputs can
+ * still overflow float32 (an adapter weight × its scaling × large factors). Called on
+ * every result before it is stored or previewed; the message names the tensor and the
+ * factors that made it, so the user knows what to make smaller.
+ */
+export function checkMergeResult(result: NamedTensors, adapters: readonly WeightedAdapter[]): void {
+  const bad = nonFiniteTensors(result);
+  const first = bad[0];
+  if (!first) return;
+  const factors = adapters.map((a, i) => `${a.name ?? `adapter ${i + 1}`}: weight ${a.weight} × scaling ${a.info.scaling}`).join('; ');
+  throw new MergeError(
+    `the merge overflows float32: ${first.count.toLocaleString('en-US')} values of ${first.name}${bad.length > 1 ? ` (and of ${bad.length - 1} more tensor${bad.length > 2 ? 's' : ''})` : ''} ` +
+      `would be infinite or NaN; an adapter weight × scaling is too large for these weights (${factors})`,
+  );
 }

@@ -10,6 +10,8 @@
  */
 import type { AdapterInfo } from '../trainer/protocol.ts';
 import type { HostTensor, NamedTensors } from './named.ts';
+import { MAX_SCALING, checkFinite } from './finite.ts';
+import { brief, parseJsonText, utf8Offset } from './json-text.ts';
 import { SafetensorsError, readSafetensors, writeSafetensors, type SafetensorsReadOptions } from './safetensors.ts';
 
 export class PeftError extends Error {
@@ -66,7 +68,7 @@ export function peftFiles(adapter: NamedTensors, info: AdapterInfo, baseName: st
   if (info.targets.length === 0) throw new PeftError('the adapter has no target modules');
   const out: NamedTensors = {};
   for (const layer of info.targets) {
-    if (!LAYER.test(layer)) throw new PeftError(`target module ${JSON.stringify(layer)} is not a linearN layer`);
+    if (!LAYER.test(layer)) throw new PeftError(`target module ${brief(layer)} is not a linearN layer`);
     const a = adapter[`${layer}.lora_A`];
     const b = adapter[`${layer}.lora_B`];
     if (!a || !b) throw new PeftError(`target ${layer} lacks ${!a ? 'lora_A' : 'lora_B'}`);
@@ -122,23 +124,27 @@ const isEmpty = (v: unknown) => v === undefined || v === null || (isObject(v) &&
 export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opts: SafetensorsReadOptions = {}): ParsedPeft {
   let cfg = configJson;
   if (typeof cfg === 'string') {
-    try {
-      cfg = JSON.parse(cfg);
-    } catch (err) {
-      throw new PeftError(`${PEFT_CONFIG_FILE} is not valid JSON (${(err as Error).message})`);
-    }
+    // By position only: the parser's own message would quote the file.
+    const parsed = parseJsonText(cfg);
+    if (!parsed.ok) throw new PeftError(`${PEFT_CONFIG_FILE} is not valid JSON (at byte ${utf8Offset(cfg, parsed.at)})`);
+    cfg = parsed.value;
   }
   if (!isObject(cfg)) throw new PeftError(`${PEFT_CONFIG_FILE} must be a JSON object`);
   const c = cfg;
-  if (c['peft_type'] !== 'LORA') throw new PeftError(`peft_type ${JSON.stringify(c['peft_type'])} is not supported (only "LORA")`);
+  if (c['peft_type'] !== 'LORA') throw new PeftError(`peft_type ${brief(c['peft_type'])} is not supported (only "LORA")`);
   const r = c['r'];
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new PeftError(`r must be a positive integer, got ${JSON.stringify(r)}`);
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new PeftError(`r must be a positive integer, got ${brief(r)}`);
   const alpha = c['lora_alpha'];
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) throw new PeftError(`lora_alpha must be a positive number, got ${JSON.stringify(alpha)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) throw new PeftError(`lora_alpha must be a positive number, got ${brief(alpha)}`);
   const rslora = c['use_rslora'] ?? false;
-  if (typeof rslora !== 'boolean') throw new PeftError(`use_rslora must be true or false, got ${JSON.stringify(rslora)}`);
+  if (typeof rslora !== 'boolean') throw new PeftError(`use_rslora must be true or false, got ${brief(rslora)}`);
+  const scaling = expectedScaling(r, alpha, rslora ? 'rslora' : 'standard');
+  // alpha 1e308 is a finite number, but scaling × B·A then leaves float32 in any merge.
+  if (!(scaling <= MAX_SCALING)) {
+    throw new PeftError(`lora_alpha ${alpha} with r ${r} gives a scaling of ${scaling.toPrecision(3)}, more than ${MAX_SCALING.toLocaleString('en-US')}: not a usable adapter`);
+  }
   if (c['use_dora'] === true) throw new PeftError('DoRA adapters (use_dora: true) are not supported');
-  if ((c['bias'] ?? 'none') !== 'none') throw new PeftError(`bias ${JSON.stringify(c['bias'])} trains biases too; only bias "none" is supported`);
+  if ((c['bias'] ?? 'none') !== 'none') throw new PeftError(`bias ${brief(c['bias'])} trains biases too; only bias "none" is supported`);
   if (c['fan_in_fan_out'] === true) throw new PeftError('fan_in_fan_out: true (Conv1D layout) is not supported');
   for (const k of ['rank_pattern', 'alpha_pattern', 'modules_to_save', 'layers_to_transform']) {
     if (!isEmpty(c[k])) throw new PeftError(`${k} is set; LoRA Lab supports one rank and alpha for all layers and no extra modules`);
@@ -146,7 +152,7 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
   const init = c['init_lora_weights'] ?? true;
   // false (B not zeroed) only changes how training starts, not what the adapter means.
   if (init !== true && init !== false && init !== 'gaussian') {
-    throw new PeftError(`init_lora_weights ${JSON.stringify(init)} is not supported (true, false or "gaussian"; PiSSA/OLoRA-style inits change the base weights)`);
+    throw new PeftError(`init_lora_weights ${brief(init)} is not supported (true, false or "gaussian"; PiSSA/OLoRA-style inits change the base weights)`);
   }
 
   let file;
@@ -156,12 +162,13 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
     if (err instanceof SafetensorsError) throw new PeftError(`${PEFT_WEIGHTS_FILE}: ${err.message}`);
     throw err;
   }
+  checkFinite(file.tensors, PEFT_WEIGHTS_FILE);
   const pairs = new Map<string, { A?: HostTensor; B?: HostTensor }>();
   for (const [key, t] of Object.entries(file.tensors)) {
     const m = KEY.exec(key);
-    if (!m) throw new PeftError(`${PEFT_WEIGHTS_FILE}: unexpected tensor ${JSON.stringify(key)} (expected base_model.model.<layer>.lora_A.weight / lora_B.weight)`);
+    if (!m) throw new PeftError(`${PEFT_WEIGHTS_FILE}: unexpected tensor ${brief(key)} (expected base_model.model.<layer>.lora_A.weight / lora_B.weight)`);
     const [, layer, which] = m as unknown as [string, string, 'A' | 'B'];
-    if (!LAYER.test(layer)) throw new PeftError(`${PEFT_WEIGHTS_FILE}: module ${JSON.stringify(layer)} is not a linearN layer`);
+    if (!LAYER.test(layer)) throw new PeftError(`${PEFT_WEIGHTS_FILE}: module ${brief(layer)} is not a linearN layer`);
     const p = pairs.get(layer) ?? {};
     p[which] = t;
     pairs.set(layer, p);
@@ -179,7 +186,7 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
     if (!targets.includes(layer)) throw new PeftError(`${PEFT_WEIGHTS_FILE} holds weights for ${layer}, which target_modules does not list`);
   }
   const scalingRule = rslora ? 'rslora' : 'standard';
-  const info: AdapterInfo = { r, alpha, scaling: expectedScaling(r, alpha, scalingRule), scalingRule, targets, init: init === 'gaussian' ? 'gaussian' : 'kaiming' };
+  const info: AdapterInfo = { r, alpha, scaling, scalingRule, targets, init: init === 'gaussian' ? 'gaussian' : 'kaiming' };
   const base = c['base_model_name_or_path'];
   return { info, tensors, baseModel: typeof base === 'string' && base !== '' ? base : null };
 }
@@ -190,11 +197,11 @@ function readTargets(raw: unknown, present: string[]): string[] {
   if (raw === 'all-linear') names = present;
   else if (typeof raw === 'string') names = [raw];
   else if (Array.isArray(raw)) names = raw;
-  else throw new PeftError(`target_modules must be a list of layer names, got ${JSON.stringify(raw)}`);
+  else throw new PeftError(`target_modules must be a list of layer names, got ${brief(raw)}`);
   if (names.length === 0) throw new PeftError('target_modules is empty');
   for (const n of names) {
     if (typeof n !== 'string' || !LAYER.test(n)) {
-      throw new PeftError(`target module ${JSON.stringify(n)} is not a linearN layer of LoRA Lab's MLP (regular expressions are not supported)`);
+      throw new PeftError(`target module ${brief(n)} is not a linearN layer of LoRA Lab's MLP (regular expressions are not supported)`);
     }
   }
   const unique = [...new Set(names as string[])];

@@ -9,8 +9,9 @@
  * is allocated, and every failure is a SafetensorsError — never another exception, a
  * hang or an allocation larger than the file (F16/BF16 decode to at most twice it).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileBounded } from './bounded-read.ts';
 import { findDuplicateKey } from './json-keys.ts';
+import { parseJsonText, utf8Offset } from './json-text.ts';
 import type { HostTensor, NamedTensors } from './named.ts';
 
 export class SafetensorsError extends Error {
@@ -133,12 +134,10 @@ export function readSafetensors(bytes: Uint8Array, opts: SafetensorsReadOptions 
   } catch {
     throw new SafetensorsError('header is not valid UTF-8');
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (err) {
-    throw new SafetensorsError(`header is not valid JSON (${(err as Error).message})`);
-  }
+  // By position only: the parser's own message would quote the file.
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) throw new SafetensorsError(`header is not valid JSON (at byte ${8 + utf8Offset(text, parsed.at)})`);
+  const header = parsed.value;
   if (!isPlainObject(header)) throw new SafetensorsError(`header must be a JSON object, got ${Array.isArray(header) ? 'an array' : header === null ? 'null' : typeof header}`);
   const dup = findDuplicateKey(text);
   if (dup) throw new SafetensorsError(`header names ${show(dup.key)} twice${dup.depth > 1 ? ' inside one entry' : ''}`);
@@ -256,16 +255,11 @@ export function halfToFloat(h: number): number {
 
 /** Read a safetensors file, refusing one larger than `maxTotalBytes` before reading it. */
 export function readSafetensorsFile(path: string, opts: SafetensorsReadOptions = {}): Safetensors {
-  const limit = opts.maxTotalBytes ?? SAFETENSORS_DEFAULTS.maxTotalBytes;
   let bytes: Uint8Array;
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new SafetensorsError(`${path}: not a regular file`);
-    if (st.size > limit) throw new SafetensorsError(`${path}: ${st.size} bytes, more than the ${limit}-byte limit`);
-    bytes = readFileSync(path);
+    bytes = readFileBounded(path, opts.maxTotalBytes ?? SAFETENSORS_DEFAULTS.maxTotalBytes, 'a safetensors file');
   } catch (err) {
-    if (err instanceof SafetensorsError) throw err;
-    throw new SafetensorsError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new SafetensorsError((err as Error).message);
   }
   try {
     return readSafetensors(bytes, opts);

@@ -242,8 +242,10 @@ describe('refusals', () => {
 
   it('empty list, non-finite weight, unknown method, bad options', () => {
     refuse([], { method: 'linear' }, /at least one adapter/);
-    refuse([{ ...a1, weight: NaN }], { method: 'linear' }, /adapter 1: weight must be a finite number, got NaN/);
-    refuse([{ ...a1, weight: 1 }, { ...a1, weight: Infinity, name: 'digit 7' }], { method: 'cat' }, /adapter "digit 7": weight must be a finite/);
+    refuse([{ ...a1, weight: NaN }], { method: 'linear' }, /adapter 1: weight must be a number from -100 to 100, got NaN/);
+    refuse([{ ...a1, weight: 1 }, { ...a1, weight: Infinity, name: 'digit 7' }], { method: 'cat' }, /adapter "digit 7": weight must be a number from -100/);
+    // Finite but absurd: 1e308 × a scaling overflows float64 itself.
+    refuse([{ ...a1, weight: 1e308 }], { method: 'svd' }, /weight must be a number from -100 to 100, got 1e\+308/);
     refuse([{ ...a1, weight: 1 }], { method: 'magic' as 'linear' }, /unknown method "magic"/);
     refuse([{ ...a1, weight: 1 }], { method: 'svd', rank: 0 }, /rank must be a positive integer/);
     refuse([{ ...a1, weight: 1 }], { method: 'ties' }, /ties needs a density in \(0, 1\]/);
@@ -259,7 +261,8 @@ describe('refusals', () => {
     delete missing['linear2.lora_A'];
     refuse([{ info: a1.info, tensors: missing, weight: 1 }], { method: 'cat' }, /linear2.lora_A is missing/);
     const nan = { ...a1.tensors, 'linear1.lora_B': { shape: [30, 2], data: new Float32Array(60).fill(NaN) } };
-    refuse([{ info: a1.info, tensors: nan, weight: 1 }], { method: 'linear' }, /NaN or infinite/);
+    refuse([{ info: a1.info, tensors: nan, weight: 1 }], { method: 'linear' }, /linear1.lora_B holds 60 NaN or infinite values/);
+    refuse([{ info: { ...a1.info, alpha: 1e308, scaling: 5e307 }, tensors: a1.tensors, weight: 1 }], { method: 'ties', density: 0.5 }, /scaling 5.00e\+307 is larger than 10,000/);
     const extra = { ...a3.tensors, 'linear1.lora_A': a1.tensors['linear1.lora_A']! };
     refuse([{ info: a3.info, tensors: extra, weight: 1 }], { method: 'linear' }, /tensor linear1.lora_A belongs to no target layer/);
   });

@@ -90,6 +90,10 @@ describe('PEFT import validation', () => {
   const cases: [string, () => unknown, RegExp][] = [
     ['non-object config', () => parsePeft([1], files.safetensors), /must be a JSON object/],
     ['config text that is not JSON', () => parsePeft('{', files.safetensors), /not valid JSON/],
+    // By position: Node's own message would quote the text.
+    ['config text quoting a secret', () => parsePeft('{"r": root:x:0:0:root}', files.safetensors), /^adapter_config\.json is not valid JSON \(at byte 6\)$/],
+    ['lora_alpha 1e308 (finite, absurd)', () => parsePeft(cfg({ lora_alpha: 1e308 }), files.safetensors), /lora_alpha 1e\+308 with r 2 gives a scaling of 5\.00e\+307, more than 10,000/],
+    ['a long value, quoted short', () => parsePeft(cfg({ peft_type: 'X'.repeat(100_000) }), files.safetensors), /^peft_type "X{40}…" is not supported/],
     ['unknown peft_type', () => parsePeft(cfg({ peft_type: 'IA3' }), files.safetensors), /peft_type "IA3" is not supported/],
     ['r missing', () => parsePeft(cfg({ r: undefined }), files.safetensors), /r must be a positive integer/],
     ['alpha ≤ 0', () => parsePeft(cfg({ lora_alpha: 0 }), files.safetensors), /lora_alpha must be a positive number, got 0/],
@@ -115,6 +119,14 @@ describe('PEFT import validation', () => {
       expect(run).toThrow(message);
     });
   }
+
+  it('refuses NaN and infinite weights, naming the tensor and the count', () => {
+    const bad = withTensors((t) => {
+      const b = t['base_model.model.linear2.lora_B.weight']!;
+      t['base_model.model.linear2.lora_B.weight'] = { shape: b.shape, data: b.data.slice().fill(Infinity, 0, 7) };
+    });
+    expect(() => parsePeft(files.config, bad)).toThrow(/^adapter_model\.safetensors: tensor base_model\.model\.linear2\.lora_B\.weight holds 7 NaN or infinite values$/);
+  });
 
   it('accepts PEFT defaults: missing use_rslora/bias/init, "all-linear", a single target name, false init', () => {
     const minimal = { peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: 'all-linear' };
