@@ -6,10 +6,13 @@ import { type Store, openStore } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import type { StoredAdapter } from '../store/adapters.ts';
 import { classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WeightsService } from './weights-service.ts';
+import { checkImportEntry } from './export-folder.ts';
+import { sweepPartials } from './files.ts';
+import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../weights/peft.ts';
 import type {
   EvalSummary, ExportRequest, ExportResult, FolderEntry, ImportRequest, MergePreview, MergeRequest,
   AdapterView, Comparison, DigitImage, EvaluationView, LabApi, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
@@ -18,7 +21,8 @@ import { LabError } from './api.ts';
 import { IMAGE_SIZE, loadMnist } from '../data/mnist.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
 import { compareData } from './compare.ts';
-import { RunManager, type RunManagerOptions } from './run-manager.ts';
+import { OWNER, RunManager, type RunManagerOptions } from './run-manager.ts';
+import { memoryProblem, trainerMemory } from '../trainer/memory.ts';
 
 export interface LabOptions extends RunManagerOptions {
   /** Mark runs orphaned by a dead process as interrupted at start (default true). */
@@ -64,6 +68,10 @@ export class Lab implements LabApi {
       opts,
     );
     this.recovered = opts.recover === false ? [] : this.manager.recover();
+    // And while open: a process that owned a run can die at any time.
+    if (opts.recover !== false) this.manager.watchOwners();
+    // What exports killed mid-write left behind (their writers are dead; live ones' stay).
+    sweepPartials(this.exportDir);
   }
 
   static open(file?: string, opts: LabOptions = {}): Lab {
@@ -93,6 +101,9 @@ export class Lab implements LabApi {
   async createRun(input: NewRunInput): Promise<RunView> {
     return guard(() => {
       const config = validateConfig(structuredClone(input.config));
+      // Refuse what cannot fit before anything is stored or started.
+      const tooBig = memoryProblem(trainerMemory(config), totalmem());
+      if (tooBig) throw new LabError(tooBig);
       let baseModelId: number | null = null;
       if (config.kind === 'lora') {
         if (input.baseModelId === undefined || input.baseModelId === null) throw new LabError('a LoRA run needs a base model to fine-tune (baseModelId)');
@@ -106,6 +117,8 @@ export class Lab implements LabApi {
       const name = checkName(input.name ?? defaultName(config));
       const run = this.store.transaction(() => {
         const r = this.store.runs.create({ name, kind: config.kind, config, baseModelId });
+        // Owned from its first committed moment: another process's recovery never sees it ownerless.
+        this.store.runs.setOwner(r.id, OWNER);
         if (input.tags?.length) this.store.runs.setTags(r.id, checkTags(input.tags));
         if (input.notes) this.store.runs.setNotes(r.id, checkNotes(input.notes));
         return r;
@@ -127,6 +140,8 @@ export class Lab implements LabApi {
       const run = this.#require(id);
       if (run.status !== 'queued' && run.status !== 'running') throw new LabError(`run ${id} is ${run.status}; only queued or running runs can be cancelled`, 409);
       if (!this.manager.running.includes(id) && !this.manager.queued.includes(id)) {
+        // Its owner died: it is interrupted now, which is what the cancel asked for.
+        if (this.manager.reapIfOrphaned(id)) return this.#view(this.store.runs.get(id));
         throw new LabError(`run ${id} is being trained by another LoRA Lab process (${this.store.runs.owner(id) ?? 'unknown'}); cancel it there`, 409);
       }
       this.manager.cancel(id);
@@ -137,7 +152,9 @@ export class Lab implements LabApi {
   async deleteRun(id: number): Promise<void> {
     guard(() => {
       const run = this.#require(id);
-      if (run.status === 'queued' || run.status === 'running') throw new LabError(`run ${id} is ${run.status}; cancel it before deleting`, 409);
+      // A run whose owning process died is interrupted on the spot, and may then go.
+      const unfinished = run.status === 'queued' || run.status === 'running';
+      if (unfinished && !this.manager.reapIfOrphaned(id)) throw new LabError(`run ${id} is ${run.status}; cancel it before deleting`, 409);
       this.store.runs.delete(id);
       this.#emit({ type: 'run-deleted', id });
       if (run.modelId !== null) this.#emit({ type: 'model-deleted', id: run.modelId });
@@ -193,9 +210,10 @@ export class Lab implements LabApi {
   }
 
   async saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView> {
-    return guard(() => {
+    return guardAsync(async () => {
       const name = checkName(req.name);
-      const saved = this.weights.saveMerge(req, name, req.output);
+      // The merge runs on a worker thread; only the store write happens on this one.
+      const saved = await this.weights.saveMerge(req, name, req.output);
       return this.#announce(saved);
     });
   }
@@ -214,13 +232,15 @@ export class Lab implements LabApi {
   }
 
   async importWeights(req: ImportRequest): Promise<ModelView | AdapterView> {
-    return guard(() => {
+    return guardAsync(async () => {
       const path = this.#inFolder(req.fileName);
-      if (!existsSync(path)) throw new LabError(`${req.fileName} is not in the export folder ${this.exportDir}`, 404);
+      // Only what is stored in the folder itself: links (in or out of it), pipes and devices are refused.
+      checkImportEntry(this.exportDir, req.fileName, req.kind === 'model' ? 'model' : 'adapter', [PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE]);
       const name = checkName(req.name ?? req.fileName);
-      if (req.kind === 'model') return this.#announce({ kind: 'model', id: this.weights.importModel(path, name) });
+      // Read and checked on a worker thread: a large file does not block this one.
+      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name) });
       if (req.baseModelId === undefined) throw new LabError('importing an adapter needs the model it was trained on (baseModelId)');
-      return this.#announce({ kind: 'adapter', id: this.weights.importAdapter(path, req.baseModelId, name) });
+      return this.#announce({ kind: 'adapter', id: await this.weights.importAdapter(path, req.baseModelId, name) });
     });
   }
 
@@ -229,7 +249,7 @@ export class Lab implements LabApi {
     const entries = readdirSync(this.exportDir, { withFileTypes: true })
       .filter((d) => SAFE_NAME.test(d.name) && (d.isFile() || d.isDirectory()))
       .map((d) => {
-        const st = statSync(join(this.exportDir, d.name));
+        const st = lstatSync(join(this.exportDir, d.name));
         return { name: d.name, kind: d.isDirectory() ? ('folder' as const) : ('file' as const), bytes: st.size, modifiedAt: st.mtimeMs };
       })
       .sort((a, b) => b.modifiedAt - a.modifiedAt);
