@@ -8,10 +8,17 @@ import { join } from 'node:path';
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
 
-if (run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']) !== 0) {
-  console.error('type check failed');
-  console.log('\n0 passed, 1 failed');
-  process.exit(1);
+// Main process, CLI, trainer and tests; then the renderer: its .ts and .svelte files.
+const typeChecks = [
+  ['tsc', '-p', 'tsconfig.json', '--noEmit'],
+  ['svelte-check', '--workspace', 'src-renderer', '--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'],
+];
+for (const check of typeChecks) {
+  if (run('npx', check) !== 0) {
+    console.error(`type check failed: ${check[0]}`);
+    console.log('\n0 passed, 1 failed');
+    process.exit(1);
+  }
 }
 // The CLI, trainer, Electron bundles and the UI the browser tests load.
 if (run('node', ['scripts/build.mjs']) !== 0) {

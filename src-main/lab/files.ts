@@ -16,6 +16,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdir
 import { basename, dirname, join } from 'node:path';
 import { LabError } from './api.ts';
 import { alreadyExists, checkFileTarget, checkFolderTarget } from './export-folder.ts';
+import { pidAlive } from '../util/pid.ts';
 
 export interface WrittenFile {
   path: string;
@@ -65,16 +66,6 @@ const OLD_PARTIAL_AGE_MS = 60 * 60 * 1000;
 
 function tempName(target: string, what: 'partial' | 'replaced'): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(6).toString('hex')}.${what}`);
-}
-
-export function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

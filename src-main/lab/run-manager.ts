@@ -5,6 +5,7 @@
  * written in one transaction, so a crash never leaves half a result.
  */
 import { hostname } from 'node:os';
+import { pidAlive } from '../util/pid.ts';
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
@@ -50,13 +51,7 @@ export function ownerAlive(owner: string | null): boolean {
   const host = owner.slice(0, slash);
   const pid = Number(owner.slice(slash + 1));
   if (host !== hostname()) return true; // cannot check another machine: assume alive
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pidAlive(pid);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type ParamCounts, type RunConfig, type RunKind,
   configIssues, layerNames, loraScaling, paramCounts,
 } from '../../src-main/trainer/config.ts';
+import { trainerMemory } from '../../src-main/trainer/memory.ts';
 import { errorText, lab } from './api.ts';
 import { estimateExamples, estimateSteps } from './estimates.ts';
 
@@ -158,6 +159,11 @@ export class NewRunState {
     const c = this.built.config;
     return this.#sizes && !this.built.issues.some((i) => i.field === 'sizes') ? paramCounts(c) : null;
   });
+
+  /** What the trainer will need (the Lab refuses runs beyond half the machine's memory); null while the config is invalid. */
+  readonly memoryBytes: number | null = $derived(
+    this.built.issues.every((i) => i.field === 'baseModel' || i.field === 'name') ? trainerMemory(this.built.config).total : null,
+  );
 
   readonly scalingValue: number | null = $derived(this.built.config.lora ? loraScaling(this.built.config.lora) : null);
   readonly examples: number = $derived(estimateExamples(this.built.config));

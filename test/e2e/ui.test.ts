@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src-main/lab/lab.ts';
 import type { RunningServer } from '../../src-main/server/server.ts';
 import { defaultLora, paramCounts } from '../../src-main/trainer/config.ts';
+import { trainerMemory } from '../../src-main/trainer/memory.ts';
+import { fmtBytes } from '../../src-renderer/lib/format.ts';
 import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 
 let e2e: E2E | undefined;
@@ -114,8 +116,13 @@ describe('LoRA Lab in a browser', () => {
     // A wrong value is reported next to its field and blocks the start.
     await page.getByLabel('Learning rate').fill('fast');
     await page.getByText('“fast” is not a number').waitFor();
+    // Nothing is estimated from an invalid config …
+    await page.getByTestId('memory-estimate').filter({ hasText: '—' }).waitFor();
     await page.getByLabel('Learning rate').fill('0.002');
     await expect.poll(() => page.getByText('is not a number').count()).toBe(0);
+    // … and a valid one shows what its trainer will need (the engine's own estimate).
+    const memory = trainerMemory({ kind: 'base', sizes: [784, 64, 10], batchSize: 10, optimizer: 'adam', lora: null }).total;
+    await page.getByTestId('memory-estimate').filter({ hasText: `≈ ${fmtBytes(memory)}` }).waitFor();
 
     await page.getByLabel('Batch size').fill('32');
     await page.getByLabel('Epochs').fill('5');
