@@ -14,9 +14,10 @@
  * test/trainer/wasm-threads.test.ts pins it on the installed version.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
+import { pidAlive } from '../util/pid.ts';
 import { dirname, join } from 'node:path';
 import { tf } from './tf.ts';
 
@@ -100,7 +101,8 @@ export function registerThreadedWasm(threads: number): ThreadedWasm {
 
 /**
  * The two scripts, written once per content into a shared folder under the temp dir
- * (trainers share it; none needs to clean up, a killed one leaves nothing behind).
+ * (trainers share it; a trainer killed while writing leaves a staging folder named by its
+ * pid, which the next writer removes).
  * Written to a private folder and renamed into place, so concurrent trainers never see
  * half a file.
  */
@@ -116,6 +118,7 @@ function scriptFiles(pkgDir: string, source: string, workerSource: string, threa
   const mainScript = join(folder, 'main.cjs');
   const workerScript = join(folder, 'worker.cjs');
   if (!existsSync(workerScript)) {
+    sweepStaging();
     const staging = `${folder}.${process.pid}.partial`;
     try {
       mkdirSync(staging, { recursive: true });
@@ -129,6 +132,18 @@ function scriptFiles(pkgDir: string, source: string, workerSource: string, threa
     }
   }
   return { mainScript, workerScript };
+}
+
+/** Staging folders of trainers killed while writing (their pid is gone): never reused, so removed. */
+export function sweepStaging(dir = tmpdir()): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      const m = /^lora-lab-wasm-[0-9a-f]{16}\.(\d+)\.partial$/.exec(name);
+      if (m && !pidAlive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+    }
+  } catch {
+    /* an unreadable temp folder: the write below reports what matters */
+  }
 }
 
 /** Threads the initialised wasm backend really uses. */

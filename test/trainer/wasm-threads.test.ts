@@ -2,7 +2,12 @@
  * The threaded wasm backend (both cores) as the trainer starts it: it reports its
  * threads, and it trains as the single-threaded build does (same losses to 1e-4).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sweepStaging } from '../../src-main/trainer/wasm-threads.ts';
+import { tempDir } from '../helpers/tmp.ts';
 import { defaultConfig } from '../../src-main/trainer/config.ts';
 import { runInTrainer } from '../../src-main/trainer/host.ts';
 import type { TrainerMessage } from '../../src-main/trainer/protocol.ts';
@@ -25,5 +30,27 @@ describe('threaded wasm', () => {
     expect(two.device).toMatch(/, 2 threads$/);
     expect(two.losses).toHaveLength(20);
     for (let i = 0; i < 20; i++) expect(Math.abs(two.losses[i]! - one.losses[i]!), `step ${i + 1}`).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe('threaded wasm scripts', () => {
+  it("removes the staging folders of trainers killed while writing them, and no live writer's", () => {
+    const tmp = tempDir();
+    try {
+      // A pid that surely belonged to a process that has exited.
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+      const name = (pid: number) => `lora-lab-wasm-0123456789abcdef.${pid}.partial`;
+      for (const pid of [dead, process.pid]) {
+        mkdirSync(join(tmp.dir, name(pid)));
+        writeFileSync(join(tmp.dir, name(pid), 'main.cjs'), 'half');
+      }
+      mkdirSync(join(tmp.dir, 'lora-lab-wasm-0123456789abcdef'));
+      sweepStaging(tmp.dir);
+      expect(existsSync(join(tmp.dir, name(dead)))).toBe(false);
+      expect(existsSync(join(tmp.dir, name(process.pid)))).toBe(true);
+      expect(existsSync(join(tmp.dir, 'lora-lab-wasm-0123456789abcdef'))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
