@@ -54,8 +54,35 @@ function lstatOrNull(path: string): Stats | null {
   }
 }
 
-/** The kind of an existing regular file, read without following a link and without blocking on a pipe. */
-function existingKind(path: string): Kind | null {
+/**
+ * How a LoRA Lab export of this kind begins, when its kind has a fixed beginning: a JSON
+ * export up to its first key (`{"runs":`, a model.json's first field …), a CSV up to its
+ * first header cell, a model's safetensors header naming its lineage. An existing file
+ * must begin the same way to be replaced, so `--force` onto someone's package.json or
+ * spreadsheet is refused although it is JSON or CSV too.
+ */
+function signature(data: Uint8Array, kind: Kind): Uint8Array | null {
+  const upTo = (byte: number) => {
+    const at = data.subarray(0, 256).indexOf(byte);
+    return at > 0 ? data.subarray(0, at + 1) : null;
+  };
+  if (kind === 'JSON') return upTo(0x3a); // ':'
+  if (kind === 'CSV') return upTo(0x2c); // ','
+  return null;
+}
+
+const LINEAGE = Buffer.from('"lineage":');
+
+function beginsLike(head: Uint8Array, data: Uint8Array, kind: Kind): boolean {
+  const sig = signature(data, kind);
+  if (sig && !Buffer.from(head.buffer, head.byteOffset, head.length).subarray(0, sig.length).equals(sig)) return false;
+  // A model export's safetensors header carries its lineage; a stranger's does not.
+  if (kind === 'safetensors' && Buffer.from(data.subarray(0, HEAD)).includes(LINEAGE)) return Buffer.from(head).includes(LINEAGE);
+  return true;
+}
+
+/** The kind and first bytes of an existing regular file, read without following a link and without blocking on a pipe. */
+function existingFile(path: string): { kind: Kind; head: Uint8Array } | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
@@ -72,7 +99,7 @@ function existingKind(path: string): Kind | null {
       if (n === 0) break;
       got += n;
     }
-    return kindOf(head.subarray(0, got), st.size);
+    return { kind: kindOf(head.subarray(0, got), st.size), head: head.subarray(0, got) };
   } finally {
     closeSync(fd);
   }
@@ -85,13 +112,19 @@ function notAFile(st: Stats): string | null {
   return null;
 }
 
-/** Why the existing `path` is not an earlier one-file export of `data`'s kind, or null when it is. */
-function fileProblem(path: string, st: Stats, data: Uint8Array): string | null {
+/**
+ * Why the existing `path` is not an earlier one-file export of `data`'s kind, or null
+ * when it is. Raw bytes (TF.js's weights.bin) have no kind to sniff: a random float32
+ * file can start like JSON, so any regular file of that name is taken as ours.
+ */
+function fileProblem(path: string, st: Stats, data: Uint8Array, raw = false): string | null {
   const odd = notAFile(st);
   if (odd) return odd;
+  if (raw) return null;
   const want = sniff(data);
-  const have = existingKind(path);
-  if (have !== want) return `does not look like a ${want} file LoRA Lab wrote${have ? ` (it reads as ${have})` : ''}`;
+  const have = existingFile(path);
+  if (have?.kind !== want) return `does not look like a ${want} file LoRA Lab wrote${have ? ` (it reads as ${have.kind})` : ''}`;
+  if (!beginsLike(have.head, data, want)) return `is a ${want} file, but not one LoRA Lab wrote (it does not begin as this export does)`;
   return null;
 }
 
@@ -103,7 +136,7 @@ function folderProblem(path: string, st: Stats, files: Record<string, Uint8Array
   for (const entry of readdirSync(path, { withFileTypes: true })) {
     const data = Object.hasOwn(files, entry.name) ? files[entry.name] : undefined;
     if (!data) return `holds ${JSON.stringify(entry.name)}, which LoRA Lab does not write there (an export of this format holds only ${names})`;
-    const problem = fileProblem(join(path, entry.name), lstatSync(join(path, entry.name)), data);
+    const problem = fileProblem(join(path, entry.name), lstatSync(join(path, entry.name)), data, entry.name.endsWith('.bin'));
     if (problem) return `holds ${entry.name}, which ${problem}`;
   }
   return null;

@@ -9,6 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src-main/lab/lab.ts';
+import { defaultConfig } from '../../src-main/trainer/config.ts';
 import { writeSafetensors } from '../../src-main/weights/safetensors.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -159,6 +160,33 @@ describe('overwriting replaces only an earlier export', () => {
       message: expect.stringMatching(/is a folder, and this export is one file/),
     });
     expect(lstatSync(exported('a-folder.safetensors')).isDirectory()).toBe(true);
+  });
+
+  it('a file of the right format that LoRA Lab did not write is refused (a stranger\'s JSON or safetensors)', async () => {
+    const run = lab.store.runs.create({ name: 'r', kind: 'base', config: defaultConfig('base'), baseModelId: null });
+    await lab.exportWeights({ target: { kind: 'run', id: run.id }, format: 'json', fileName: 'r.json' });
+    await lab.exportWeights({ target: { kind: 'run', id: run.id }, format: 'json', fileName: 'r.json', overwrite: true });
+    writeFileSync(exported('package.json'), '{"name": "someone-else", "version": "1.0.0"}\n');
+    await expect(lab.exportWeights({ target: { kind: 'run', id: run.id }, format: 'json', fileName: 'package.json', overwrite: true })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/package\.json is a JSON file, but not one LoRA Lab wrote/),
+    });
+    expect(readFileSync(exported('package.json'), 'utf8')).toContain('someone-else');
+    // A model export names its lineage; a safetensors file without one is somebody else's.
+    writeFileSync(exported('theirs.safetensors'), safetensorsModel());
+    await expect(lab.exportWeights({ target: { kind: 'model', id: model }, format: 'safetensors', fileName: 'theirs.safetensors', overwrite: true })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/theirs\.safetensors is a safetensors file, but not one LoRA Lab wrote/),
+    });
+  });
+
+  it("a TF.js folder whose weights.bin happens to begin like JSON is still an earlier export (raw floats have no kind)", async () => {
+    await lab.exportWeights({ target: { kind: 'model', id: model }, format: 'tfjs', fileName: 'tf' });
+    const bin = readFileSync(exported('tf/weights.bin'));
+    bin[0] = 0x7b; // '{': 0.8% of random float32 files begin so
+    writeFileSync(exported('tf/weights.bin'), bin);
+    await lab.exportWeights({ target: { kind: 'model', id: model }, format: 'tfjs', fileName: 'tf', overwrite: true });
+    expect(readFileSync(exported('tf/weights.bin'))[0]).not.toBe(0x7b);
   });
 });
 
