@@ -68,7 +68,9 @@ function start(): void {
     app.exit(1);
     return;
   }
-  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer } });
+  // The whole file is checked (under a second for half a gigabyte): damage anywhere is found
+  // at start, where a fresh database can still be offered.
+  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer }, fullCheck: true });
   try {
     lab = open();
   } catch (err) {

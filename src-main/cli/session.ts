@@ -47,7 +47,8 @@ export function makeSession(argv: string[]): Session {
   const open = (): Lab => {
     if (lab) return lab;
     try {
-      lab = Lab.open(dbPath, { host: { env }, concurrency });
+      // With --reset-db the whole file is checked, so damage in the bulk tables is found now, while it can be set aside.
+      lab = Lab.open(dbPath, { host: { env }, concurrency, ...(resetDb ? { fullCheck: true } : {}) });
     } catch (err) {
       if (!isUnusableDatabase(err)) throw err;
       if (!resetDb) throw new UsageError(`${err.message}; ${RESET_HINT}`);

@@ -27,6 +27,8 @@ import { memoryProblem, trainerMemory } from '../trainer/memory.ts';
 export interface LabOptions extends RunManagerOptions {
   /** Mark runs orphaned by a dead process as interrupted at start (default true). */
   recover?: boolean;
+  /** Quick-check the whole file at open, bulk tables included (see OpenOptions.fullCheck). */
+  fullCheck?: boolean;
   /** Where exports are written and imports read through the API (default: `exports/` beside the database). */
   exportDir?: string;
 }
@@ -75,7 +77,7 @@ export class Lab implements LabApi {
   }
 
   static open(file?: string, opts: LabOptions = {}): Lab {
-    return new Lab(openStore(file), opts);
+    return new Lab(openStore(file, opts.fullCheck ? { fullCheck: true } : {}), opts);
   }
 
   async close(): Promise<void> {
@@ -102,7 +104,7 @@ export class Lab implements LabApi {
     return guard(() => {
       const config = validateConfig(structuredClone(input.config));
       // Refuse what cannot fit before anything is stored or started.
-      const tooBig = memoryProblem(trainerMemory(config), totalmem());
+      const tooBig = memoryProblem(trainerMemory(config), machineMemory());
       if (tooBig) throw new LabError(tooBig);
       let baseModelId: number | null = null;
       if (config.kind === 'lora') {
@@ -372,6 +374,12 @@ export class Lab implements LabApi {
     const d = this.store.models.dependents(id);
     return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length } };
   }
+}
+
+/** The memory this process may use: the machine's, or less where a container (cgroup) limits it. */
+function machineMemory(): number {
+  const limit = process.constrainedMemory?.() ?? 0;
+  return limit > 0 && limit < totalmem() ? limit : totalmem();
 }
 
 function adapterView({ id, name, runId, baseModelId, info, origin, createdAt }: StoredAdapter): AdapterView {

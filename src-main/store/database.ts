@@ -19,6 +19,12 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Where the `NNNN_purpose.sql` files are; default: found next to the sources/bundle. */
   migrations?: string;
+  /**
+   * Quick-check the bulk tables (tensors, metrics) at open too: 0.4–0.8 s on a 490 MB file
+   * instead of 2 ms. For a start that can still offer a fresh database (the desktop app,
+   * `--reset-db`), so damage there is found while the way out is open.
+   */
+  fullCheck?: boolean;
 }
 
 /**
@@ -122,7 +128,7 @@ export function setAsideDamaged(file: string): string {
   try {
     const st = statSync(path);
     if (!st.isFile()) throw new StoreError(`${path} is not a regular file, so it was not set aside`);
-    probe(path, st.size, Number.MAX_SAFE_INTEGER);
+    probe(path, st.size, Number.MAX_SAFE_INTEGER, true);
   } catch (err) {
     if (err instanceof NotADatabaseError || err instanceof DamagedDatabaseError) return moveAside(path);
     throw wrapPathError(path, err);
@@ -159,12 +165,12 @@ const BULK_TABLES = ['tensors', 'metrics'];
  * but the bulk ones: the catalogue of runs, models, adapters and evaluations, where a row
  * lost to damage would otherwise be reported as absent.
  */
-function checkIntact(db: Db, file: string): void {
+function checkIntact(db: Db, file: string, full: boolean): void {
   const tables = db
     .prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rootpage")
     .pluck()
     .all()
-    .filter((t) => !BULK_TABLES.includes(t));
+    .filter((t) => full || !BULK_TABLES.includes(t));
   for (const table of ['sqlite_schema', ...tables]) {
     let rows: { quick_check: string }[];
     try {
@@ -189,7 +195,7 @@ function checkIntact(db: Db, file: string): void {
  * checkpoint a newer version's log into the file on close) and quick-checks the tables.
  * (In WAL mode that connection may leave an empty -wal/-shm beside the file, never a byte in it.)
  */
-function probe(file: string, size: number, latest: number): void {
+function probe(file: string, size: number, latest: number, full: boolean): void {
   const fromHeader = readHeader(file, size);
   // Without a log the header is the truth: a newer version's file is refused before SQLite opens it.
   if (fromHeader > latest && (fileSize(`${file}-wal`) ?? 0) === 0) throw new SchemaTooNewError(file, fromHeader, latest);
@@ -199,7 +205,7 @@ function probe(file: string, size: number, latest: number): void {
     db.pragma('busy_timeout = 5000');
     const found = userVersion(db);
     if (found > latest) throw new SchemaTooNewError(file, found, latest);
-    checkIntact(db, file);
+    checkIntact(db, file, full);
   } catch (err) {
     throw wrapOpenError(file, err);
   } finally {
@@ -219,7 +225,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       if (size === null && readonly) throw new StoreError(`database ${path} does not exist`);
       if (size === null) makeFolders(dirname(path));
       if (!readonly) checkWritable(path, size !== null);
-      if (size !== null && size > 0) probe(path, size, latest);
+      if (size !== null && size > 0) probe(path, size, latest, options.fullCheck ?? false);
     } catch (err) {
       throw wrapPathError(path, err);
     }

@@ -93,6 +93,19 @@ describe('damage the check at open does not cover (the tensor BLOBs), met by a c
     expect(oneLine(r)).toMatch(/lab\.db is damaged \(SQLite reported: database disk image is malformed\), so LoRA Lab stopped writing to it; run the command again with --reset-db/);
     expect(sha256File(file)).toBe(before);
   }, 60_000);
+
+  it('and the way out it names works: --reset-db checks the whole file, keeps it aside and starts fresh', async () => {
+    const { dir, file } = copyOfPristine();
+    corruptTablePage(file, 'metrics');
+    const before = sha256File(file);
+    const r = await cli(['runs', '--json', '--db', file, '--reset-db']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+    expect(r.stderr).toMatch(/the damaged database was kept as .*lab\.db\.damaged-/);
+    const aside = readdirSync(dir).find((f) => /^lab\.db\.damaged-[^-]/.test(f) && !/-(wal|shm)$/.test(f));
+    expect(aside).toBeDefined();
+    expect(sha256File(join(dir, aside!))).toBe(before);
+  }, 60_000);
 });
 
 describe('damage met while a run streams its results', () => {
