@@ -36,7 +36,7 @@ export async function exportCommand(argv: string[], s: Session): Promise<void> {
   };
   const target: ExportTarget = positionals.length > 1 ? { kind: 'comparison', ids: positionals.map(runIds) } : parseTarget(positionals[0]);
   const bar = new ProgressBar('export', !s.quiet);
-  const files = s.lab().weights.exportTo(target, format, resolve(values['out']), {
+  const files = await s.lab().weights.exportTo(target, format, resolve(values['out']), {
     merged: Boolean(values['merged']),
     overwrite: Boolean(values['force']),
     progress: (done, total) => bar.update(done, total, {}),

@@ -221,10 +221,10 @@ export class Lab implements LabApi {
   }
 
   async exportWeights(req: ExportRequest): Promise<ExportResult> {
-    return guard(() => {
+    return guardAsync(async () => {
       const path = this.#inFolder(req.fileName);
       mkdirSync(this.exportDir, { recursive: true });
-      const files = this.weights.exportTo(req.target, req.format, path, {
+      const files = await this.weights.exportTo(req.target, req.format, path, {
         merged: req.merged ?? false,
         overwrite: req.overwrite ?? false,
         progress: (done, total, what) => this.#emit({ type: 'task', task: `export ${what}`, done, total }),

@@ -11,7 +11,6 @@ import type { AdapterInfo, EvalJob, Evaluation } from '../trainer/protocol.ts';
 import { comparisonCsv, metricsCsv, paramsCsv } from '../weights/csv.ts';
 import { MAX_SCALING, describeNonFinite, nonFiniteTensors } from '../weights/finite.ts';
 import type { ImportedAdapter, ImportedModel, MergeResult, WeightsJob } from '../weights/jobs.ts';
-import { MergeError, checkMergeResult, deltaFromAdapter, mergeIntoBase } from '../weights/merge.ts';
 import type { NamedTensors } from '../weights/named.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftFiles } from '../weights/peft.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
@@ -144,18 +143,16 @@ export class WeightsService {
     return { sizes: m.sizes, tensors };
   }
 
-  /** A base with an adapter merged in (export --merged), checked like any merge result. */
-  mergedAdapterWeights(adapterId: number): { sizes: number[]; tensors: NamedTensors; lineage: object } {
+  /**
+   * A base with an adapter merged in (export --merged): the one-adapter linear merge,
+   * computed on a worker thread and checked like any merge result.
+   */
+  async mergedAdapterWeights(adapterId: number): Promise<{ sizes: number[]; tensors: NamedTensors; lineage: object }> {
     const a = this.store.adapters.find(adapterId);
     if (!a) throw new LabError(`adapter ${adapterId} does not exist`, 404);
-    const adapter = this.#adapterTensors(adapterId);
-    const { sizes, tensors } = this.modelWeights(a.baseModelId);
-    const merged = mergeOrExplain(() => {
-      const m = mergeIntoBase(tensors, deltaFromAdapter(a.info, adapter));
-      checkMergeResult(m, [{ name: `a${a.id} ${a.name}`, info: a.info, tensors: adapter, weight: 1 }]);
-      return m;
-    });
-    return { sizes, tensors: merged, lineage: { base: a.baseModelId, adapter: a.id, weight: 1, method: 'merge' } };
+    const merged = await this.#merge({ baseModelId: a.baseModelId, adapters: [{ adapterId, weight: 1 }], method: 'linear' }, 'model');
+    const { sizes } = this.store.models.get(a.baseModelId);
+    return { sizes, tensors: merged.tensors, lineage: { base: a.baseModelId, adapter: a.id, weight: 1, method: 'merge' } };
   }
 
   /** A stored adapter's tensors, refused when they or its scaling could only produce NaN or infinities. */
@@ -171,10 +168,10 @@ export class WeightsService {
   // ── export ───────────────────────────────────────────────────────────────────
 
   /** Write `target` in `format` to `path` (a file, or a folder for peft/tfjs). */
-  exportTo(target: ExportTarget, format: ExportFormat, path: string, opts: { merged?: boolean; overwrite?: boolean; progress?: Progress } = {}): WrittenFile[] {
+  async exportTo(target: ExportTarget, format: ExportFormat, path: string, opts: { merged?: boolean; overwrite?: boolean; progress?: Progress } = {}): Promise<WrittenFile[]> {
     const write = { overwrite: opts.overwrite ?? false, ...(opts.progress ? { progress: opts.progress } : {}) };
     if (format === 'csv' || format === 'json') return [writeFileAtomic(path, utf8(this.#table(target, format)), write)];
-    const resolved = this.#resolve(target, opts.merged ?? false);
+    const resolved = await this.#resolve(target, opts.merged ?? false);
     switch (format) {
       case 'safetensors': {
         if (resolved.kind === 'adapter') {
@@ -197,9 +194,10 @@ export class WeightsService {
     }
   }
 
-  #resolve(target: ExportTarget, merged: boolean):
+  async #resolve(target: ExportTarget, merged: boolean): Promise<
     | { kind: 'model'; sizes: number[]; tensors: NamedTensors; lineage: object }
-    | { kind: 'adapter'; tensors: NamedTensors; info: AdapterInfo; baseName: string } {
+    | { kind: 'adapter'; tensors: NamedTensors; info: AdapterInfo; baseName: string }
+  > {
     let t = target;
     if (t.kind === 'run') {
       const run = this.store.runs.find(t.id);
@@ -214,7 +212,7 @@ export class WeightsService {
       return { kind: 'model', sizes, tensors, lineage: { model: m.id, name: m.name, kind: m.kind, parent: m.parentModelId, sourceRun: m.sourceRunId, origin: m.origin } };
     }
     if (t.kind === 'adapter') {
-      if (merged) return { kind: 'model', ...this.mergedAdapterWeights(t.id) };
+      if (merged) return { kind: 'model', ...(await this.mergedAdapterWeights(t.id)) };
       const a = this.store.adapters.find(t.id);
       if (!a) throw new LabError(`adapter ${t.id} does not exist`, 404);
       return { kind: 'adapter', tensors: this.#adapterTensors(a.id), info: a.info, baseName: `lora-lab/model-${a.baseModelId}` };
@@ -278,15 +276,6 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 
 function stripPredictions(e: object): object {
   return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v ? { ...(v as object), predictions: undefined } : v]));
-}
-
-function mergeOrExplain<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof MergeError) throw new LabError(err.message);
-    throw err;
-  }
 }
 
 /**
