@@ -81,18 +81,32 @@ export class DamageWatch {
 
   /** The statement, with run/get/all/iterate refused after damage and their errors seen. */
   #statement<S extends object>(stmt: S): S {
+    // One wrapper per method and statement, made on first use: statements are prepared
+    // once and run often (metric batches), so nothing is allocated per call but the call.
+    const wrapped = new Map<PropertyKey, (...args: unknown[]) => unknown>();
     const proxy: S = new Proxy(stmt, {
       get: (target, prop) => {
         const value: unknown = Reflect.get(target, prop, target);
         if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          if (EXECUTE.has(prop)) this.#refuse();
-          const result: unknown = this.#guard(() => (value as (...a: unknown[]) => unknown).apply(target, args));
-          // pluck(), raw(), bind() … return the statement itself: keep the guarded one.
-          if (result === target) return proxy;
-          if (prop === 'iterate') return this.#rows(result as Iterable<unknown>);
-          return result;
-        };
+        let fn = wrapped.get(prop);
+        if (!fn) {
+          const method = value as (...a: unknown[]) => unknown;
+          fn = (...args: unknown[]) => {
+            if (EXECUTE.has(prop)) this.#refuse();
+            let result: unknown;
+            try {
+              result = method.apply(target, args);
+            } catch (err) {
+              throw this.#seen(err);
+            }
+            // pluck(), raw(), bind() … return the statement itself: keep the guarded one.
+            if (result === target) return proxy;
+            if (prop === 'iterate') return this.#rows(result as Iterable<unknown>);
+            return result;
+          };
+          wrapped.set(prop, fn);
+        }
+        return fn;
       },
     });
     return proxy;
