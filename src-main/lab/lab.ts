@@ -240,9 +240,9 @@ export class Lab implements LabApi {
       checkImportEntry(this.exportDir, req.fileName, req.kind === 'model' ? 'model' : 'adapter', [PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE]);
       const name = checkName(req.name ?? req.fileName);
       // Read and checked on a worker thread: a large file does not block this one.
-      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name) });
+      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name, { noFollow: true }) });
       if (req.baseModelId === undefined) throw new LabError('importing an adapter needs the model it was trained on (baseModelId)');
-      return this.#announce({ kind: 'adapter', id: await this.weights.importAdapter(path, req.baseModelId, name) });
+      return this.#announce({ kind: 'adapter', id: await this.weights.importAdapter(path, req.baseModelId, name, { noFollow: true }) });
     });
   }
 

@@ -246,8 +246,8 @@ export class WeightsService {
   // ranks) on a worker thread; only the store write happens here.
 
   /** Base weights from a PyTorch-layout safetensors file; the architecture is read from the tensors. */
-  async importModel(path: string, name: string): Promise<number> {
-    const m = (await inWorker({ kind: 'import-model', path })) as ImportedModel;
+  async importModel(path: string, name: string, opts: { noFollow?: boolean } = {}): Promise<number> {
+    const m = (await inWorker({ kind: 'import-model', path, noFollow: opts.noFollow ?? false })) as ImportedModel;
     return this.store.transaction(() => {
       const created = this.store.models.create({ name, kind: 'imported', sizes: m.sizes, origin: { file: path, bytes: m.bytes, metadata: m.metadata } });
       this.store.tensors.put({ modelId: created.id }, m.tensors);
@@ -256,13 +256,13 @@ export class WeightsService {
   }
 
   /** A PEFT adapter folder (or its adapter_config.json's folder) for a stored base model. */
-  async importAdapter(folder: string, baseModelId: number, name: string): Promise<number> {
+  async importAdapter(folder: string, baseModelId: number, name: string, opts: { noFollow?: boolean } = {}): Promise<number> {
     const sizes = () => {
       const base = this.store.models.find(baseModelId);
       if (!base) throw new LabError(`model ${baseModelId} does not exist`, 404);
       return base.sizes;
     };
-    const parsed = (await inWorker({ kind: 'import-adapter', path: folder, baseSizes: sizes() })) as ImportedAdapter;
+    const parsed = (await inWorker({ kind: 'import-adapter', path: folder, baseSizes: sizes(), noFollow: opts.noFollow ?? false })) as ImportedAdapter;
     sizes(); // the base may have been deleted while the worker ran
     return this.store.transaction(() => {
       const a = this.store.adapters.create({ name, baseModelId, info: parsed.info, origin: { folder: parsed.folder, baseModel: parsed.baseModel } });

@@ -40,11 +40,13 @@ export function fileProblem(path: string, err: unknown): WeightsFileError {
 export const sizeText = (n: number) => (n >= 1e6 ? `${(n / 1e6).toLocaleString('en-US', { maximumFractionDigits: 1 })} MB` : `${n} bytes`);
 
 /** The whole of `path`, refused before reading when it is not a regular file or is over `maxBytes`. */
-export function readFileBounded(path: string, maxBytes: number, what: string): Uint8Array {
+export function readFileBounded(path: string, maxBytes: number, what: string, noFollow = false): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (noFollow ? (constants.O_NOFOLLOW ?? 0) : 0));
   } catch (err) {
+    // O_NOFOLLOW refuses a link at the last component with ELOOP.
+    if (noFollow && (err as NodeJS.ErrnoException).code === 'ELOOP') throw new WeightsFileError(`${path} is a symbolic link, which is not followed here`);
     throw fileProblem(path, err);
   }
   try {

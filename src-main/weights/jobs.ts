@@ -5,7 +5,7 @@
  * requests and trainer heartbeats while a 280 MB file is parsed or a merge of big
  * models is computed; only the SQLite write stays on the main thread.
  */
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { layerNames } from '../trainer/config.ts';
 import type { AdapterInfo } from '../trainer/protocol.ts';
@@ -27,8 +27,10 @@ export class ImportError extends Error {
 }
 
 export type WeightsJob =
-  | { kind: 'import-model'; path: string }
-  | { kind: 'import-adapter'; path: string; baseSizes: number[] }
+  // noFollow: a link at any file read is refused, not followed (imports through the API,
+  // confined to the export folder: a link swapped in after the Lab's check stays refused).
+  | { kind: 'import-model'; path: string; noFollow?: boolean }
+  | { kind: 'import-adapter'; path: string; baseSizes: number[]; noFollow?: boolean }
   | { kind: 'merge'; output: 'model' | 'adapter'; sizes: number[]; base: NamedTensors; baseLabel: string; adapters: WeightedAdapter[]; options: MergeOptions };
 
 export interface ImportedModel {
@@ -63,17 +65,17 @@ export type WeightsJobResult = ImportedModel | ImportedAdapter | MergeResult;
 export function runJob(job: WeightsJob): WeightsJobResult {
   switch (job.kind) {
     case 'import-model':
-      return importModelFile(job.path);
+      return importModelFile(job.path, job.noFollow ?? false);
     case 'import-adapter':
-      return importAdapterFolder(job.path, job.baseSizes);
+      return importAdapterFolder(job.path, job.baseSizes, job.noFollow ?? false);
     case 'merge':
       return mergeJob(job);
   }
 }
 
 /** Base weights from a PyTorch-layout safetensors file; the architecture is read from the tensors. */
-export function importModelFile(path: string): ImportedModel {
-  const bytes = readFileBounded(path, MAX_WEIGHTS_BYTES, 'a safetensors file');
+export function importModelFile(path: string, noFollow = false): ImportedModel {
+  const bytes = readFileBounded(path, MAX_WEIGHTS_BYTES, 'a safetensors file', noFollow);
   let file;
   try {
     file = readSafetensors(bytes);
@@ -93,15 +95,17 @@ export function importModelFile(path: string): ImportedModel {
 }
 
 /** A PEFT adapter folder (or a file in it) checked to fit a base of `baseSizes`. */
-export function importAdapterFolder(path: string, baseSizes: number[]): ImportedAdapter {
+export function importAdapterFolder(path: string, baseSizes: number[], noFollow = false): ImportedAdapter {
   let dir: string;
   try {
-    dir = statSync(path).isDirectory() ? path : dirname(path);
+    const st = noFollow ? lstatSync(path) : statSync(path);
+    if (st.isSymbolicLink()) throw new WeightsFileError(`${path} is a symbolic link, which is not followed here`);
+    dir = st.isDirectory() ? path : dirname(path);
   } catch (err) {
     throw fileProblem(path, err);
   }
   const cfgPath = join(dir, PEFT_CONFIG_FILE);
-  const cfgBytes = readFileBounded(cfgPath, MAX_CONFIG_BYTES, 'an adapter config');
+  const cfgBytes = readFileBounded(cfgPath, MAX_CONFIG_BYTES, 'an adapter config', noFollow);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(cfgBytes);
@@ -111,7 +115,7 @@ export function importAdapterFolder(path: string, baseSizes: number[]): Imported
   // By position only: the parser's own message would quote the file.
   const cfg = parseJsonText(text);
   if (!cfg.ok) throw new PeftError(`${cfgPath} is not valid JSON (at byte ${utf8Offset(text, cfg.at)})`);
-  const weights = readFileBounded(join(dir, PEFT_WEIGHTS_FILE), MAX_WEIGHTS_BYTES, "an adapter's weights");
+  const weights = readFileBounded(join(dir, PEFT_WEIGHTS_FILE), MAX_WEIGHTS_BYTES, "an adapter's weights", noFollow);
   const parsed = parsePeft(cfg.value, weights);
   const label = `the adapter in ${dir}`;
   checkAdapterFits(baseSizes, parsed.info, parsed.tensors, label);

@@ -4,7 +4,7 @@
  * method, and tensors that cross to the worker and back by transfer.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WeightsFileError, readFileBounded } from '../../src-main/weights/bounded-read.ts';
@@ -59,6 +59,29 @@ describe('bounded reads', () => {
     writeFileSync(join(dir, PEFT_WEIGHTS_FILE), files.safetensors);
     writeFileSync(join(dir, PEFT_CONFIG_FILE), `\ufeff${JSON.stringify(files.config)}`);
     expect(importAdapterFolder(dir, sizes).info.r).toBe(2);
+  });
+
+  it('with noFollow (imports through the API), a link at any file read is refused however late it was swapped in', () => {
+    const real = join(tmp.dir, 'real-adapter');
+    mkdirSync(real);
+    const a = randomAdapter(sizes, { r: 2 }, 1);
+    const files = peftFiles(a.tensors, a.info, 'b');
+    writeFileSync(join(real, PEFT_WEIGHTS_FILE), files.safetensors);
+    writeFileSync(join(real, PEFT_CONFIG_FILE), JSON.stringify(files.config));
+    const linked = join(tmp.dir, 'linked-adapter');
+    mkdirSync(linked);
+    writeFileSync(join(linked, PEFT_CONFIG_FILE), JSON.stringify(files.config));
+    symlinkSync(join(real, PEFT_WEIGHTS_FILE), join(linked, PEFT_WEIGHTS_FILE));
+    // The CLI (the local user's own paths) follows links; the API's imports do not.
+    expect(importAdapterFolder(linked, sizes).info.r).toBe(2);
+    expect(() => importAdapterFolder(linked, sizes, true)).toThrow(/adapter_model\.safetensors is a symbolic link, which is not followed here/);
+    symlinkSync(real, join(tmp.dir, 'folder-link'));
+    expect(() => importAdapterFolder(join(tmp.dir, 'folder-link'), sizes, true)).toThrow(/folder-link is a symbolic link/);
+    const model = join(tmp.dir, 'model.safetensors');
+    writeFileSync(model, writeSafetensors(randomBase(sizes, 1)));
+    symlinkSync(model, join(tmp.dir, 'model-link.safetensors'));
+    expect(importModelFile(join(tmp.dir, 'model-link.safetensors')).sizes).toEqual(sizes);
+    expect(() => importModelFile(join(tmp.dir, 'model-link.safetensors'), true)).toThrow(/model-link\.safetensors is a symbolic link/);
   });
 });
 
