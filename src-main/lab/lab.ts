@@ -7,7 +7,8 @@ import type { StoredRun } from '../store/runs.ts';
 import type { StoredAdapter } from '../store/adapters.ts';
 import { classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
+import { machineMemory } from '../util/machine.ts';
 import { dirname, join } from 'node:path';
 import { WeightsService } from './weights-service.ts';
 import { checkImportEntry } from './export-folder.ts';
@@ -374,12 +375,6 @@ export class Lab implements LabApi {
     const d = this.store.models.dependents(id);
     return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length } };
   }
-}
-
-/** The memory this process may use: the machine's, or less where a container (cgroup) limits it. */
-function machineMemory(): number {
-  const limit = process.constrainedMemory?.() ?? 0;
-  return limit > 0 && limit < totalmem() ? limit : totalmem();
 }
 
 function adapterView({ id, name, runId, baseModelId, info, origin, createdAt }: StoredAdapter): AdapterView {

@@ -6,6 +6,8 @@
  */
 import { hostname } from 'node:os';
 import { pidAlive } from '../util/pid.ts';
+import { machineMemory } from '../util/machine.ts';
+import { RUN_MEMORY_FRACTION, trainerMemory } from '../trainer/memory.ts';
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
@@ -23,6 +25,13 @@ export interface RunManagerOptions {
   progressWriteMs?: number;
   /** How often `watchOwners` looks for runs whose owning process has died (ms, default 3000). */
   ownerCheckMs?: number;
+  /**
+   * Bytes the trainers running at once may plan to use together (their `trainerMemory`
+   * estimates), default half the machine's memory, the same share one run may take: a
+   * queued run waits while starting it would pass that. A run always starts when none
+   * is running (createRun refused it already if it cannot fit alone).
+   */
+  memoryBudget?: number;
 }
 
 export interface ManagerEvents {
@@ -40,6 +49,8 @@ interface Active {
   cancelRequested: boolean;
   /** A write that failed (disk full, database locked …): the run stops and says so. */
   storeError: Error | null;
+  /** Its trainer's estimated memory (bytes), counted against the budget while it runs. */
+  memory: number;
 }
 
 /** This process's mark on the runs it owns, so another process can tell if it is gone. */
@@ -81,6 +92,7 @@ export class RunManager {
       metricFlushMs: opts.metricFlushMs ?? 500,
       progressWriteMs: opts.progressWriteMs ?? 1000,
       ownerCheckMs: opts.ownerCheckMs ?? 3000,
+      memoryBudget: opts.memoryBudget ?? machineMemory() * RUN_MEMORY_FRACTION,
     };
     if (!Number.isInteger(this.#opts.concurrency) || this.#opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
     openManagers.add(this);
@@ -216,8 +228,12 @@ export class RunManager {
 
   #pump(): void {
     while (!this.#closed && this.#active.size < this.#opts.concurrency && this.#queue.length) {
-      const id = this.#queue.shift() as number;
-      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, cancelRequested: false, storeError: null };
+      const id = this.#queue[0] as number;
+      const memory = this.#estimate(id);
+      const planned = [...this.#active.values()].reduce((sum, r) => sum + r.memory, 0);
+      if (this.#active.size > 0 && planned + memory > this.#opts.memoryBudget) break; // waits for a trainer to finish
+      this.#queue.shift();
+      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, cancelRequested: false, storeError: null, memory };
       this.#active.set(id, a);
       void this.#start(id, a);
     }
@@ -251,6 +267,15 @@ export class RunManager {
     this.#active.delete(id);
     this.#settled(id);
     this.#pump();
+  }
+
+  /** A queued run's estimated trainer memory; 0 when its row cannot be read (its start then fails with the reason). */
+  #estimate(id: number): number {
+    try {
+      return trainerMemory(this.#store.runs.get(id).config).total;
+    } catch {
+      return 0;
+    }
   }
 
   #baseWeights(run: StoredRun) {

@@ -120,3 +120,25 @@ describe('twenty evaluations at once', () => {
     }
   }, 300_000);
 });
+
+describe('runs side by side share one memory budget', () => {
+  it('a queued run waits while starting it would pass the budget, then runs; one alone always starts', async () => {
+    const cfg = { ...defaultConfig('base'), sizes: [784, 16, 10], batchSize: 16, trainLimit: 160, testLimit: 100, evalEvery: 0, maxSteps: 5 };
+    const one = trainerMemory(cfg).total;
+    const env = { ...process.env, LORA_LAB_BACKEND: 'wasm' };
+    for (const [budget, together] of [[1.5 * one, 1], [2.5 * one, 2], [0.5 * one, 1]] as const) {
+      const l = Lab.open(join(tmp.dir, `budget-${together}-${budget}.db`), { concurrency: 3, memoryBudget: budget, host: { env } });
+      try {
+        const ids: number[] = [];
+        for (let i = 0; i < 3; i++) ids.push((await l.createRun({ config: { ...cfg, seed: i }, name: `budget ${i}` })).id);
+        // Queued runs start in the same call that queues them, as far as the budget allows.
+        expect(l.manager.running, `budget ${(budget / one).toFixed(1)} runs`).toHaveLength(together);
+        expect(l.manager.queued).toHaveLength(3 - together);
+        const done = await Promise.all(ids.map((id) => l.waitForRun(id)));
+        expect(done.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+      } finally {
+        await l.close();
+      }
+    }
+  }, 240_000);
+});
