@@ -147,27 +147,25 @@ function refusal(target: string, problem: string, overwrite: boolean): LabError 
 }
 
 /**
- * Whether a one-file export may go to `target`: true when something replaceable is
- * there (overwriting must then be allowed), false when nothing is; throws otherwise.
+ * Whether an export may go to `target`: true when something replaceable is there
+ * (overwriting must then be allowed), false when nothing is; throws otherwise.
  */
-export function checkFileTarget(target: string, data: Uint8Array, overwrite: boolean): boolean {
+function checkTarget(target: string, overwrite: boolean, problemOf: (st: Stats) => string | null): boolean {
   const st = lstatOrNull(target);
   if (!st) return false;
-  const problem = fileProblem(target, st, data);
+  const problem = problemOf(st);
   if (problem) throw refusal(target, problem, overwrite);
   if (!overwrite) throw alreadyExists(target);
   return true;
 }
 
-/** The same for a folder export of `files`. */
-export function checkFolderTarget(target: string, files: Record<string, Uint8Array>, overwrite: boolean): boolean {
-  const st = lstatOrNull(target);
-  if (!st) return false;
-  const problem = folderProblem(target, st, files);
-  if (problem) throw refusal(target, problem, overwrite);
-  if (!overwrite) throw alreadyExists(target);
-  return true;
-}
+/** For a one-file export of `data`. */
+export const checkFileTarget = (target: string, data: Uint8Array, overwrite: boolean): boolean =>
+  checkTarget(target, overwrite, (st) => fileProblem(target, st, data));
+
+/** For a folder export of `files`. */
+export const checkFolderTarget = (target: string, files: Record<string, Uint8Array>, overwrite: boolean): boolean =>
+  checkTarget(target, overwrite, (st) => folderProblem(target, st, files));
 
 export const alreadyExists = (target: string) => new LabError(`${target} already exists; choose another name or allow overwriting`, 409);
 
