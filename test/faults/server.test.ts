@@ -6,7 +6,6 @@
  * completes.
  */
 import type { ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -15,6 +14,7 @@ import { decodeWire, encodeWire } from '../../src-main/lab/wire.ts';
 import { defaultConfig } from '../../src-main/trainer/config.ts';
 import { labProcess } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { httpText } from '../helpers/http.ts';
 
 const tmp = tempDir();
 let serve: ChildProcess;
@@ -47,21 +47,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-function post(call: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: `/api/${call}`, method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (call: string, body: string) => httpText({ port, token, path: `/api/${call}`, body });
 
 async function call<T>(name: string, args: unknown[]): Promise<T> {
   const a = await post(name, encodeWire({ args }));

@@ -4,7 +4,7 @@
  * happens to be valid), and a rejected call never changes the database.
  */
 import { createHash } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_CALLS, type LabCall } from '../../src-main/lab/api.ts';
@@ -14,6 +14,7 @@ import { type RunningServer, startServer } from '../../src-main/server/server.ts
 import { defaultConfig } from '../../src-main/trainer/config.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { httpText } from '../helpers/http.ts';
 
 const tmp = tempDir();
 let lab: Lab;
@@ -42,21 +43,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-function post(call: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: server.port, path: `/api/${call}`, method: 'POST', agent, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.token}`, Host: `127.0.0.1:${server.port}` } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (call: string, body: string) => httpText({ port: server.port, token: server.token, path: `/api/${call}`, body, agent });
 
 /** Every row of every table, hashed: "the database is unchanged". */
 function dbHash(): string {

@@ -4,7 +4,6 @@
  * and brackets inside strings do not count), and a renderer folder whose index.html is a
  * folder (the file stream's error ends that response, not the process).
  */
-import { request } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { Lab } from '../../src-main/lab/lab.ts';
 import { MAX_WIRE_DEPTH, WireError, decodeWire } from '../../src-main/lab/wire.ts';
 import { type RunningServer, startServer } from '../../src-main/server/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { httpText } from '../helpers/http.ts';
 
 const tmp = tempDir();
 let lab: Lab;
@@ -29,22 +29,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-function http(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: server.port, path, method, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${server.token}` } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const http = (method: string, path: string, body?: string) => httpText({ port: server.port, token: server.token, method, path, ...(body === undefined ? {} : { body }) });
 
 const nested = (depth: number, inner = '0') => '['.repeat(depth) + inner + ']'.repeat(depth);
 
