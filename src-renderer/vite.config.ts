@@ -15,7 +15,8 @@ export default defineConfig({
   base: './',
   plugins: [svelte({ compilerOptions: { runes: true } })],
   build: {
-    outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)),
+    // LORA_LAB_UI_OUT: build elsewhere (side-by-side work; browser tests read LORA_LAB_UI_DIR).
+    outDir: process.env['LORA_LAB_UI_OUT'] || fileURLToPath(new URL('../dist/renderer', import.meta.url)),
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,

@@ -12,7 +12,8 @@ import { type RunningServer, startServer } from '../../src-main/server/server.ts
 import { tempDir } from './tmp.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-export const STATIC_DIR = join(root, 'dist', 'renderer');
+/** The built UI; LORA_LAB_UI_DIR points at another build (one made with LORA_LAB_UI_OUT). */
+export const STATIC_DIR = process.env['LORA_LAB_UI_DIR'] || join(root, 'dist', 'renderer');
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 /** Headless, and quiet: this machine has no network, so nothing may try to reach one. */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
