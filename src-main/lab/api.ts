@@ -39,12 +39,22 @@ export interface RunView {
   tags: string[];
   notes: string;
   summary: RunSummary | null;
+  /** Live while running or queued; for a cancelled, failed or interrupted run, how far it got (null once completed). */
   progress: RunProgress | null;
   /** Final test accuracy (fraction), when evaluated. */
   accuracy: number | null;
   /** Wrong count on the run's focus digits (its training digits, if a subset) after training. */
   focusWrong: number | null;
   focusWrongBefore: number | null;
+  /**
+   * Accuracy (fraction, 0–1) on the test images of the digits outside the focus, after
+   * and before training: what fine-tuning on the focus cost (or gained) elsewhere. Out
+   * of `otherCount` images; null for runs without a focus subset or not yet evaluated.
+   */
+  otherAccuracy: number | null;
+  otherAccuracyBefore: number | null;
+  /** n behind `otherAccuracy`: test images of the non-focus digits in the after evaluation. */
+  otherCount: number | null;
 }
 
 export interface Series {
@@ -103,6 +113,17 @@ export interface ModelView {
   createdAt: number;
   /** Runs fine-tuned from it, adapters on it, models derived from it. */
   dependents: { runs: number; adapters: number; models: number };
+  /**
+   * The same dependents by id and name (an adapter with the run it belongs to, or null):
+   * what has to go before this model can (the UI's delete dialogs name and link them).
+   */
+  usedBy: { runs: NamedRef[]; adapters: (NamedRef & { runId: number | null })[]; models: NamedRef[] };
+}
+
+/** A stored run, model or adapter by id and name. */
+export interface NamedRef {
+  id: number;
+  name: string;
 }
 
 export interface AdapterView {
@@ -178,6 +199,29 @@ export interface MergePreview {
   combined: EvalSummary;
 }
 
+/**
+ * A merge preview the Merge page keeps (stored in the database: it survives a reload and
+ * a restart). Names are those at the time of the preview; what was deleted since is said.
+ */
+export interface MergePreviewView {
+  id: number;
+  request: MergeRequest;
+  base: EvalSummary;
+  /** Each adapter alone on the base, in request order. */
+  adapters: EvalSummary[];
+  combined: EvalSummary;
+  baseName: string;
+  /** In request order. */
+  adapterNames: string[];
+  createdAt: number;
+  /** The base model was deleted since. */
+  baseDeleted: boolean;
+  /** Adapters of the request deleted since (ids). */
+  deletedAdapters: number[];
+  /** What it was saved as; `deleted` once that model or adapter is gone (id is then null). */
+  saved: { kind: 'model' | 'adapter'; id: number | null; name: string; at: number; deleted: boolean } | null;
+}
+
 export type ExportFormat = 'safetensors' | 'peft' | 'tfjs' | 'csv' | 'json';
 
 export type ExportTarget =
@@ -206,6 +250,23 @@ export interface ImportRequest {
   /** For adapters: the model they were trained on. */
   baseModelId?: number;
   name?: string;
+}
+
+/** What inspectAdapter finds out about a PEFT folder in the export folder, before it is imported. */
+export interface AdapterInspection {
+  /** `base_model_name_or_path` in its adapter_config.json ("lora-lab/model-<id>" in LoRA Lab's exports), or null. */
+  baseModelName: string | null;
+  /** The stored model that name refers to (by id or by name), if any: it may still not fit. */
+  namedModelId: number | null;
+  /** The adapter's rank and target layers with the widths its tensors imply (null / empty when unreadable). */
+  r: number | null;
+  layers: { layer: string; in: number; out: number }[];
+  /** Every stored model, newest first, with why the adapter does not fit it (null: it fits). */
+  models: { modelId: number; mismatch: string | null }[];
+  /** The base to pre-select: the named model if it fits, else the newest model that fits; null when none fits. */
+  suggestedModelId: number | null;
+  /** Why the folder cannot be read as a PEFT adapter, else null. */
+  problem: string | null;
 }
 
 export interface FolderEntry {
@@ -241,10 +302,19 @@ export interface LabApi {
   testLabels(): Promise<Uint8Array>;
   previewMerge(req: MergeRequest): Promise<MergePreview>;
   saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView>;
+  /** Kept previews, newest first. */
+  listMergePreviews(): Promise<MergePreviewView[]>;
+  /** Evaluates like previewMerge and keeps the result. */
+  keepMergePreview(req: MergeRequest): Promise<MergePreviewView>;
+  /** Saves a kept preview's combination (as saveMerge) and records on it what it was saved as. */
+  saveMergePreview(id: number, name: string, output: 'model' | 'adapter'): Promise<{ preview: MergePreviewView; saved: ModelView | AdapterView }>;
+  deleteMergePreview(id: number): Promise<void>;
   exportWeights(req: ExportRequest): Promise<ExportResult>;
   importWeights(req: ImportRequest): Promise<ModelView | AdapterView>;
   /** What is in the export folder (where exports go and imports come from). */
   listFolder(): Promise<{ folder: string; entries: FolderEntry[] }>;
+  /** Which stored model a PEFT folder in the export folder fits (its config and tensor shapes), before importing it. */
+  inspectAdapter(fileName: string): Promise<AdapterInspection>;
   evaluateModel(modelId: number, testLimit?: number | null): Promise<EvalSummary>;
   deleteModel(id: number): Promise<void>;
   deleteAdapter(id: number): Promise<void>;
@@ -270,9 +340,14 @@ export const LAB_CALLS = [
   'testLabels',
   'previewMerge',
   'saveMerge',
+  'listMergePreviews',
+  'keepMergePreview',
+  'saveMergePreview',
+  'deleteMergePreview',
   'exportWeights',
   'importWeights',
   'listFolder',
+  'inspectAdapter',
   'evaluateModel',
   'deleteModel',
   'deleteAdapter',

@@ -5,10 +5,13 @@
  */
 import { isCorruption } from '../store/damage.ts';
 import { DamagedDatabaseError, DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
-import { ConfigError, type RunConfig } from '../trainer/config.ts';
+import { ConfigError } from '../trainer/config.ts';
 import { LabError } from './api.ts';
+import { MAX_NAME } from './run-name.ts';
 
-const MAX_NAME = 200;
+/** Shared with the renderer's New run form (a pure module). */
+export { defaultName } from './run-name.ts';
+
 const MAX_NOTES = 100_000;
 const MAX_TAGS = 50;
 // Names and tags are one line of plain text; notes may also hold line breaks and tabs.
@@ -17,12 +20,6 @@ const MAX_TAGS = 50;
 // written before this check or by another program).
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const CONTROL_IN_NOTES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
-
-export function defaultName(cfg: RunConfig): string {
-  if (cfg.kind === 'base') return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;
-  const l = cfg.lora!;
-  return `LoRA r${l.r} α${l.alpha} on ${cfg.digits ? `digit${cfg.digits.length > 1 ? 's' : ''} ${cfg.digits.join(',')}` : 'all digits'} seed ${cfg.seed}`;
-}
 
 export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '') throw new LabError('a run needs a name');

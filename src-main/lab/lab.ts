@@ -12,17 +12,21 @@ import { machineMemory } from '../util/machine.ts';
 import { dirname, join } from 'node:path';
 import { WeightsService } from './weights-service.ts';
 import { checkImportEntry } from './export-folder.ts';
+import { inspectAdapter } from './import-inspect.ts';
 import { sweepPartials } from './files.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../weights/peft.ts';
 import type {
+  AdapterInspection,
   EvalSummary, ExportRequest, ExportResult, FolderEntry, ImportRequest, MergePreview, MergeRequest,
-  AdapterView, Comparison, DigitImage, EvaluationView, LabApi, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
+  AdapterView, Comparison, DigitImage, EvaluationView, LabApi, MergePreviewView, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
 } from './api.ts';
 import { LabError } from './api.ts';
 import { IMAGE_SIZE, loadMnist } from '../data/mnist.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
 import { compareData } from './compare.ts';
+import { deletePreview, keepPreview, listPreviews, savePreview } from './previews.ts';
 import { OWNER, RunManager, type RunManagerOptions } from './run-manager.ts';
+import { OutsideChanges } from './outside-changes.ts';
 import { memoryProblem, trainerMemory } from '../trainer/memory.ts';
 
 export interface LabOptions extends RunManagerOptions {
@@ -32,6 +36,11 @@ export interface LabOptions extends RunManagerOptions {
   fullCheck?: boolean;
   /** Where exports are written and imports read through the API (default: `exports/` beside the database). */
   exportDir?: string;
+  /**
+   * How often (ms) to look for changes other processes made to the database (a CLI
+   * beside the app), while anyone is subscribed; default 500, 0 never.
+   */
+  outsideChangesMs?: number;
 }
 
 /** A file or folder name inside the export folder: no separators, no leading dot. */
@@ -43,6 +52,8 @@ export class Lab implements LabApi {
   readonly manager: RunManager;
   readonly #listeners = new Set<(e: LabEvent) => void>();
   readonly #progress = new Map<number, RunProgress>();
+  /** Other processes' changes to the database, as events (see outside-changes.ts). */
+  readonly #outside: OutsideChanges;
   /** Runs whose interruption this process detected at start. */
   readonly recovered: number[];
 
@@ -70,6 +81,17 @@ export class Lab implements LabApi {
       },
       opts,
     );
+    this.#outside = new OutsideChanges(
+      store,
+      {
+        emit: (e) => this.#deliver(e),
+        runView: (run) => this.#view(run),
+        modelView: (id) => this.#modelView(id),
+        adapterView: (id) => adapterView(this.store.adapters.get(id)),
+        ownRun: (id) => this.manager.running.includes(id) || this.manager.queued.includes(id),
+      },
+      opts.outsideChangesMs ?? 500,
+    );
     this.recovered = opts.recover === false ? [] : this.manager.recover();
     // And while open: a process that owned a run can die at any time.
     if (opts.recover !== false) this.manager.watchOwners();
@@ -82,6 +104,7 @@ export class Lab implements LabApi {
   }
 
   async close(): Promise<void> {
+    this.#outside.stop();
     await this.manager.shutdown();
     this.store.close();
   }
@@ -160,6 +183,8 @@ export class Lab implements LabApi {
       if (unfinished && !this.manager.reapIfOrphaned(id)) throw new LabError(`run ${id} is ${run.status}; cancel it before deleting`, 409);
       this.store.runs.delete(id);
       this.#emit({ type: 'run-deleted', id });
+      // Its adapter went with it (cascade), and its model.
+      if (run.adapterId !== null) this.#emit({ type: 'adapter-deleted', id: run.adapterId });
       if (run.modelId !== null) this.#emit({ type: 'model-deleted', id: run.modelId });
     });
   }
@@ -221,6 +246,23 @@ export class Lab implements LabApi {
     });
   }
 
+  // Kept previews: the logic is in previews.ts.
+  async listMergePreviews(): Promise<MergePreviewView[]> {
+    return guard(() => listPreviews(this.store));
+  }
+
+  async keepMergePreview(req: MergeRequest): Promise<MergePreviewView> {
+    return guardAsync(async () => keepPreview(this.store, req, await this.weights.previewMerge(req)));
+  }
+
+  async saveMergePreview(id: number, name: string, output: 'model' | 'adapter'): Promise<{ preview: MergePreviewView; saved: ModelView | AdapterView }> {
+    return guardAsync(() => savePreview(this.store, id, output, (req) => this.saveMerge({ ...req, name, output })));
+  }
+
+  async deleteMergePreview(id: number): Promise<void> {
+    guard(() => deletePreview(this.store, id));
+  }
+
   async exportWeights(req: ExportRequest): Promise<ExportResult> {
     return guardAsync(async () => {
       const path = this.#inFolder(req.fileName);
@@ -257,6 +299,11 @@ export class Lab implements LabApi {
       })
       .sort((a, b) => b.modifiedAt - a.modifiedAt);
     return { folder: this.exportDir, entries };
+  }
+
+  async inspectAdapter(fileName: string): Promise<AdapterInspection> {
+    // import-inspect.ts: the config and the safetensors header only, matched against every stored model.
+    return guard(() => (this.#inFolder(fileName), inspectAdapter(this.exportDir, fileName, this.store.models.list())));
   }
 
   async evaluateModel(modelId: number, testLimit: number | null = null): Promise<EvalSummary> {
@@ -306,14 +353,28 @@ export class Lab implements LabApi {
     return loadMnist('test').labels.slice();
   }
 
+  /**
+   * Events for every change: this process's own, and (while anyone listens) those other
+   * processes make to the same database file, within about `outsideChangesMs`.
+   */
   subscribe(listener: (e: LabEvent) => void): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#outside.start();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#outside.stop();
+    };
   }
 
   // ── internals ────────────────────────────────────────────────────────────────
 
+  /** This process's own change: told to listeners, and noted so it is not told again as an outside one. */
   #emit(e: LabEvent): void {
+    this.#outside.seen(e);
+    this.#deliver(e);
+  }
+
+  #deliver(e: LabEvent): void {
     for (const l of this.#listeners) {
       try {
         l(e);
@@ -344,7 +405,21 @@ export class Lab implements LabApi {
     const ev = this.store.evaluations.get(run.id);
     const focus = run.config.digits && run.config.digits.length < 10 ? run.config.digits : null;
     const wrongOn = (e: EvaluationView | undefined) => (e && focus ? focus.reduce((s, d) => s + (e.wrongPerClass[d] ?? 0), 0) : null);
-    const live = run.status === 'running' || run.status === 'queued' ? (this.#progress.get(run.id) ?? (run.progress as RunProgress | null)) : null;
+    // The digits outside the focus: accuracy there (fraction) and how many images that is.
+    const otherOn = (e: EvaluationView | undefined) => {
+      if (!e || !focus) return null;
+      let wrong = 0;
+      let n = 0;
+      e.countPerClass.forEach((c, d) => {
+        if (focus.includes(d)) return;
+        wrong += e.wrongPerClass[d] ?? 0;
+        n += c;
+      });
+      return n > 0 ? { accuracy: 1 - wrong / n, n } : null;
+    };
+    const otherAfter = otherOn(ev.after);
+    // Live while it runs; for a run that stopped early (cancelled, failed, interrupted) how far it got.
+    const live = run.status === 'running' || run.status === 'queued' ? (this.#progress.get(run.id) ?? (run.progress as RunProgress | null)) : run.status === 'completed' ? null : (run.progress as RunProgress | null);
     return {
       id: run.id,
       name: run.name,
@@ -367,13 +442,17 @@ export class Lab implements LabApi {
       accuracy: ev.after?.accuracy ?? null,
       focusWrong: wrongOn(ev.after),
       focusWrongBefore: wrongOn(ev.before),
+      otherAccuracy: otherAfter?.accuracy ?? null,
+      otherAccuracyBefore: otherOn(ev.before)?.accuracy ?? null,
+      otherCount: otherAfter?.n ?? null,
     };
   }
 
   #modelView(id: number): ModelView {
     const m = this.store.models.get(id);
     const d = this.store.models.dependents(id);
-    return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length } };
+    const adapters = d.adapters.map((a) => ({ ...a, runId: this.store.adapters.find(a.id)?.runId ?? null }));
+    return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length }, usedBy: { runs: d.runs, adapters, models: d.models } };
   }
 }
 

@@ -46,6 +46,8 @@ interface Active {
   buffer: MetricPoint[];
   timer: NodeJS.Timeout | null;
   lastProgressWrite: number;
+  /** The trainer's latest progress (written to the row at most every progressWriteMs). */
+  lastProgress: RunProgress | null;
   cancelRequested: boolean;
   /** A write that failed (disk full, database locked …): the run stops and says so. */
   storeError: Error | null;
@@ -233,7 +235,7 @@ export class RunManager {
       const planned = [...this.#active.values()].reduce((sum, r) => sum + r.memory, 0);
       if (this.#active.size > 0 && planned + memory > this.#opts.memoryBudget) break; // waits for a trainer to finish
       this.#queue.shift();
-      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, cancelRequested: false, storeError: null, memory };
+      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, lastProgress: null, cancelRequested: false, storeError: null, memory };
       this.#active.set(id, a);
       void this.#start(id, a);
     }
@@ -253,6 +255,7 @@ export class RunManager {
       outcome = { status: 'failed', error: (err as Error).message, code: 'internal', backend: null };
     }
     this.#guardWrite(id, a, () => this.#flush(id, a));
+    if (outcome.status !== 'completed') this.#guardWrite(id, a, () => this.#recordStop(id, a, outcome));
     try {
       if (a.storeError) throw a.storeError;
       this.#finish(id, outcome);
@@ -300,6 +303,7 @@ export class RunManager {
           etaSeconds: m.etaSeconds,
         };
         this.#events.progress(id, p);
+        a.lastProgress = p;
         const now = Date.now();
         if (now - a.lastProgressWrite >= this.#opts.progressWriteMs) {
           a.lastProgressWrite = now;
@@ -343,6 +347,18 @@ export class RunManager {
     if (!a.buffer.length) return;
     const points = a.buffer.splice(0);
     this.#store.metrics.append(id, points);
+  }
+
+  /**
+   * A run that stops before its summary (cancelled, failed) keeps how far it got: its
+   * latest progress, at the step the trainer stopped at, so lists can say "12 of 50".
+   */
+  #recordStop(id: number, a: Active, o: RunOutcome): void {
+    const last = a.lastProgress;
+    const step = o.status === 'cancelled' && o.step >= 0 ? o.step : last?.step;
+    if (step === undefined) return;
+    const p: RunProgress = { ...(last ?? { phase: 'training', totalSteps: 0, epoch: 0, loss: null, samplesPerSec: 0, etaSeconds: 0 }), step };
+    this.#store.runs.setProgress(id, p);
   }
 
   #finish(id: number, o: RunOutcome): void {

@@ -8,6 +8,7 @@ import type { Db, OpenOptions } from './database.ts';
 import { defaultDbPath, openDatabase } from './database.ts';
 import type { DamagedDatabaseError } from './errors.ts';
 import { EvaluationsRepo } from './evaluations.ts';
+import { MergePreviewsRepo } from './merge-previews.ts';
 import { MetricsRepo } from './metrics.ts';
 import { ModelsRepo } from './models.ts';
 import { RunsRepo } from './runs.ts';
@@ -20,6 +21,7 @@ export class Store {
   readonly runs: RunsRepo;
   readonly metrics: MetricsRepo;
   readonly evaluations: EvaluationsRepo;
+  readonly mergePreviews: MergePreviewsRepo;
   readonly #watch: DamageWatch;
 
   constructor(readonly db: Db) {
@@ -31,6 +33,7 @@ export class Store {
     this.runs = new RunsRepo(db, this.models);
     this.metrics = new MetricsRepo(db);
     this.evaluations = new EvaluationsRepo(db);
+    this.mergePreviews = new MergePreviewsRepo(db);
   }
 
   /**

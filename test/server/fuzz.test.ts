@@ -90,9 +90,14 @@ const VALID: Record<LabCall, () => unknown[]> = {
   testLabels: () => [],
   previewMerge: () => [{ baseModelId: 1, adapters: [{ adapterId: 1, weight: 1 }], method: 'linear' }],
   saveMerge: () => [{ baseModelId: 1, adapters: [{ adapterId: 1, weight: 1 }], method: 'linear', name: 'm', output: 'model' }],
+  listMergePreviews: () => [],
+  keepMergePreview: () => [{ baseModelId: 1, adapters: [{ adapterId: 1, weight: 1 }], method: 'linear' }],
+  saveMergePreview: () => [1, 'm', 'model'],
+  deleteMergePreview: () => [1],
   exportWeights: () => [{ target: { kind: 'model', id: 1 }, format: 'safetensors', fileName: 'f.safetensors' }],
   importWeights: () => [{ fileName: 'f.safetensors', kind: 'model' }],
   listFolder: () => [],
+  inspectAdapter: () => ['some-peft'],
   evaluateModel: () => [1],
   deleteModel: () => [1],
   deleteAdapter: () => [1],
@@ -128,7 +133,7 @@ function mutate(rng: Rng, v: unknown, depth = 0): unknown {
 
 // Calls that would start real work (training, evaluation) when handed a valid payload
 // are only sent payloads that cannot be valid: a top-level extra argument.
-const HEAVY: LabCall[] = ['createRun', 'previewMerge', 'evaluateModel'];
+const HEAVY: LabCall[] = ['createRun', 'previewMerge', 'keepMergePreview', 'evaluateModel'];
 
 describe('fuzzing every LabApi call over HTTP', () => {
   it('5,000+ random and mutated payloads: clean 4xx answers, the server stays up, rejected calls change nothing', async () => {
