@@ -15,59 +15,29 @@ import { serveCommand } from './cli/serve.ts';
 import { terminalSafe } from './cli/sanitize.ts';
 import { failureLine } from './cli/error-line.ts';
 import { evaluateCommand, exportCommand, importCommand, mergeCommand } from './cli/weights.ts';
-
-const HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
-
-Usage: lora-lab <command> [options]
-
-Commands:
-  demo        the classic experiment: base MLP one epoch, rank-1 LoRA on digit 7, before/after table
-  train       train a base MLP
-  finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model)
-  runs        list stored runs (--status, --kind, --tag, --search TEXT, --param lora.r=1)
-  show RUN    one run: config, metrics, evaluation before/after
-  compare RUN RUN...   hyperparameter differences (--all for every row), metrics, wrong per digit
-  rm RUN...   delete runs (their metrics, evaluations and adapters go too)
-  tag RUN TAG...       add tags (--remove to take them off)
-  models      list stored models
-  merge --adapter ID[:W] ... [--method linear|cat|svd|ties|dare] [--rank K] [--density D]
-              [--drop-rate P] [--seed N] [--save NAME --as model|adapter]
-              preview (accuracy, wrong per digit) of combined adapters, optionally saved
-  export ID --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]
-              ID: a run (5 or r5), a model (m3) or an adapter (a2); several runs: a comparison
-  import PATH [--as model|adapter] [--base MODEL] [--name NAME]
-              safetensors base weights (PyTorch layout) or a PEFT adapter folder
-  evaluate MODEL       accuracy and wrong per digit of a stored model
-  serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
-              a --host other than loopback needs --allow-remote (the token URL then drives the lab)
-
-Run options (train, finetune, demo):
-  --seed N              random seed (0)
-  --batch-size N        batch size (10)
-  --epochs N            epochs over the training subset (1)
-  --steps N             stop after N optimizer steps (finetune/demo: 100)
-  --lr X                learning rate (0.001)
-  --optimizer adam|sgd  optimizer (adam)
-  --digits 7[,3...]     train only on these digits (finetune/demo: 7; train: all)
-  --sizes 784,1000,2000,10   layer widths
-  --rank N --alpha X    LoRA rank and alpha (1, 1)
-  --targets linear1,... LoRA target layers (all)
-  --init kaiming|gaussian    LoRA A initialisation (finetune: kaiming; demo: gaussian)
-  --rslora              scaling alpha/√r instead of alpha/r
-  --lora-plus RATIO     LoRA+: B learns at RATIO × lr
-  --train-limit N --test-limit N   use fewer images (quick checks)
-  --backend cuda|tensorflow|webgpu|wasm|cpu   force a compute backend
-  --json                print one JSON object instead of a table
-  -q, --quiet           no progress bar
-
-Every command takes --db FILE (default: $LORA_LAB_DB, else $XDG_DATA_HOME/lora-lab/lab.db)
-and --json; --reset-db keeps a damaged database aside (renamed) and starts a fresh one. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
+import { GENERAL_HELP, commandHelp, version, wantsHelp } from './cli/help.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V') {
+    console.log(`lora-lab ${version()}`);
+    return 0;
+  }
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    console.log(HELP);
+    // `lora-lab help COMMAND` is `lora-lab COMMAND --help`.
+    const topic = cmd === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && commandHelp(topic) === null) {
+      console.error(`lora-lab: unknown command "${terminalSafe(topic)}" (try lora-lab --help)`);
+      return 2;
+    }
+    console.log(topic === undefined ? GENERAL_HELP : commandHelp(topic));
     return cmd ? 0 : 1;
+  }
+  // Help is answered before the database is opened or any argument is checked.
+  const help = commandHelp(cmd);
+  if (help !== null && wantsHelp(rest)) {
+    console.log(help);
+    return 0;
   }
   const commands: Record<string, (argv: string[], s: ReturnType<typeof makeSession>) => Promise<void>> = {
     demo,

@@ -26,6 +26,8 @@ export interface TrainOptions {
 
 export interface CliContext {
   train(config: RunConfig, opts: TrainOptions): Promise<TrainedRun>;
+  /** A stored model's id and layer widths (`3`, `m3` or `latest`), for a fine-tune's config. */
+  model(ref: number | string): { id: number; sizes: number[] };
   out(text: string): void;
   quiet: boolean;
 }

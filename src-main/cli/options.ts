@@ -41,9 +41,47 @@ export const commonFlags = {
 
 export type Flags = Record<string, string | boolean | undefined>;
 
+/**
+ * `--lr -1` → `--lr=-1`: where a flag takes a value, the next argument is its value even
+ * when it begins with a dash (a negative number), unless it is itself one of the
+ * command's flags; validation then says what is wrong with the value. (parseArgs alone
+ * calls `--lr -1` "ambiguous".) A flag left without a value says so by name.
+ */
+function attachValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const shorts = new Set(Object.values(options).flatMap((o) => (o.short ? [`-${o.short}`] : [])));
+  const isFlag = (a: string) => a === '--' || shorts.has(a) || (a.startsWith('--') && a.slice(2).split('=')[0]! in options);
+  const out: string[] = [];
+  // A negative number where a positional goes (`show -1`) is an argument, not a flag: it
+  // moves after `--`, so the command's own check says what is wrong with it.
+  const negatives: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i), ...negatives);
+      return out;
+    }
+    if (/^-\d/.test(a) && !shorts.has(a)) {
+      negatives.push(a);
+      continue;
+    }
+    const long = /^--([^=]+)$/.exec(a)?.[1];
+    const name = long ?? Object.keys(options).find((k) => shorts.has(a) && options[k]!.short === a.slice(1));
+    if (name !== undefined && options[name]?.type === 'string') {
+      const next = argv[i + 1];
+      if (next === undefined || isFlag(next)) throw new UsageError(`--${name} needs a value`);
+      out.push(`--${name}=${next}`);
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return negatives.length ? [...out, '--', ...negatives] : out;
+}
+
 export function parse(argv: string[], options: ParseArgsConfig['options'], allowPositionals = false): { values: Flags; positionals: string[] } {
+  const args = attachValues(argv, options ?? {});
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: options ?? {}, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({ args, options: options ?? {}, allowPositionals, strict: true });
     return { values: values as Flags, positionals };
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));

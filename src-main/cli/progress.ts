@@ -5,6 +5,7 @@
  * (the bar's own \r and ESC[2K are the only controls it writes).
  */
 import { oneLine } from './sanitize.ts';
+import { sig } from './table.ts';
 
 export class ProgressBar {
   #lastPct = -1;
@@ -24,7 +25,7 @@ export class ProgressBar {
     const now = Date.now();
     const extra = [
       info.phase && info.phase !== 'training' ? oneLine(info.phase) : '',
-      info.loss !== undefined && Number.isFinite(info.loss) ? `loss ${info.loss.toFixed(4)}` : '',
+      info.loss !== undefined && Number.isFinite(info.loss) ? `loss ${sig(info.loss)}` : '',
       info.samplesPerSec ? `${Math.round(info.samplesPerSec)} samples/s` : '',
       info.etaSeconds !== undefined && step < total ? `ETA ${formatDuration(info.etaSeconds)}` : '',
     ]

@@ -8,7 +8,7 @@ import { formatDuration } from './progress.ts';
 import { type Flags, UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';
 import { oneLine } from './sanitize.ts';
-import { pct, table } from './table.ts';
+import { plural, pct, sig, table } from './table.ts';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];
 
@@ -108,8 +108,8 @@ function showText(r: RunDetail): string {
     r.tags.length ? `  tags: ${oneLine(r.tags.join(', '))}` : '',
     r.notes ? `  notes: ${r.notes.replace(/\r?\n/g, '\n         ')}` : '',
     `  config: ${JSON.stringify(r.config)}`,
-    r.summary ? `  ${r.summary.steps} steps, final loss ${r.summary.finalLoss.toFixed(4)}, ${Math.round(r.summary.samplesPerSec)} samples/s, ${r.summary.trainableParams.toLocaleString('en-US')} trainable parameters (${r.summary.percentTrainable.toFixed(3)}%)` : '',
-    `  metrics: ${Object.entries(r.metrics).map(([k, s]) => `${k} (${s.steps.length} points)`).join(', ') || 'none'}`,
+    r.summary ? `  ${plural(r.summary.steps, 'step')}, final loss ${sig(r.summary.finalLoss)}, ${Math.round(r.summary.samplesPerSec)} samples/s, ${plural(r.summary.trainableParams, 'trainable parameter')} (${r.summary.percentTrainable.toFixed(3)}%)` : '',
+    `  metrics: ${Object.entries(r.metrics).map(([k, s]) => `${k} (${plural(s.steps.length, 'point')})`).join(', ') || 'none'}`,
   ].filter(Boolean);
   const { before, after } = r.evaluations;
   if (after) {
@@ -136,7 +136,7 @@ export function compareText(c: Comparison, all: boolean): string {
   const rows = c.params.filter((p) => all || p.differs).map((p) => [p.path, ...p.values.map((v) => (v === null ? '—' : String(v)))]);
   const out = [`${c.runs.map((r) => `run ${r.id}: ${oneLine(r.name)} (${r.status})`).join('\n')}`, ''];
   out.push(all ? 'hyperparameters:' : 'hyperparameters that differ:', rows.length ? table(head, rows) : '  (none: identical configs)', '');
-  const metricRows = c.summary.map((m) => [m.key, ...m.perRun.map((p) => (p ? `${fmt(p.final)} (best ${fmt(p.best)})` : '—'))]);
+  const metricRows = c.summary.map((m) => [m.key, ...m.perRun.map((p) => (p ? `${metric(m.key, p.final)} (best ${metric(m.key, p.best)})` : '—'))]);
   if (metricRows.length) out.push('final metrics:', table(['metric', ...head.slice(1)], metricRows), '');
   const evs = c.evaluations.map((e) => e.after);
   if (evs.some(Boolean)) {
@@ -147,7 +147,8 @@ export function compareText(c: Comparison, all: boolean): string {
   return out.join('\n');
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(4));
+/** A metric's value: accuracies in %, like everywhere else; the rest to 4 significant digits. */
+const metric = (key: string, x: number) => (/accuracy/.test(key) ? pct(x) : sig(x));
 
 export async function compareCommand(argv: string[], s: Session): Promise<void> {
   const { values, positionals } = parse(argv, { ...commonFlags, all: { type: 'boolean' } }, true);
@@ -189,7 +190,7 @@ export async function modelsCommand(argv: string[], s: Session): Promise<void> {
         m.kind,
         m.sizes.join('→'),
         m.sourceRunId ? `run ${m.sourceRunId}` : m.parentModelId ? `model ${m.parentModelId}` : '—',
-        `${m.dependents.runs} runs, ${m.dependents.adapters} adapters`,
+        `${plural(m.dependents.runs, 'run')}, ${plural(m.dependents.adapters, 'adapter')}`,
         date(m.createdAt),
       ]),
       ['r', 'l', 'l', 'l', 'l', 'l', 'l'],

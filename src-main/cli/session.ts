@@ -62,6 +62,11 @@ export function makeSession(argv: string[]): Session {
   return {
     quiet,
     lab: open,
+    model(ref) {
+      const l = open();
+      const id = resolveModel(l, ref);
+      return { id, sizes: [...l.store.models.find(id)!.sizes] };
+    },
     // Everything a command prints passes here: stored names must not drive the terminal.
     out: (text) => console.log(terminalSafe(text)),
     async close() {

@@ -13,3 +13,9 @@ export function table(head: string[], rows: (string | number)[][], align: ('l' |
 }
 
 export const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
+
+/** A number to `digits` significant digits (0.00001234, not 0.0000), whole numbers from 100 up. */
+export const sig = (x: number, digits = 4) => (!Number.isFinite(x) || x === 0 ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(digits));
+
+/** `1 point`, `2 points` (with the count formatted for reading). */
+export const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;

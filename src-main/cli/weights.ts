@@ -4,12 +4,13 @@
  * web and Electron APIs only write inside the export folder).
  */
 import { resolve } from 'node:path';
-import type { EvalSummary, ExportFormat, ExportTarget, MergeMethod, MergeRequest } from '../lab/api.ts';
+import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergeMethod, type MergeRequest } from '../lab/api.ts';
 import { MAX_MERGE_WEIGHT } from '../weights/finite.ts';
 import { ProgressBar } from './progress.ts';
 import { UsageError, commonFlags, parse } from './options.ts';
 import { resolveModel, type Session } from './session.ts';
-import { pct, table } from './table.ts';
+import { plural, pct, table } from './table.ts';
+import { importKind } from './import-kind.ts';
 
 const FORMATS: ExportFormat[] = ['safetensors', 'peft', 'tfjs', 'csv', 'json'];
 const METHODS: MergeMethod[] = ['linear', 'cat', 'svd', 'ties', 'dare'];
@@ -36,14 +37,21 @@ export async function exportCommand(argv: string[], s: Session): Promise<void> {
   };
   const target: ExportTarget = positionals.length > 1 ? { kind: 'comparison', ids: positionals.map(runIds) } : parseTarget(positionals[0]);
   const bar = new ProgressBar('export', !s.quiet);
-  const files = await s.lab().weights.exportTo(target, format, resolve(values['out']), {
-    merged: Boolean(values['merged']),
-    overwrite: Boolean(values['force']),
-    progress: (done, total) => bar.update(done, total, {}),
-  });
+  const files = await s
+    .lab()
+    .weights.exportTo(target, format, resolve(values['out']), {
+      merged: Boolean(values['merged']),
+      overwrite: Boolean(values['force']),
+      progress: (done, total) => bar.update(done, total, {}),
+    })
+    .catch((err: unknown) => {
+      // The Lab says "allow overwriting" (the app asks); here that is --force.
+      const exists = err instanceof LabError && err.status === 409 ? /^(.*) already exists; /s.exec(err.message) : null;
+      throw exists ? new LabError(`${exists[1]} already exists; add --force to replace it, or choose another --out`, 409) : err;
+    });
   bar.done('written');
   if (values['json']) return s.out(JSON.stringify({ files }));
-  s.out(files.map((f) => `${f.path}  ${f.bytes.toLocaleString('en-US')} bytes  sha256 ${f.sha256}`).join('\n'));
+  s.out(files.map((f) => `${f.path}  ${plural(f.bytes, 'byte')}  sha256 ${f.sha256}`).join('\n'));
 }
 
 function evalTable(labels: string[], evals: EvalSummary[]): string {
@@ -102,7 +110,12 @@ export async function mergeCommand(argv: string[], s: Session): Promise<void> {
   }
   if (values['json']) return s.out(JSON.stringify({ preview, saved }));
   const lines: string[] = [];
-  if (preview) lines.push(evalTable(['base', ...adapters.map((a) => `a${a.adapterId}×${a.weight}`), method], [preview.base, ...preview.adapters, preview.combined]));
+  if (preview) {
+    // Each single-adapter column is that adapter alone at full weight (what the Lab
+    // previews); only the combination uses the weights given.
+    lines.push(evalTable(['base', ...adapters.map((a) => `a${a.adapterId} alone`), `${method} merge`], [preview.base, ...preview.adapters, preview.combined]));
+    lines.push('', `aN alone: each adapter at full weight on the base; ${method} merge: ${adapters.map((a) => `a${a.adapterId}×${a.weight}`).join(' + ')}`);
+  }
   if (saved) lines.push('', `saved as ${'kind' in saved && 'sizes' in saved ? `model ${saved.id}` : `adapter ${saved.id}`}: ${saved.name}`);
   s.out(lines.join('\n'));
 }
@@ -112,14 +125,14 @@ export async function importCommand(argv: string[], s: Session): Promise<void> {
   const path = positionals[0];
   if (!path) throw new UsageError('import needs a file (safetensors) or a PEFT adapter folder');
   const lab = s.lab();
-  const as = values['as'] ?? (/\.safetensors$/i.test(path) ? 'model' : 'adapter');
+  const as = values['as'] ?? importKind(resolve(path), path);
   const name = typeof values['name'] === 'string' ? values['name'] : path.split('/').filter(Boolean).at(-1) ?? path;
   if (as === 'model') {
     const id = await lab.weights.importModel(resolve(path), name);
     return s.out(values['json'] ? JSON.stringify({ model: id }) : `imported model ${id}: ${name}`);
   }
   if (as !== 'adapter') throw new UsageError('--as must be model or adapter');
-  if (values['base'] === undefined) throw new UsageError('importing an adapter needs --base MODEL (the model it was trained on)');
+  if (values['base'] === undefined) throw new UsageError('importing an adapter needs --base MODEL (the model it was trained on; lora-lab models lists them)');
   const id = await lab.weights.importAdapter(resolve(path), resolveModel(lab, values['base'] as string), name);
   s.out(values['json'] ? JSON.stringify({ adapter: id }) : `imported adapter ${id}: ${name}`);
 }

@@ -87,7 +87,7 @@ describe('export --force replaces only an earlier export', () => {
     const first = readFileSync(out);
     const refused = await cli(['export', `m${ids.small}`, '--format', 'safetensors', '--out', out]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/already exists; choose another name or allow overwriting/);
+    expect(refused.stderr).toMatch(/already exists; add --force to replace it, or choose another --out/);
     const r = await cli(['export', `m${ids.small}`, '--format', 'safetensors', '--out', out, '--force', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).files[0].sha256).toBe(createHash('sha256').update(first).digest('hex'));

@@ -1,0 +1,227 @@
+/**
+ * What `lora-lab --help`, `lora-lab COMMAND --help` (or `-h`, or `lora-lab help COMMAND`)
+ * and `--version` print. Help never opens the database: it is answered before a session
+ * exists, so it works on a fresh install and next to a damaged database.
+ */
+import { readFileSync } from 'node:fs';
+
+export const GENERAL_HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
+
+Usage: lora-lab <command> [options]
+       lora-lab <command> --help     usage, options and an example of one command
+       lora-lab --version
+
+Commands:
+  demo        the classic experiment: base MLP one epoch, rank-1 LoRA on digit 7, before/after table
+  train       train a base MLP
+  finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model)
+  runs        list stored runs (--status, --kind, --tag, --search TEXT, --param lora.r=1)
+  show RUN    one run: config, metrics, evaluation before/after
+  compare RUN RUN...   hyperparameter differences (--all for every row), metrics, wrong per digit
+  rm RUN...   delete runs (their metrics, evaluations and adapters go too)
+  tag RUN TAG...       add tags (--remove to take them off)
+  models      list stored models
+  merge --adapter ID[:W] ... [--method linear|cat|svd|ties|dare] [--rank K] [--density D]
+              [--drop-rate P] [--seed N] [--save NAME --as model|adapter]
+              preview (accuracy, wrong per digit) of combined adapters, optionally saved
+  export ID --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]
+              ID: a run (5 or r5), a model (m3) or an adapter (a2); several runs: a comparison
+  import PATH [--as model|adapter] [--base MODEL] [--name NAME]
+              safetensors base weights (PyTorch layout) or a PEFT adapter folder
+  evaluate MODEL       accuracy and wrong per digit of a stored model
+  serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
+              a --host other than loopback needs --allow-remote (the token URL then drives the lab)
+
+${runOptions()}
+
+Every command takes --db FILE (default: $LORA_LAB_DB, else $XDG_DATA_HOME/lora-lab/lab.db)
+and --json; --reset-db keeps a damaged database aside (renamed) and starts a fresh one. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
+
+function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string {
+  const lora = kind !== 'train';
+  return [
+    `Run options${kind === 'all' ? ' (train, finetune, demo)' : ''}:`,
+    '  --seed N              random seed (0)',
+    '  --batch-size N        batch size (10)',
+    '  --epochs N            epochs over the training subset (1)',
+    `  --steps N             stop after N optimizer steps${kind === 'train' ? ' (default: the whole epochs)' : kind === 'all' ? ' (finetune/demo: 100)' : ' (100)'}`,
+    '  --lr X                learning rate (0.001)',
+    '  --optimizer adam|sgd  optimizer (adam)',
+    `  --digits 7[,3...]     train only on these digits (${kind === 'train' ? 'all' : kind === 'all' ? 'finetune/demo: 7; train: all' : '7'})`,
+    kind === 'finetune'
+      ? '  --sizes 784,...,10    layer widths (default: the base model\'s; a different list is refused)'
+      : '  --sizes 784,1000,2000,10   layer widths',
+    ...(lora
+      ? [
+          '  --rank N --alpha X    LoRA rank and alpha (1, 1)',
+          '  --targets linear1,... LoRA target layers (all)',
+          `  --init kaiming|gaussian    LoRA A initialisation (${kind === 'demo' ? 'gaussian' : kind === 'all' ? 'finetune: kaiming; demo: gaussian' : 'kaiming'})`,
+          '  --rslora              scaling alpha/√r instead of alpha/r',
+          '  --lora-plus RATIO     LoRA+: B learns at RATIO × lr',
+        ]
+      : []),
+    '  --train-limit N --test-limit N   use fewer images (quick checks)',
+    '  --backend cuda|tensorflow|webgpu|wasm|cpu   force a compute backend',
+    ...(kind === 'all' ? [] : ['  --name NAME           the run\'s name']),
+    '  --json                print one JSON object instead of a table',
+    '  -q, --quiet           no progress bar',
+  ].join('\n');
+}
+
+const COMMON = `  --db FILE             the database (default: $LORA_LAB_DB, else $XDG_DATA_HOME/lora-lab/lab.db)
+  --reset-db            keep a damaged database aside (renamed) and start a fresh one
+  -h, --help            this help`;
+
+const JSON_FLAG = '  --json                print one JSON value instead of a table';
+
+interface CommandHelp {
+  usage: string;
+  about: string;
+  options: string;
+  examples: string[];
+}
+
+const HELP: Record<string, CommandHelp> = {
+  demo: {
+    usage: 'lora-lab demo [run options] [--base-steps N] [--base-epochs N]',
+    about: 'The classic experiment: train the base MLP one epoch, fine-tune rank-1 LoRA on digit 7 for 100 batches,\nand print the wrong count per digit before and after. Both runs are stored.',
+    options: `${runOptions('demo')}\n  --base-steps N --base-epochs N   length of the base training (the whole epoch)`,
+    examples: ['lora-lab demo', 'lora-lab demo --seed 3 --json'],
+  },
+  train: {
+    usage: 'lora-lab train [run options]',
+    about: 'Train a base MLP; the run and the model it makes are stored.',
+    options: runOptions('train'),
+    examples: ['lora-lab train --sizes 784,100,10 --epochs 1', 'lora-lab train --steps 200 --train-limit 2000 --test-limit 500'],
+  },
+  finetune: {
+    usage: 'lora-lab finetune [--finetune-from MODEL] [run options]',
+    about: 'LoRA fine-tune a stored base model (its layer widths are used); the run and its adapter are stored.',
+    options: `  --finetune-from MODEL a model id (3 or m3) or "latest" (default: the newest model)\n${runOptions('finetune')}`,
+    examples: ['lora-lab finetune --digits 7 --rank 1 --steps 100', 'lora-lab finetune --finetune-from m2 --digits 3,8 --rank 4 --alpha 8'],
+  },
+  runs: {
+    usage: 'lora-lab runs [--status S[,S...]] [--kind base|lora] [--tag TAG] [--search TEXT] [--param PATH=VALUE ...]',
+    about: 'List stored runs, newest first.',
+    options: `  --status S            queued, running, completed, failed, cancelled, interrupted (comma-separated)
+  --kind base|lora      only base runs or only LoRA runs
+  --tag TAG             only runs with this tag
+  --search TEXT         name, notes or tags contain TEXT
+  --param PATH=VALUE    config value, e.g. lora.r=1 or lr=0.001 (repeatable)
+${JSON_FLAG}`,
+    examples: ['lora-lab runs --kind lora --status completed', 'lora-lab runs --param lora.r=1 --json'],
+  },
+  show: {
+    usage: 'lora-lab show RUN',
+    about: 'One run: its config, summary, metrics and wrong per digit before/after. RUN is its id (5 or r5).',
+    options: JSON_FLAG,
+    examples: ['lora-lab show 2', 'lora-lab show r2 --json'],
+  },
+  compare: {
+    usage: 'lora-lab compare RUN RUN...',
+    about: 'Runs side by side: the hyperparameters that differ, final metrics, and wrong per digit.',
+    options: `  --all                 every hyperparameter, not only those that differ\n${JSON_FLAG}`,
+    examples: ['lora-lab compare 1 2 3', 'lora-lab compare 2 3 --all'],
+  },
+  rm: {
+    usage: 'lora-lab rm RUN...',
+    about: 'Delete runs with their metrics, evaluations and adapters. A run whose model other runs depend on is refused.',
+    options: JSON_FLAG,
+    examples: ['lora-lab rm 4 5'],
+  },
+  tag: {
+    usage: 'lora-lab tag RUN TAG... [--remove]',
+    about: 'Add tags to a run (or take them off with --remove).',
+    options: `  --remove              take these tags off instead\n${JSON_FLAG}`,
+    examples: ['lora-lab tag 2 baseline classic', 'lora-lab tag 2 classic --remove'],
+  },
+  models: {
+    usage: 'lora-lab models',
+    about: 'Stored models (trained, imported, merged): their layers, where they came from and what depends on them.',
+    options: JSON_FLAG,
+    examples: ['lora-lab models'],
+  },
+  merge: {
+    usage: 'lora-lab merge --adapter ID[:WEIGHT] ... [options]',
+    about: 'Preview combined adapters: accuracy and wrong per digit of the base, of each adapter alone (at full weight)\nand of the combination with the weights given; --save stores the combination.',
+    options: `  --adapter ID[:WEIGHT] an adapter (3 or a3) and its weight (1); repeat for each adapter
+  --base MODEL          the base model (default: the first adapter's)
+  --method M            linear, cat, svd, ties or dare (linear)
+  --rank K              output rank (svd, ties, dare)
+  --density D           fraction of values kept (ties, dare)
+  --drop-rate P         fraction of values dropped (dare)
+  --seed N              random seed (dare)
+  --test-limit N        evaluate on fewer test images
+  --no-preview          skip the preview (with --save)
+  --save NAME --as model|adapter   store the combination as a model (merged weights) or an adapter
+${JSON_FLAG}`,
+    examples: ['lora-lab merge --adapter a1 --adapter a2:0.5', 'lora-lab merge --adapter a1 --adapter a2 --method svd --rank 2 --save "1+2 svd" --as adapter'],
+  },
+  export: {
+    usage: 'lora-lab export ID... --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]',
+    about: 'Write a run (5 or r5), a model (m3) or an adapter (a2) in a format other tools load; several runs export a comparison.\nsafetensors: PyTorch layout; peft: a Hugging Face PEFT adapter folder; tfjs: a TF.js folder; csv/json: parameters and metrics.',
+    options: `  --format F            safetensors, peft, tfjs, csv or json
+  --out PATH            the file to write (a folder for peft and tfjs)
+  --merged              an adapter or LoRA run: its weights merged into the base
+  --force               replace an earlier LoRA Lab export at PATH
+${JSON_FLAG}`,
+    examples: ['lora-lab export m1 --format safetensors --out base.safetensors', 'lora-lab export a2 --format peft --out adapter-2/', 'lora-lab export 1 2 --format csv --out compare.csv'],
+  },
+  import: {
+    usage: 'lora-lab import PATH [--as model|adapter] [--base MODEL] [--name NAME]',
+    about: 'Store outside weights: a .safetensors file of base weights (PyTorch layout) as a model, or a PEFT adapter folder\n(adapter_config.json + adapter_model.safetensors) as an adapter on a stored base model.',
+    options: `  --as model|adapter    what PATH is (default: a .safetensors file is a model, anything else an adapter)
+  --base MODEL          an adapter's base model (3 or m3; lora-lab models lists them)
+  --name NAME           the name to store (default: the file or folder name)
+${JSON_FLAG}`,
+    examples: ['lora-lab import base.safetensors', 'lora-lab import adapter-2/ --base m1'],
+  },
+  evaluate: {
+    usage: 'lora-lab evaluate MODEL [--test-limit N]',
+    about: 'Accuracy and wrong per digit of a stored model (3 or m3) on the test set.',
+    options: `  --test-limit N        evaluate on fewer test images\n${JSON_FLAG}`,
+    examples: ['lora-lab evaluate m1'],
+  },
+  serve: {
+    usage: 'lora-lab serve [--port N] [--host H] [--open] [--concurrency N]',
+    about: 'Web mode: the app in your browser, at a 127.0.0.1 address with a token; Ctrl-C stops it.',
+    options: `  --port N              the port (default: a free one)
+  --host H              the address to listen on (127.0.0.1)
+  --allow-remote        needed for a --host other than loopback (the token URL then drives the lab)
+  --open                open the address in the browser
+  --concurrency N       runs trained at once (1)
+  --backend B           force a compute backend (cuda, tensorflow, webgpu, wasm, cpu)`,
+    examples: ['lora-lab serve --open', 'lora-lab serve --port 8080'],
+  },
+};
+
+export const COMMANDS = Object.keys(HELP);
+
+/** The help of one command, or null when there is no such command. */
+export function commandHelp(cmd: string): string | null {
+  const h = HELP[cmd];
+  if (!h) return null;
+  return [`Usage: ${h.usage}`, '', h.about, '', 'Options:', h.options, COMMON, '', `Example${h.examples.length > 1 ? 's' : ''}:`, ...h.examples.map((e) => `  ${e}`)].join('\n');
+}
+
+/** Whether argv asks for help: -h or --help before a `--` (which ends the options). */
+export function wantsHelp(argv: string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+/** The package's version, from the package.json above dist/cli.js (bundled) or src-main/cli/help.ts. */
+export function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'lora-lab' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      /* not this one */
+    }
+  }
+  return 'unknown';
+}
