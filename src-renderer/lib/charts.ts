@@ -3,7 +3,7 @@
  * from the theme; components only mount what these return.
  */
 import uPlot from 'uplot';
-import type { ChartColors } from './theme.svelte.ts';
+import type { ChartColors } from './chart-colors.ts';
 import { fmtNum } from './format.ts';
 import type { XAxis } from './series.ts';
 
@@ -43,17 +43,53 @@ function tickLabel(v: number, incr: number, percent: boolean): string {
 }
 
 export function xLabel(x: XAxis): string {
-  return x === 'step' ? 'step' : x === 'epoch' ? 'epoch' : 'seconds since start';
+  return x === 'step' ? 'step' : x === 'epoch' ? 'epoch' : x === 'share' ? "% of each run's steps" : 'seconds since start';
+}
+
+/**
+ * The y range of a metric chart from its data's extent. uPlot's own range doubles a
+ * lone value (one accuracy point of 0.75 drew an axis to 150%): here an accuracy
+ * (`percent`, a fraction) stays within 0–100%, and a metric that is never negative
+ * (losses, accuracies) never gets a negative axis.
+ */
+export function yRange(min: number | null, max: number | null, percent: boolean): [number, number] {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  const span = max - min;
+  const pad = span > 0 ? span * 0.08 : Math.max(Math.abs(max) * 0.05, percent ? 0.01 : 0.05);
+  let lo = min - pad;
+  let hi = max + pad;
+  if (min >= 0) lo = Math.max(0, lo);
+  if (percent) {
+    lo = Math.max(0, lo);
+    hi = Math.min(1, hi);
+    if (hi <= lo) [lo, hi] = [Math.max(0, hi - 0.02), Math.min(1, lo + 0.02)];
+  }
+  return [lo, hi];
+}
+
+/** The x range: the data's extent; one lone x is centred; "% of each run" is always 0–100. */
+export function xRange(min: number | null, max: number | null, x: XAxis): [number, number] {
+  if (x === 'share') return [0, 100];
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (max > min) return [min, max];
+  return [Math.max(min >= 0 ? 0 : -Infinity, min - 1), max + 1];
 }
 
 export function lineOptions(c: ChartColors, series: LineSpec[], opts: { x: XAxis; yLabel?: string; percent?: boolean } = { x: 'step' }): ChartOptions {
   const fmtY = (v: number | null) => (v === null ? '—' : opts.percent ? `${(v * 100).toFixed(2)}%` : fmtNum(v));
   return {
-    scales: { x: { time: false } },
+    scales: {
+      x: { time: false, range: (_u, min, max) => xRange(min, max, opts.x) },
+      y: { range: (_u, min, max) => yRange(min, max, !!opts.percent) },
+    },
     cursor: { drag: { x: true, y: false }, points: { size: 6 } },
     legend: { live: true },
     axes: [
-      axis(c, { label: xLabel(opts.x), labelSize: 18 }),
+      axis(c, {
+        label: xLabel(opts.x),
+        labelSize: 18,
+        ...(opts.x === 'share' ? { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => `${Number(t.toFixed(1))}%`) } : {}),
+      }),
       axis(c, {
         size: 52,
         ...(opts.yLabel ? { label: opts.yLabel, labelSize: 18 } : {}),
@@ -61,7 +97,7 @@ export function lineOptions(c: ChartColors, series: LineSpec[], opts: { x: XAxis
       }),
     ],
     series: [
-      { label: xLabel(opts.x), value: (_u, v) => (v === null ? '—' : fmtNum(v)) },
+      { label: xLabel(opts.x), value: (_u, v) => (v === null ? '—' : opts.x === 'share' ? `${fmtNum(v, 3)}%` : fmtNum(v)) },
       ...series.map(
         (s): uPlot.Series => ({
           label: s.label,

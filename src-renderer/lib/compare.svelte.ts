@@ -5,9 +5,10 @@
  */
 import type { Comparison, LabEvent, RunView, Series } from '../../src-main/lab/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { runLength } from './compare-summary.ts';
 import { estimateStepsPerEpoch } from './estimates.ts';
 import { appendPoints } from './run.svelte.ts';
-import type { XAxis, XContext } from './series.ts';
+import { type XAxis, type XContext, defaultXAxis } from './series.ts';
 
 export class CompareState {
   readonly ids: number[];
@@ -16,7 +17,8 @@ export class CompareState {
   #error = $state<string | null>(null);
   #onlyDiff = $state(true);
   #smoothing = $state(0.6);
-  #xAxis = $state<XAxis>('step');
+  /** The x axis picked by hand; until then `defaultXAxis` of the runs' lengths. */
+  #xAxis = $state<XAxis | null>(null);
   #reloadTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ids: number[]) {
@@ -29,7 +31,9 @@ export class CompareState {
   get error(): string | null { return this.#error; }
   get onlyDiff(): boolean { return this.#onlyDiff; }
   get smoothing(): number { return this.#smoothing; }
-  get xAxis(): XAxis { return this.#xAxis; }
+  get xAxis(): XAxis { return this.#xAxis ?? defaultXAxis(this.lengths); }
+  /** Whether the axis was chosen for these runs (their lengths differ wildly) rather than by hand. */
+  get xAxisAuto(): boolean { return this.#xAxis === null; }
 
   setOnlyDiff(on: boolean): void { this.#onlyDiff = on; }
   setSmoothing(w: number): void { this.#smoothing = Math.min(0.99, Math.max(0, w)); }
@@ -45,9 +49,16 @@ export class CompareState {
     return keys.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   });
 
-  /** Per run: how steps map to epochs and when it started. */
+  /** Per run: its length in steps (see runLength). */
+  readonly lengths: number[] = $derived((this.#data?.runs ?? []).map((r, i) => runLength(r, this.#data?.metrics['train/loss']?.[i])));
+
+  /** Per run: how steps map to epochs, when it started, and its length (for % of each run). */
   readonly xContexts: XContext[] = $derived(
-    (this.#data?.runs ?? []).map((r) => ({ stepsPerEpoch: r.summary?.stepsPerEpoch ?? estimateStepsPerEpoch(r.config), startedAt: r.startedAt })),
+    (this.#data?.runs ?? []).map((r, i) => ({
+      stepsPerEpoch: r.summary?.stepsPerEpoch ?? estimateStepsPerEpoch(r.config),
+      startedAt: r.startedAt,
+      totalSteps: this.lengths[i] ?? null,
+    })),
   );
 
   start(): () => void {

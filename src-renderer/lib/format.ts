@@ -1,4 +1,5 @@
 /** Number, time and size formatting shared by every page. Pure functions. */
+import type { RunProgress, RunStatus } from '../../src-main/lab/api.ts';
 
 const intFmt = new Intl.NumberFormat('en-US');
 
@@ -88,4 +89,52 @@ export function fmtBytes(n: number | null | undefined): string {
     u++;
   }
   return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
+}
+
+/** What a progress bar shows: the phase in words, and a fraction only while it is known. */
+export interface ProgressView {
+  /** "Loading data…", "Evaluating before training…", "Training" … */
+  phase: string;
+  /** The phase in one word, for a table cell: "loading", "evaluating", "training" … */
+  short: string;
+  /** 0–1 while training with a known length; null when the bar is indeterminate. */
+  fraction: number | null;
+  /** "step 12 / 50 (24%)" while training, else null (a phase has no step count to show). */
+  steps: string | null;
+}
+
+/**
+ * A run's live progress in words. Before training (loading the data, the "before"
+ * evaluation of a fine-tune) and during the final evaluation there is no step count to
+ * show — the trainer reports 0 / 0 then — so the phase is named and the bar is indeterminate.
+ */
+export function describeProgress(p: RunProgress | null, status?: RunStatus): ProgressView {
+  if (!p) return status === 'queued' ? { phase: 'Queued…', short: 'queued', fraction: null, steps: null } : { phase: 'Starting…', short: 'starting', fraction: null, steps: null };
+  if (p.phase === 'loading') return { phase: 'Loading data…', short: 'loading', fraction: null, steps: null };
+  if (p.phase === 'evaluating') {
+    return p.step > 0
+      ? { phase: `Evaluating on the test set after ${fmtInt(p.step)} steps…`, short: 'evaluating', fraction: null, steps: null }
+      : { phase: 'Evaluating before training…', short: 'evaluating', fraction: null, steps: null };
+  }
+  if (!(p.totalSteps > 0)) return { phase: 'Training', short: 'training', fraction: null, steps: p.step > 0 ? `step ${fmtInt(p.step)}` : null };
+  const fraction = Math.min(1, Math.max(0, p.step / p.totalSteps));
+  return { phase: 'Training', short: 'training', fraction, steps: `step ${fmtInt(p.step)} / ${fmtInt(p.totalSteps)} (${(fraction * 100).toFixed(0)}%)` };
+}
+
+/**
+ * A run's step count for tables: the steps it trained (completed), its live "12 / 50"
+ * while training (the phase's word while loading or evaluating, never "0 / 0"), and how
+ * far a cancelled, failed or interrupted run got ("12 of 50"), from its last progress.
+ */
+export function fmtSteps(run: { status: RunStatus; summary: { steps: number } | null; progress: RunProgress | null; config: { maxSteps: number | null } }): string {
+  if (run.summary) return fmtInt(run.summary.steps);
+  const p = run.progress;
+  if (run.status === 'running' || run.status === 'queued') {
+    if (p?.phase === 'training' && p.totalSteps > 0) return `${fmtInt(p.step)} / ${fmtInt(p.totalSteps)}`;
+    if (p?.phase === 'loading') return 'loading';
+    if (p?.phase === 'evaluating') return 'evaluating';
+  } else if (p) {
+    return p.totalSteps > 0 ? `${fmtInt(p.step)} of ${fmtInt(p.totalSteps)}` : fmtInt(p.step);
+  }
+  return run.config.maxSteps === null ? '—' : `≤ ${fmtInt(run.config.maxSteps)}`;
 }

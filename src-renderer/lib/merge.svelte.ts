@@ -1,13 +1,21 @@
 /**
  * The Merge page: a base model, adapters trained on it with a weight each, a method and
- * its parameters; previews (base, each adapter alone, the combination) kept in a short
- * history so methods can be compared; saving one as a model or an adapter.
+ * its parameters; previews (base, each adapter alone, the combination) kept in the
+ * database (they survive a reload and a restart) so methods can be compared; saving one
+ * as a model or an adapter, which the preview then records; deleting one with undo.
  */
-import type { AdapterView, MergeMethod, MergePreview, MergeRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
+import { SvelteSet } from 'svelte/reactivity';
+import type { AdapterView, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { toasts } from './toasts.svelte.ts';
 
 export const MNIST_TEST_SIZE = 10_000;
-const HISTORY = 8;
+/** How long a deleted preview can be brought back. */
+export const UNDO_MS = 8000;
+
+/** Deletes waiting for their undo window, of every MergeState: closing the page sends them (they were asked for). */
+const waiting = new Set<() => void>();
+if (typeof window !== 'undefined') window.addEventListener('pagehide', () => [...waiting].forEach((f) => f()));
 
 type Param = 'rank' | 'density' | 'dropRate' | 'seed';
 
@@ -19,15 +27,8 @@ export const METHODS: { method: MergeMethod; hint: string; params: Param[] }[] =
   { method: 'dare', hint: 'drop entries at random with probability p, rescale the rest (seeded)', params: ['rank', 'dropRate', 'seed'] },
 ];
 
-export interface PreviewEntry {
-  id: number;
-  request: MergeRequest;
-  preview: MergePreview;
-  /** Names at the time of the preview: base, then the adapters in request order. */
-  baseName: string;
-  adapterNames: string[];
-  at: number;
-}
+/** A kept preview: names at the time of the preview, what was deleted since, what it was saved as. */
+export type PreviewEntry = MergePreviewView;
 
 /** "svd, rank 1" — the method with the parameters that matter to it. */
 export function describeMethod(r: MergeRequest): string {
@@ -39,9 +40,6 @@ export function describeMethod(r: MergeRequest): string {
   if (r.method === 'dare') p.push(`p ${r.dropRate}`, `seed ${r.seed ?? 0}`);
   return [r.method, ...p].join(', ');
 }
-
-/** Previews outlive the page: going to Models and back keeps them (not a reload). */
-const session: { history: PreviewEntry[]; next: number } = { history: [], next: 1 };
 
 type Field = 'rank' | 'density' | 'dropRate' | 'seed' | 'testLimit' | `weight-${number}`;
 
@@ -60,7 +58,10 @@ export class MergeState {
   #loadError = $state<string | null>(null);
   #busy = $state(false);
   #error = $state<string | null>(null);
-  #history = $state.raw<PreviewEntry[]>(session.history);
+  #previews = $state.raw<PreviewEntry[]>([]);
+  /** Previews whose delete waits for its undo window to close. */
+  readonly #hidden = new SvelteSet<number>();
+  readonly #pending = new Map<number, number>();
   #notes = $state.raw<string[]>([]);
 
   baseModelId = $state<number | null>(null);
@@ -85,7 +86,8 @@ export class MergeState {
   get loadError(): string | null { return this.#loadError; }
   get busy(): boolean { return this.#busy; }
   get error(): string | null { return this.#error; }
-  get history(): PreviewEntry[] { return this.#history; }
+  /** Kept previews, newest first (those being deleted left out). */
+  get history(): PreviewEntry[] { return this.#previews.filter((p) => !this.#hidden.has(p.id)); }
   /** Why adapters named in the address were left out. */
   get notes(): string[] { return this.#notes; }
 
@@ -167,7 +169,14 @@ export class MergeState {
 
   start(): () => void {
     const off = lab.subscribe((e) => {
-      if (e.type === 'model' || e.type === 'model-deleted' || e.type === 'adapter' || e.type === 'adapter-deleted' || (e.type === 'run' && e.run.status === 'completed')) {
+      if (
+        e.type === 'model' ||
+        e.type === 'model-deleted' ||
+        e.type === 'adapter' ||
+        e.type === 'adapter-deleted' ||
+        e.type === 'run-deleted' ||
+        (e.type === 'run' && e.run.status === 'completed')
+      ) {
         void this.load();
       }
     });
@@ -183,10 +192,11 @@ export class MergeState {
 
   async load(): Promise<void> {
     try {
-      const [models, adapters, runs] = await Promise.all([lab.listModels(), lab.listAdapters(), lab.listRuns()]);
+      const [models, adapters, runs, previews] = await Promise.all([lab.listModels(), lab.listAdapters(), lab.listRuns(), lab.listMergePreviews()]);
       this.#models = models;
       this.#adapters = adapters;
       this.#runs = runs;
+      this.#previews = previews;
       this.#loadError = null;
       // A chosen adapter that was deleted meanwhile drops out of the form.
       this.picked = this.picked.filter((p) => adapters.some((a) => a.id === p.id));
@@ -200,7 +210,7 @@ export class MergeState {
   /** The address may name a base and adapters; those trained on another model are explained, not used. */
   #applyInitial(): void {
     const { base, adapters } = this.initial;
-    const last = session.history[0];
+    const last = this.history[0];
     if (base === null && adapters.length === 0 && last && this.#models.some((m) => m.id === last.request.baseModelId)) {
       this.#restore(last.request);
       return;
@@ -266,16 +276,8 @@ export class MergeState {
     this.#busy = true;
     this.#error = null;
     try {
-      const preview = await lab.previewMerge(req);
-      const entry: PreviewEntry = {
-        id: session.next++,
-        request: req,
-        preview,
-        baseName: this.baseModel?.name ?? `model #${req.baseModelId}`,
-        adapterNames: req.adapters.map((a) => this.adapterName(a.adapterId)),
-        at: Date.now(),
-      };
-      this.#history = session.history = [entry, ...this.#history].slice(0, HISTORY);
+      const entry = await lab.keepMergePreview(req);
+      this.#previews = [entry, ...this.#previews.filter((p) => p.id !== entry.id)];
     } catch (err) {
       this.#error = errorText(err);
     } finally {
@@ -283,13 +285,55 @@ export class MergeState {
     }
   }
 
-  forget(id: number): void {
-    this.#history = session.history = this.#history.filter((e) => e.id !== id);
+  /** Hide the preview now and delete it when the undo window closes (Undo brings it back). */
+  forget(id: number, onundo?: () => void): void {
+    if (this.#hidden.has(id)) return;
+    this.#hidden.add(id);
+    let toastId = 0;
+    toastId = toasts.show(`Deleted preview #${id}.`, {
+      timeoutMs: UNDO_MS,
+      action: {
+        label: 'Undo',
+        run: () => {
+          this.#pending.delete(toastId);
+          if (this.#pending.size === 0) waiting.delete(this.#flushAll);
+          toasts.dismiss(toastId);
+          this.#hidden.delete(id);
+          onundo?.();
+        },
+      },
+      onExpire: () => void this.#commit(toastId),
+    });
+    this.#pending.set(toastId, id);
+    waiting.add(this.#flushAll);
   }
 
-  /** Store what a preview showed, as a merged model or as a new adapter on the same base. */
+  async #commit(toastId: number): Promise<void> {
+    const id = this.#pending.get(toastId);
+    this.#pending.delete(toastId);
+    if (this.#pending.size === 0) waiting.delete(this.#flushAll);
+    if (id === undefined) return;
+    try {
+      await lab.deleteMergePreview(id);
+      this.#previews = this.#previews.filter((p) => p.id !== id);
+    } catch (err) {
+      toasts.error(`Could not delete preview #${id}: ${errorText(err)}`);
+    } finally {
+      this.#hidden.delete(id);
+    }
+  }
+
+  readonly #flushAll = (): void => {
+    for (const toastId of [...this.#pending.keys()]) {
+      toasts.dismiss(toastId);
+      void this.#commit(toastId);
+    }
+  };
+
+  /** Store what a preview showed, as a merged model or as a new adapter on the same base; the preview records it. */
   async save(entry: PreviewEntry, name: string, output: 'model' | 'adapter'): Promise<ModelView | AdapterView> {
-    const { testLimit: _unused, ...req } = entry.request;
-    return lab.saveMerge({ ...req, name, output });
+    const { preview, saved } = await lab.saveMergePreview(entry.id, name, output);
+    this.#previews = this.#previews.map((p) => (p.id === preview.id ? preview : p));
+    return saved;
   }
 }

@@ -35,6 +35,13 @@ export class ModelsState {
   readonly #runNames = $derived(new Map(this.#runs.map((r) => [r.id, r.name])));
   readonly #modelNames = $derived(new Map(this.#models.map((m) => [m.id, m.name])));
 
+  readonly #runsById = $derived(new Map(this.#runs.map((r) => [r.id, r])));
+
+  /** A run as last loaded (for the status of runs that use a model). */
+  run(id: number): RunView | undefined {
+    return this.#runsById.get(id);
+  }
+
   runName(id: number | null): string | null {
     return id === null ? null : (this.#runNames.get(id) ?? null);
   }

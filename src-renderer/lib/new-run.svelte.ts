@@ -3,15 +3,14 @@
  * engine's own `configIssues` (so the form and the trainer agree on every rule), the
  * trainable-parameter count from `paramCounts`, presets from the Lab.
  */
-import { SvelteSet } from 'svelte/reactivity';
 import type { ModelView, Presets, RunDetail } from '../../src-main/lab/api.ts';
+import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import {
-  type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type ParamCounts, type RunConfig, type RunKind,
-  configIssues, layerNames, loraScaling, paramCounts,
+  type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type RunConfig, type RunKind,
+  configIssues, layerNames,
 } from '../../src-main/trainer/config.ts';
-import { trainerMemory } from '../../src-main/trainer/memory.ts';
 import { errorText, lab } from './api.ts';
-import { estimateExamples, estimateSteps } from './estimates.ts';
+import { type RunFigures, fieldProblems, runFigures } from './run-figures.ts';
 
 /** Fields typed as text (numbers are parsed, so half-typed input is never lost). */
 export type TextField =
@@ -57,12 +56,17 @@ export function parseSizes(text: string): number[] | null {
   return nums.every((n) => Number.isFinite(n)) ? nums : null;
 }
 
-/** The name the Lab gives a run left unnamed (mirrors Lab.createRun). */
-export function defaultRunName(cfg: RunConfig): string {
-  if (cfg.kind === 'base' || !cfg.lora) return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;
-  const l = cfg.lora;
-  return `LoRA r${l.r} α${l.alpha} on ${cfg.digits ? `digit${cfg.digits.length > 1 ? 's' : ''} ${cfg.digits.join(',')}` : 'all digits'} seed ${cfg.seed}`;
-}
+/** The name the Lab gives a run left unnamed (the Lab's own function). */
+export const defaultRunName: (cfg: RunConfig) => string = defaultName;
+
+/** What each field is called on the form, for the side panel's list of fields that need attention. */
+export const FIELD_LABELS: Record<FieldId | 'lora', string> = {
+  sizes: 'Layer widths', seed: 'Seed', batchSize: 'Batch size', epochs: 'Epochs', maxSteps: 'Max steps', lr: 'Learning rate',
+  trainLimit: 'Training images', testLimit: 'Test images', evalEvery: 'Evaluate every', evalSubset: 'Evaluation subset',
+  'lora.r': 'Rank r', 'lora.alpha': 'Alpha α', 'lora.loraPlusRatio': 'LoRA+ ratio', name: 'Name', digits: 'Train on digits',
+  'lora.targets': 'Target layers', baseModel: 'Base model', kind: 'Kind of run', optimizer: 'Optimizer', 'lora.init': 'A initialisation',
+  'lora.scaling': 'Scaling', lora: 'LoRA adapter',
+};
 
 export class NewRunState {
   /** Raw text of every typed field, bound to the inputs. */
@@ -70,7 +74,8 @@ export class NewRunState {
     sizes: '', seed: '', batchSize: '', epochs: '', maxSteps: '', lr: '', trainLimit: '', testLimit: '', evalEvery: '', evalSubset: '',
     'lora.r': '', 'lora.alpha': '', 'lora.loraPlusRatio': '',
   });
-  name = $state('');
+  /** What the user typed as the name; null until they type (the default name shows, and follows the config). */
+  #typedName = $state<string | null>(null);
   notes = $state('');
   tags = $state<string[]>([]);
   optimizer = $state<OptimizerName>('adam');
@@ -84,19 +89,23 @@ export class NewRunState {
   #baseModelId = $state<number | null>(null);
   #presets = $state.raw<Presets | null>(null);
   #models = $state.raw<ModelView[]>([]);
-  #cloneOf = $state.raw<{ id: number; name: string } | null>(null);
+  #cloneOf = $state.raw<{ id: number; name: string; config: RunConfig } | null>(null);
   #loadError = $state<string | null>(null);
   #submitError = $state<string | null>(null);
-  #submitted = $state(false);
   #busy = $state(false);
   #ready = $state(false);
-  readonly #touched = new SvelteSet<string>();
 
   get kind(): RunKind { return this.#kind; }
   get baseModelId(): number | null { return this.#baseModelId; }
   get models(): ModelView[] { return this.#models; }
   get baseModel(): ModelView | null { return this.#models.find((m) => m.id === this.#baseModelId) ?? null; }
   get cloneOf(): { id: number; name: string } | null { return this.#cloneOf; }
+  /**
+   * The name field: what the user typed, else (for a clone) its default name, which
+   * follows the edited config ("… (copy)" only while rank, alpha, digits … are the source's).
+   */
+  get name(): string { return this.#typedName ?? (this.#cloneOf ? this.placeholderName : ''); }
+  set name(v: string) { this.#typedName = v; }
   get loadError(): string | null { return this.#loadError; }
   get submitError(): string | null { return this.#submitError; }
   get busy(): boolean { return this.#busy; }
@@ -149,35 +158,33 @@ export class NewRunState {
     const parsedBad = new Set(issues.map((i) => i.field));
     for (const i of configIssues(config)) if (!parsedBad.has(i.field)) issues.push(i);
     if (this.#kind === 'lora' && this.#baseModelId === null) issues.push({ field: 'baseModel', message: 'choose the base model to fine-tune' });
-    if (this.name.length > 200) issues.push({ field: 'name', message: 'at most 200 characters' });
+    // The typed name only: a default name is short enough by construction (and depends on this config).
+    if ((this.#typedName ?? '').trim().length > 200) issues.push({ field: 'name', message: 'at most 200 characters' });
     return { config, issues };
   });
 
   readonly valid: boolean = $derived(this.built.issues.length === 0);
 
-  readonly counts: ParamCounts | null = $derived.by(() => {
-    const c = this.built.config;
-    return this.#sizes && !this.built.issues.some((i) => i.field === 'sizes') ? paramCounts(c) : null;
-  });
+  /** Every field with a problem, once each: the panel's count and list, and the fields marked. */
+  readonly problems: { field: string; message: string }[] = $derived(fieldProblems(this.built.issues));
 
-  /** What the trainer will need (the Lab refuses runs beyond half the machine's memory); null while the config is invalid. */
-  readonly memoryBytes: number | null = $derived(
-    this.built.issues.every((i) => i.field === 'baseModel' || i.field === 'name') ? trainerMemory(this.built.config).total : null,
-  );
+  /**
+   * The side panel's figures (trainable parameters, scaling, images, steps, trainer
+   * memory: the Lab refuses runs beyond half the machine's memory), each null while a
+   * field it is computed from has a problem.
+   */
+  readonly figures: RunFigures = $derived(runFigures(this.built.config, this.built.issues));
 
-  readonly scalingValue: number | null = $derived(this.built.config.lora ? loraScaling(this.built.config.lora) : null);
-  readonly examples: number = $derived(estimateExamples(this.built.config));
-  readonly steps: number = $derived(estimateSteps(this.built.config));
-  readonly placeholderName: string = $derived(defaultRunName(this.built.config));
+  /** The name a run left unnamed gets: the Lab's default, or for a clone the source's "(copy)" while the name-giving settings are unchanged. */
+  readonly placeholderName: string = $derived(this.#cloneOf ? cloneName(this.#cloneOf, this.built.config) : defaultRunName(this.built.config));
 
-  /** The message to show beside a field: once it was touched, or after a submit attempt. */
+  /**
+   * The message beside a field. Shown as soon as there is one: every field starts valid
+   * (presets, or the cloned run), so a problem is always one the user's last edit made,
+   * possibly in another field (a rank too large for a newly chosen base model).
+   */
   issue(field: FieldId): string | null {
-    if (!this.#submitted && !this.#touched.has(field)) return null;
-    return this.built.issues.find((i) => i.field === field)?.message ?? null;
-  }
-
-  touch(field: FieldId): void {
-    this.#touched.add(field);
+    return this.problems.find((p) => p.field === field)?.message ?? null;
   }
 
   // ── loading ──────────────────────────────────────────────────────────────
@@ -195,9 +202,9 @@ export class NewRunState {
         this.#kind = source.kind;
         this.#apply(source.config);
         this.#baseModelId = source.baseModelId;
-        this.name = `${source.name} (copy)`;
+        this.#typedName = null;
         this.tags = [...source.tags];
-        this.#cloneOf = { id: source.id, name: source.name };
+        this.#cloneOf = { id: source.id, name: source.name, config: source.config };
       } else {
         const kind = opts.kind ?? (opts.base !== null || models.length > 0 ? 'lora' : 'base');
         this.#kind = kind;
@@ -217,8 +224,6 @@ export class NewRunState {
     this.#kind = kind;
     this.#apply(this.#presets[kind]);
     if (kind === 'lora') this.#pickBase(this.#baseModelId);
-    this.#touched.clear();
-    this.#submitted = false;
   }
 
   /** One of the Lab's presets: 'base' / 'lora' are the engine defaults, 'classic…' the DESIGN experiment. */
@@ -228,8 +233,6 @@ export class NewRunState {
     this.#kind = p.kind;
     this.#apply(p);
     if (p.kind === 'lora') this.#pickBase(this.#baseModelId);
-    this.#touched.clear();
-    this.#submitted = false;
   }
 
   applyQuickLimits(): void {
@@ -238,7 +241,6 @@ export class NewRunState {
 
   setBaseModel(id: number | null): void {
     this.#baseModelId = id;
-    this.#touched.add('baseModel');
     // Keep the chosen targets that exist in the new model; none left → all layers.
     const layers = this.layers;
     const kept = this.targets.filter((t) => layers.includes(t));
@@ -247,25 +249,24 @@ export class NewRunState {
 
   toggleTarget(layer: string): void {
     this.targets = this.targets.includes(layer) ? this.targets.filter((t) => t !== layer) : [...this.targets, layer];
-    this.#touched.add('lora.targets');
   }
 
   toggleDigit(d: number): void {
     this.digits[d] = !this.digits[d];
-    this.#touched.add('digits');
   }
 
   /** Validate, then create the run; resolves to its id, or null (the reason is in the form). */
   async submit(): Promise<number | null> {
-    this.#submitted = true;
     this.#submitError = null;
     if (!this.valid || this.#busy) return null;
     this.#busy = true;
     try {
       const { config } = this.built;
+      // Left empty: the default shown (the Lab's own for a new run, the clone's name for a clone).
+      const name = this.name.trim() || (this.#cloneOf ? this.placeholderName : '');
       const run = await lab.createRun({
         config,
-        ...(this.name.trim() ? { name: this.name.trim() } : {}),
+        ...(name ? { name } : {}),
         ...(config.kind === 'lora' ? { baseModelId: this.#baseModelId } : {}),
         ...(this.tags.length ? { tags: [...this.tags] } : {}),
         ...(this.notes.trim() ? { notes: this.notes } : {}),

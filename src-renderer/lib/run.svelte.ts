@@ -37,6 +37,11 @@ export class RunState {
   #models = $state.raw<ModelView[]>([]);
   #error = $state<string | null>(null);
   #busy = $state(false);
+  /** Loads in flight (the first, a reconnect's, the one after the run finishes): what is shown may be behind. */
+  #loads = $state(0);
+  /** Only the newest load's answer is applied (an older one may describe the run before it finished). */
+  #loadSeq = 0;
+  /** Metric points that arrived while a load was in flight, newer than what it may return. */
   #buffer: MetricPoint[] | null = [];
 
   constructor(id: number) {
@@ -48,6 +53,11 @@ export class RunState {
   get metrics(): Record<string, Series> { return this.#metrics; }
   get error(): string | null { return this.#error; }
   get busy(): boolean { return this.#busy; }
+  /**
+   * A load is in flight: the page may lag the run (it just finished and its evaluations
+   * are on their way). Empty states ("No evaluation") must wait for it, not guess.
+   */
+  get loading(): boolean { return this.#loads > 0; }
   get active(): boolean { return this.#run !== null && ACTIVE.has(this.#run.status); }
 
   get baseModel(): ModelView | null {
@@ -78,8 +88,12 @@ export class RunState {
   }
 
   async load(): Promise<void> {
+    const seq = ++this.#loadSeq;
+    this.#buffer ??= [];
+    this.#loads++;
     try {
       const [run, models] = await Promise.all([lab.getRun(this.id), lab.listModels()]);
+      if (seq !== this.#loadSeq) return; // a newer load is on its way
       this.#run = run;
       this.#models = models;
       this.#progress = run.progress;
@@ -88,7 +102,9 @@ export class RunState {
       this.#buffer = null;
       this.#error = null;
     } catch (err) {
-      this.#error = errorText(err);
+      if (seq === this.#loadSeq) this.#error = errorText(err);
+    } finally {
+      this.#loads--;
     }
   }
 
@@ -133,8 +149,13 @@ export class RunState {
     } else if (e.type === 'progress' && e.runId === this.id) {
       this.#progress = e.progress;
     } else if (e.type === 'run' && e.run.id === this.id) {
-      const was = this.#run?.status;
-      if (this.#run) this.#run = { ...this.#run, ...e.run };
+      if (!this.#run) {
+        // Changed while the first load was in flight: its answer may predate this.
+        void this.load();
+        return;
+      }
+      const was = this.#run.status;
+      this.#run = { ...this.#run, ...e.run };
       if (!ACTIVE.has(e.run.status)) this.#progress = null;
       // Finished: evaluations and the final metrics are in the store now.
       if (was !== e.run.status && !ACTIVE.has(e.run.status)) void this.load();

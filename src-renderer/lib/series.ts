@@ -5,7 +5,8 @@
  */
 import type { Series } from '../../src-main/lab/api.ts';
 
-export type XAxis = 'step' | 'epoch' | 'time';
+/** `share`: % of each run's own steps, so runs of very different lengths overlay. */
+export type XAxis = 'step' | 'epoch' | 'time' | 'share';
 
 /** Exponential moving average with weight w in [0, 1); 0 returns the values unchanged. */
 export function smooth(values: readonly number[], w: number): number[] {
@@ -29,6 +30,8 @@ export interface XContext {
   stepsPerEpoch: number;
   /** When the run started (ms since the epoch), for wall time. */
   startedAt: number | null;
+  /** The run's length in steps (done, or planned while it trains), for `share`; null: the series' last step. */
+  totalSteps?: number | null;
 }
 
 export function xValues(s: Series, axis: XAxis, ctx: XContext): number[] {
@@ -37,7 +40,24 @@ export function xValues(s: Series, axis: XAxis, ctx: XContext): number[] {
     const t0 = ctx.startedAt ?? s.times[0] ?? 0;
     return s.times.map((t) => (t - t0) / 1000);
   }
+  if (axis === 'share') {
+    const total = ctx.totalSteps && ctx.totalSteps > 0 ? ctx.totalSteps : Math.max(1, s.steps[s.steps.length - 1] ?? 1);
+    return s.steps.map((st) => (st / total) * 100);
+  }
   return [...s.steps];
+}
+
+/** Runs this many times longer than others squash those into a sliver of a shared step axis. */
+export const LENGTHS_DIFFER = 10;
+
+/**
+ * The x axis a comparison opens with: steps, unless the runs' lengths differ wildly (a
+ * 6,000-step base run beside 100-step fine-tunes), then % of each run's own steps.
+ */
+export function defaultXAxis(totalSteps: readonly (number | null)[]): XAxis {
+  const known = totalSteps.filter((n): n is number => n !== null && n > 0);
+  if (known.length < 2) return 'step';
+  return Math.max(...known) >= LENGTHS_DIFFER * Math.min(...known) ? 'share' : 'step';
 }
 
 /**

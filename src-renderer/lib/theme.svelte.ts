@@ -3,17 +3,9 @@
  * from the CSS custom properties in app.css, so they are rebuilt when this flips.
  */
 
-export interface ChartColors {
-  text: string;
-  muted: string;
-  grid: string;
-  axis: string;
-  surface: string;
-  /** One per run or series, distinguishable in both themes. */
-  palette: string[];
-  before: string;
-  after: string;
-}
+import type { ChartColors } from './chart-colors.ts';
+
+export { type ChartColors, seriesColor } from './chart-colors.ts';
 
 class Theme {
   #dark = $state(false);
@@ -48,8 +40,3 @@ class Theme {
 }
 
 export const theme = new Theme();
-
-/** The colour of the i-th run or series. */
-export function seriesColor(colors: ChartColors, i: number): string {
-  return colors.palette[i % colors.palette.length] ?? '#4c78a8';
-}

@@ -1,0 +1,63 @@
+/**
+ * What the Compare page derives per run beyond the stored metrics: each run's length in
+ * steps (for x as % of each run) and its focus digits' wrong count before → after, with
+ * accuracy on the other digits beside it. Pure functions.
+ */
+import type { EvaluationView, RunView, Series } from '../../src-main/lab/api.ts';
+import { estimateSteps } from './estimates.ts';
+
+/**
+ * A run's length in steps: what it trained (completed), what it plans while it trains,
+ * how far it got when it stopped early (its last progress or last recorded step), else
+ * what its config asks for.
+ */
+export function runLength(run: Pick<RunView, 'status' | 'summary' | 'progress' | 'config'>, trainLoss: Series | null | undefined): number {
+  if (run.summary) return run.summary.steps;
+  const active = run.status === 'running' || run.status === 'queued';
+  if (active && run.progress?.phase === 'training' && run.progress.totalSteps > 0) return run.progress.totalSteps;
+  const last = trainLoss?.steps[trainLoss.steps.length - 1];
+  if (!active && (last !== undefined || run.progress)) return Math.max(last ?? 0, run.progress?.step ?? 0);
+  return estimateSteps(run.config);
+}
+
+export interface FocusSummary {
+  /** The digits the run trained on (a subset of 0–9). */
+  digits: number[];
+  /** Wrong answers on those digits' test images, before training (fine-tunes) and after. */
+  wrongBefore: number | null;
+  wrongAfter: number;
+  /** Test images of those digits (the after evaluation's n). */
+  images: number;
+  /** Accuracy (fraction) on every other digit's test images, before and after, out of `otherImages`. */
+  otherBefore: number | null;
+  otherAfter: number | null;
+  otherImages: number;
+}
+
+type Evals = { before?: Pick<EvaluationView, 'wrongPerClass' | 'countPerClass'>; after?: Pick<EvaluationView, 'wrongPerClass' | 'countPerClass'> };
+
+/** A run's focus digits before → after; null for a run trained on every digit, or not evaluated yet. */
+export function focusSummary(run: Pick<RunView, 'kind' | 'config'>, evals: Evals | undefined): FocusSummary | null {
+  const digits = run.config.digits;
+  const after = evals?.after;
+  if (!digits || digits.length >= 10 || !after) return null;
+  // Only a fine-tune's "before" is the same network before training.
+  const before = run.kind === 'lora' ? evals?.before : undefined;
+  const sum = (xs: readonly number[], pick: (d: number) => boolean) => xs.reduce((s, n, d) => s + (pick(d) ? n : 0), 0);
+  const inFocus = (d: number) => digits.includes(d);
+  const outside = (d: number) => !digits.includes(d);
+  const otherAcc = (e: Evals['after']) => {
+    if (!e) return null;
+    const n = sum(e.countPerClass, outside);
+    return n > 0 ? 1 - sum(e.wrongPerClass, outside) / n : null;
+  };
+  return {
+    digits: [...digits].sort((a, b) => a - b),
+    wrongBefore: before ? sum(before.wrongPerClass, inFocus) : null,
+    wrongAfter: sum(after.wrongPerClass, inFocus),
+    images: sum(after.countPerClass, inFocus),
+    otherBefore: otherAcc(before),
+    otherAfter: otherAcc(after),
+    otherImages: sum(after.countPerClass, outside),
+  };
+}

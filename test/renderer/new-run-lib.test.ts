@@ -1,0 +1,95 @@
+/**
+ * The New run form's pure logic (issue 12, items 4 and 7): side-panel figures are null
+ * ("—") while a field they are computed from is invalid, the fields needing attention
+ * are counted once each, and a clone's default name follows its edited config.
+ */
+import { describe, expect, it } from 'vitest';
+import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
+import { type RunConfig, configIssues, defaultConfig, defaultLora, paramCounts } from '../../src-main/trainer/config.ts';
+import { fieldProblems, layerAdapterParams, runFigures } from '../../src-renderer/lib/run-figures.ts';
+
+const SIZES = [784, 1000, 2000, 10];
+const lora = (r: number, over: Partial<RunConfig> = {}): RunConfig => ({ ...defaultConfig('lora'), sizes: SIZES, lora: { ...defaultLora(SIZES), r, alpha: 1 }, ...over });
+const figuresOf = (cfg: RunConfig) => runFigures(cfg, configIssues(cfg));
+
+describe('side-panel figures from invalid input', () => {
+  it.each([0, -3, 1001, 2.5])('rank %s: no trainable count, percentage, scaling or memory', (r) => {
+    const f = figuresOf(lora(r));
+    expect(f).toMatchObject({ counts: null, scaling: null, memory: null });
+    // What the panel used to show from the same config: Infinity, −20,382 (−0.726%), 242% of the base.
+    if (r === 0) expect(1 / r).toBe(Infinity);
+    if (r === -3) expect(paramCounts(lora(r)).trainable).toBe(-20_382);
+    if (r === 1001) expect(paramCounts(lora(r)).percent).toBeGreaterThan(100);
+    // What does not depend on the rank stays.
+    expect(f.examples).toBe(6265); // digit 7, the LoRA default
+    expect(f.testImages).toBe(10_000);
+  });
+
+  it('a valid rank gives every figure', () => {
+    const f = figuresOf(lora(4));
+    expect(f.counts?.trainable).toBe(4 * (784 + 1000 + 1000 + 2000 + 2000 + 10));
+    expect(f.scaling).toBe(0.25);
+    expect(f.memory).toBeGreaterThan(0);
+  });
+
+  it('batch, epochs, steps, limits and digits blank only what they feed', () => {
+    const base = defaultConfig('base');
+    expect(figuresOf({ ...base, batchSize: 0 })).toMatchObject({ steps: null, memory: null, examples: 60_000 });
+    expect(figuresOf({ ...base, epochs: -1 })).toMatchObject({ steps: null, examples: 60_000 });
+    expect(figuresOf({ ...base, maxSteps: 0 }).steps).toBeNull();
+    expect(figuresOf({ ...base, trainLimit: -5 })).toMatchObject({ examples: null, steps: null });
+    expect(figuresOf({ ...base, testLimit: 20_000 }).testImages).toBeNull();
+    expect(figuresOf({ ...base, sizes: [784, 0, 10] })).toMatchObject({ counts: null, memory: null, steps: expect.any(Number) });
+    expect(figuresOf({ ...base, lr: -1 }).counts).not.toBeNull();
+  });
+
+  it('alpha giving an absurd scaling blanks the scaling, not the parameter count', () => {
+    const cfg = lora(1, {});
+    cfg.lora!.alpha = 1e9;
+    const f = figuresOf(cfg);
+    expect(f.scaling).toBeNull();
+    expect(f.counts).not.toBeNull();
+  });
+
+  it('per-layer adapter parameters: "—" where the layer cannot hold rank r', () => {
+    expect(layerAdapterParams(SIZES, 11).map((l) => l.params)).toEqual([11 * 1784, 11 * 3000, null]);
+    expect(layerAdapterParams(SIZES, -3).map((l) => l.params)).toEqual([null, null, null]);
+    expect(layerAdapterParams(SIZES, 0).map((l) => l.params)).toEqual([null, null, null]);
+  });
+});
+
+describe('fields that need attention', () => {
+  it('a rank too large for three layers is one field, with every reason', () => {
+    const issues = configIssues(lora(1001));
+    expect(issues.filter((i) => i.field === 'lora.r')).toHaveLength(3); // what the panel used to count
+    const problems = fieldProblems(issues);
+    expect(problems.map((p) => p.field)).toEqual(['lora.r']);
+    expect(problems[0]!.message).toMatch(/linear1.*linear2.*linear3/);
+  });
+
+  it('distinct fields are counted once each, in order', () => {
+    const cfg = { ...lora(0), batchSize: 0 };
+    expect(fieldProblems(configIssues(cfg)).map((p) => p.field)).toEqual(['batchSize', 'lora.r']);
+  });
+});
+
+describe('a clone’s default name', () => {
+  const source = { name: 'LoRA r1 α1 on digit 7 seed 0', config: lora(1, { digits: [7] }) };
+
+  it('is "(copy)" while rank, alpha, digits and seed are the source’s', () => {
+    expect(cloneName(source, lora(1, { digits: [7], lr: 0.01 }))).toBe('LoRA r1 α1 on digit 7 seed 0 (copy)');
+  });
+
+  it('follows the edited config once the rank changed, as for a new run', () => {
+    const edited = lora(8, { digits: [7] });
+    expect(cloneName(source, edited)).toBe('LoRA r8 α1 on digit 7 seed 0');
+    expect(cloneName(source, edited)).toBe(defaultName(edited));
+    expect(cloneName({ name: 'my experiment', config: source.config }, edited)).toBe(defaultName(edited));
+  });
+
+  it('never grows past 200 characters', () => {
+    const long = { name: 'x'.repeat(200), config: source.config };
+    expect(cloneName(long, source.config)).toHaveLength(200);
+    expect(cloneName(long, source.config).endsWith(' (copy)')).toBe(true);
+  });
+});

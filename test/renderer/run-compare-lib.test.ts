@@ -1,0 +1,137 @@
+/**
+ * The pure logic behind the Run and Compare pages: progress in words (never "0 / 0"
+ * while loading or evaluating), chart axis ranges (accuracy within 0–100%), x as % of
+ * each run for runs of very different lengths, and the focus digits' wrong counts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RunProgress, RunStatus } from '../../src-main/lab/api.ts';
+import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { lineOptions } from '../../src-renderer/lib/charts.ts';
+import { focusSummary, runLength } from '../../src-renderer/lib/compare-summary.ts';
+import { describeProgress, fmtSteps } from '../../src-renderer/lib/format.ts';
+import { align, defaultXAxis, xValues } from '../../src-renderer/lib/series.ts';
+import type { ChartColors } from '../../src-renderer/lib/chart-colors.ts';
+
+const progress = (phase: RunProgress['phase'], step: number, totalSteps: number): RunProgress => ({
+  phase,
+  step,
+  totalSteps,
+  epoch: 0,
+  loss: phase === 'training' ? 0.5 : null,
+  samplesPerSec: 0,
+  etaSeconds: 0,
+});
+
+const colors: ChartColors = { text: '#000', muted: '#666', grid: '#ddd', axis: '#999', surface: '#fff', palette: ['#00f', '#f80'], before: '#888', after: '#00f' };
+
+/** The y (or x) range uPlot would ask the chart's options for, given the data's extent. */
+function range(opts: ReturnType<typeof lineOptions>, key: 'x' | 'y', min: number, max: number): [number, number] {
+  const r = opts.scales?.[key]?.range;
+  expect(typeof r).toBe('function'); // uPlot's own range doubles a lone value (0.75 → an axis to 150%)
+  return (r as (u: unknown, min: number, max: number, key: string) => [number, number])(null, min, max, key);
+}
+
+describe('progress text', () => {
+  it('names the phase while loading data or evaluating, with no step count and an indeterminate bar', () => {
+    expect(describeProgress(progress('loading', 0, 0))).toMatchObject({ phase: 'Loading data…', fraction: null, steps: null });
+    expect(describeProgress(progress('evaluating', 0, 0))).toMatchObject({ phase: 'Evaluating before training…', fraction: null, steps: null });
+    const final = describeProgress(progress('evaluating', 400, 400));
+    expect(final.phase).toBe('Evaluating on the test set after 400 steps…');
+    expect(final.fraction).toBeNull();
+    expect(describeProgress(null, 'queued').phase).toBe('Queued…');
+    for (const p of [progress('loading', 0, 0), progress('evaluating', 0, 0), progress('evaluating', 400, 400)]) {
+      expect(JSON.stringify(describeProgress(p))).not.toMatch(/0 \/ 0|\(0%\)/);
+    }
+  });
+
+  it('counts steps while training', () => {
+    expect(describeProgress(progress('training', 120, 400))).toMatchObject({ phase: 'Training', fraction: 0.3, steps: 'step 120 / 400 (30%)' });
+  });
+
+  it('the Steps cell: live steps, the phase instead of "0 / 0", and how far a stopped run got', () => {
+    const run = (status: RunStatus, p: RunProgress | null, maxSteps: number | null = null) => ({ status, summary: null, progress: p, config: { maxSteps } });
+    expect(fmtSteps(run('running', progress('loading', 0, 0)))).toBe('loading');
+    expect(fmtSteps(run('running', progress('evaluating', 0, 0)))).toBe('evaluating');
+    expect(fmtSteps(run('running', progress('training', 12, 50)))).toBe('12 / 50');
+    expect(fmtSteps(run('cancelled', progress('training', 37, 1688)))).toBe('37 of 1,688');
+    expect(fmtSteps(run('interrupted', progress('loading', 0, 0)))).toBe('0');
+    expect(fmtSteps(run('cancelled', null, 100))).toBe('≤ 100'); // cancelled while queued: never ran
+    expect(fmtSteps({ status: 'completed', summary: { steps: 1688 }, progress: null, config: { maxSteps: null } })).toBe('1,688');
+  });
+});
+
+describe('chart axes', () => {
+  it('an accuracy axis stays within 0–100%, even around one lone point', () => {
+    const acc = lineOptions(colors, [{ label: 'val accuracy', color: '#0a0', points: true }], { x: 'step', percent: true });
+    for (const [min, max] of [[0.75, 0.75], [0.1, 0.98], [0.999, 1], [1, 1], [0, 0]] as const) {
+      const [lo, hi] = range(acc, 'y', min, max);
+      expect(lo).toBeGreaterThanOrEqual(0);
+      expect(hi).toBeLessThanOrEqual(1);
+      expect(lo).toBeLessThanOrEqual(min);
+      expect(hi).toBeGreaterThanOrEqual(max);
+      expect(hi).toBeGreaterThan(lo);
+    }
+  });
+
+  it('a loss axis never goes below zero; x spans the data, "% of run" spans 0–100', () => {
+    const loss = lineOptions(colors, [{ label: 'train loss', color: '#00f' }], { x: 'step' });
+    const [lo, hi] = range(loss, 'y', 0.02, 2.3);
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeGreaterThanOrEqual(2.3);
+    expect(range(loss, 'y', 0.4, 0.4)[0]).toBeGreaterThanOrEqual(0);
+    expect(range(loss, 'x', 1, 400)).toEqual([1, 400]);
+    const [x0, x1] = range(loss, 'x', 50, 50);
+    expect(x0).toBeGreaterThanOrEqual(0);
+    expect(x1).toBeGreaterThan(50);
+    const share = lineOptions(colors, [{ label: 'run', color: '#00f' }], { x: 'share' });
+    expect(range(share, 'x', 1, 100)).toEqual([0, 100]);
+    expect(share.axes?.[0]?.label).toBe("% of each run's steps");
+  });
+});
+
+describe('comparing runs of very different lengths', () => {
+  const series = (n: number) => ({ steps: Array.from({ length: n }, (_, i) => i + 1), values: Array.from({ length: n }, () => 1), times: Array.from({ length: n }, (_, i) => i) });
+
+  it('defaults to x as % of each run when one run is ten times longer', () => {
+    expect(defaultXAxis([6000, 100, 100])).toBe('share');
+    expect(defaultXAxis([6000, 5000])).toBe('step');
+    expect(defaultXAxis([100])).toBe('step');
+  });
+
+  it('"% of run" puts every run from 0 to 100%, whatever its length', () => {
+    const base = xValues(series(6000), 'share', { stepsPerEpoch: 6000, startedAt: null, totalSteps: 6000 });
+    const lora = xValues(series(100), 'share', { stepsPerEpoch: 100, startedAt: null, totalSteps: 100 });
+    expect(base.at(-1)).toBe(100);
+    expect(lora.at(-1)).toBe(100);
+    expect(lora[49]).toBe(50);
+    // On a shared step axis the fine-tune would end at 100 of 6,000 (1.7%); here both span it.
+    const [xs] = align([{ x: base, y: base }, { x: lora, y: lora }]);
+    expect(Math.max(...lora) / Math.max(...xs)).toBe(1);
+  });
+
+  it('a run\'s length: its summary, its plan while it trains, how far it got when stopped', () => {
+    const cfg = { ...defaultConfig('lora'), maxSteps: 100 };
+    expect(runLength({ status: 'running', summary: null, progress: progress('training', 10, 100), config: cfg }, series(10))).toBe(100);
+    expect(runLength({ status: 'cancelled', summary: null, progress: progress('training', 37, 100), config: cfg }, series(37))).toBe(37);
+    expect(runLength({ status: 'cancelled', summary: null, progress: null, config: cfg }, series(40))).toBe(40);
+    expect(runLength({ status: 'queued', summary: null, progress: null, config: cfg }, null)).toBe(100);
+  });
+});
+
+describe('focus digits in the Compare summary', () => {
+  const evaluation = (wrong: number[]) => ({ wrongPerClass: wrong, countPerClass: [100, 100, 100, 100, 100, 100, 100, 100, 100, 100] });
+  const before = evaluation([1, 1, 1, 1, 1, 1, 1, 37, 1, 1]);
+  const after = evaluation([2, 2, 2, 2, 2, 2, 2, 5, 2, 2]);
+
+  it('a fine-tune on 7: wrong on 7 before → after of its images, and accuracy on the other digits', () => {
+    const f = focusSummary({ kind: 'lora', config: { ...defaultConfig('lora'), digits: [7] } }, { before, after });
+    expect(f).toEqual({ digits: [7], wrongBefore: 37, wrongAfter: 5, images: 100, otherBefore: 1 - 9 / 900, otherAfter: 1 - 18 / 900, otherImages: 900 });
+  });
+
+  it('a base run on every digit has no focus; a base run has no "before"', () => {
+    expect(focusSummary({ kind: 'base', config: defaultConfig('base') }, { after })).toBeNull();
+    const f = focusSummary({ kind: 'base', config: { ...defaultConfig('base'), digits: [3, 7] } }, { before, after });
+    expect(f?.wrongBefore).toBeNull();
+    expect(f?.wrongAfter).toBe(7);
+  });
+});
