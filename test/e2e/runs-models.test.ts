@@ -133,4 +133,94 @@ describe('runs and models in a browser', () => {
     }
     expect(problems).toEqual([]);
   }, 90_000);
+
+  it('says up front, in the dialog, that a base run others use cannot be deleted, and deletes nothing', async () => {
+    await go(page, '#/runs');
+    await runRow(page, base.id).waitFor();
+    await page.getByRole('button', { name: `actions for ${base.name}` }).click();
+    await page.getByRole('menuitem', { name: 'Delete…' }).click();
+    const refusal = page.getByRole('dialog', { name: `“${base.name}” cannot be deleted yet` });
+    await refusal.waitFor();
+    // It names and links the run in the way, offers no plain Delete, and promises no undo.
+    await refusal.getByTestId('delete-blockers').getByRole('link', { name: lora.name }).waitFor();
+    await expect(refusal.getByRole('button', { name: 'Delete', exact: true }).count()).resolves.toBe(0);
+    expect(await refusal.textContent()).not.toMatch(/undo/i);
+    await refusal.getByRole('button', { name: 'Close', exact: true }).click();
+    await refusal.waitFor({ state: 'detached' });
+    // Nothing disappeared, nothing claimed success, and the Lab still has both runs.
+    await expect(runRow(page, base.id).count()).resolves.toBe(1);
+    await expect(page.getByText(/^Deleted /).count()).resolves.toBe(0);
+    expect((await lab.listRuns()).map((r) => r.id).sort()).toEqual([base.id, lora.id].sort());
+  });
+
+  it('shows beside the focus count what the LoRA run did to the other digits, from its evaluations', async () => {
+    const { evaluations } = await lab.getRun(lora.id);
+    const acc = (e: NonNullable<typeof evaluations.after>) => {
+      let right = 0;
+      let n = 0;
+      for (let d = 0; d < 10; d++) {
+        if (d === 7) continue;
+        n += e.countPerClass[d] ?? 0;
+        right += (e.countPerClass[d] ?? 0) - (e.wrongPerClass[d] ?? 0);
+      }
+      return `${((right / n) * 100).toFixed(1)}%`;
+    };
+    const text = `other digits ${acc(evaluations.before!)} → ${acc(evaluations.after!)}`;
+    await go(page, '#/runs');
+    await runRow(page, lora.id).getByText(text).waitFor();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says the same from the run page, whose link leads to the run in the way', async () => {
+    await go(page, `#/runs/${base.id}`);
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await dialog().waitFor();
+    await expect(dialog().getByRole('heading').textContent()).resolves.toBe(`“${base.name}” cannot be deleted yet`);
+    await expect(dialog().textContent()).resolves.toContain('Nothing has been deleted');
+    await dialog().getByRole('link', { name: lora.name }).click();
+    await page.waitForFunction((id) => location.hash === `#/runs/${id}`, lora.id);
+    await expect(dialog().count()).resolves.toBe(0);
+    expect((await lab.listRuns()).map((r) => r.id).sort()).toEqual([base.id, lora.id].sort());
+  });
+
+  it('says so on Models too: a model with dependents, an adapter that belongs to a run', async () => {
+    await go(page, '#/models');
+    const models = page.getByRole('table', { name: 'models' });
+    await models.locator(`tr[data-model="${base.modelId}"]`).getByRole('button', { name: 'Delete…' }).click();
+    await dialog().waitFor();
+    await expect(dialog().getByRole('heading').textContent()).resolves.toBe(`“${base.name}” cannot be deleted yet`);
+    await expect(dialog().getByRole('link', { name: lora.name }).getAttribute('href')).resolves.toBe(`#/runs/${lora.id}`);
+    await expect(dialog().getByRole('button', { name: 'Delete', exact: true }).count()).resolves.toBe(0);
+    await dialog().getByRole('button', { name: 'Close' }).click();
+
+    const adapters = page.getByRole('table', { name: 'adapters' });
+    await adapters.locator(`tr[data-adapter="${lora.adapterId}"]`).getByRole('button', { name: 'Delete…' }).click();
+    await dialog().waitFor();
+    await expect(dialog().getByRole('heading').textContent()).resolves.toBe(`“${lora.name}” cannot be deleted yet`);
+    await expect(dialog().getByTestId('delete-blockers').getByRole('link', { name: lora.name }).getAttribute('href')).resolves.toBe(`#/runs/${lora.id}`);
+    await expect(dialog().getByRole('button', { name: 'Delete', exact: true }).count()).resolves.toBe(0);
+    await dialog().getByRole('button', { name: 'Close' }).click();
+    await expect(page.getByRole('alert').count()).resolves.toBe(0);
+    await expect(models.locator(`tr[data-model="${base.modelId}"]`).isVisible()).resolves.toBe(true);
+    await expect(adapters.locator(`tr[data-adapter="${lora.adapterId}"]`).isVisible()).resolves.toBe(true);
+  });
+
+  it('offers to delete the run in the way too, and then both go (dependent first) without an error', async () => {
+    await go(page, '#/runs');
+    await page.getByRole('button', { name: `actions for ${base.name}` }).click();
+    await page.getByRole('menuitem', { name: 'Delete…' }).click();
+    await dialog().getByRole('button', { name: 'Delete all 2 runs…' }).click();
+    await expect(dialog().getByRole('heading').textContent()).resolves.toBe('Delete 2 runs?');
+    await expect(dialog().textContent()).resolves.toContain(lora.name);
+    // Focus moved to the new confirmation (the button it was on is gone).
+    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Delete 2 runs');
+    await page.keyboard.press('Enter');
+    await expect(runRow(page, base.id).count()).resolves.toBe(0);
+    await expect(runRow(page, lora.id).count()).resolves.toBe(0);
+    // The undo window passes (the toast's own timer), then the Lab has deleted both.
+    await page.getByTestId('toast').filter({ hasText: 'Deleted 2 runs' }).waitFor({ state: 'detached', timeout: 15_000 });
+    await expect.poll(async () => (await lab.listRuns()).length, { timeout: 10_000 }).toBe(0);
+    await expect(page.getByText('Could not delete').count()).resolves.toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
 });
