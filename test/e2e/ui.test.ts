@@ -116,10 +116,12 @@ describe('LoRA Lab in a browser', () => {
     // A wrong value is reported next to its field and blocks the start.
     await page.getByLabel('Learning rate').fill('fast');
     await page.getByText('“fast” is not a number').waitFor();
-    // Nothing is estimated from an invalid config …
-    await page.getByTestId('memory-estimate').filter({ hasText: '—' }).waitFor();
     await page.getByLabel('Learning rate').fill('0.002');
     await expect.poll(() => page.getByText('is not a number').count()).toBe(0);
+    // Nothing is estimated from a field it depends on while that field is invalid …
+    await page.getByLabel('Batch size').fill('0');
+    await page.getByTestId('memory-estimate').filter({ hasText: '—' }).waitFor();
+    await page.getByLabel('Batch size').fill('10');
     // … and a valid one shows what its trainer will need (the engine's own estimate).
     const memory = trainerMemory({ kind: 'base', sizes: [784, 64, 10], batchSize: 10, optimizer: 'adam', lora: null }).total;
     await page.getByTestId('memory-estimate').filter({ hasText: `≈ ${fmtBytes(memory)}` }).waitFor();
@@ -257,7 +259,7 @@ describe('LoRA Lab in a browser', () => {
     await tags.fill('rank-sweep');
     await tags.press('Enter'); // adds the tag
     await tags.press('Enter'); // empty input: saves
-    await row('e2e lora r8').getByText('rank-sweep').waitFor();
+    await row('e2e lora r8').locator('.chip:visible', { hasText: 'rank-sweep' }).first().waitFor();
 
     await rowMenu('e2e lora r2', 'Notes…');
     await page.getByRole('dialog').getByLabel(/Notes on/).fill('the classic: rank 2 on digit 7');
