@@ -7,6 +7,7 @@
 import { SvelteSet } from 'svelte/reactivity';
 import type { AdapterView, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { changesWeights } from './events.ts';
 import { toasts } from './toasts.svelte.ts';
 
 export const MNIST_TEST_SIZE = 10_000;
@@ -169,14 +170,7 @@ export class MergeState {
 
   start(): () => void {
     const off = lab.subscribe((e) => {
-      if (
-        e.type === 'model' ||
-        e.type === 'model-deleted' ||
-        e.type === 'adapter' ||
-        e.type === 'adapter-deleted' ||
-        e.type === 'run-deleted' ||
-        (e.type === 'run' && e.run.status === 'completed')
-      ) {
+      if (changesWeights(e)) {
         void this.load();
       }
     });

@@ -5,6 +5,7 @@
 import { SvelteMap } from 'svelte/reactivity';
 import type { AdapterView, EvalSummary, FolderEntry, ImportRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { changesWeights } from './events.ts';
 
 export interface ModelEvaluation {
   busy: boolean;
@@ -52,14 +53,7 @@ export class ModelsState {
 
   start(): () => void {
     const off = lab.subscribe((e) => {
-      if (
-        e.type === 'model' ||
-        e.type === 'model-deleted' ||
-        e.type === 'adapter' ||
-        e.type === 'adapter-deleted' ||
-        e.type === 'run-deleted' ||
-        (e.type === 'run' && e.run.status === 'completed')
-      ) {
+      if (changesWeights(e)) {
         this.#schedule();
       }
       // Exports write into the folder this page lists (from here, the CLI or another window).
