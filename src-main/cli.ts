@@ -2,14 +2,14 @@
  * The lora-lab command. Each subcommand parses its flags, talks to the Lab (or the
  * trainer) through a CliContext, and prints a table or, with --json, one JSON value.
  */
-import { ConfigError } from './trainer/config.ts';
+import { ConfigError } from './contract/config.ts';
 import { UsageError } from './cli/options.ts';
 import { demo } from './cli/demo.ts';
 import { trainCommand } from './cli/train.ts';
 import { makeSession } from './cli/session.ts';
 import { RunFailedError } from './cli/context.ts';
 import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tagCommand } from './cli/runs.ts';
-import { LabError } from './lab/api.ts';
+import { LabError } from './contract/api.ts';
 import { StoreError } from './store/errors.ts';
 import { serveCommand } from './cli/serve.ts';
 import { terminalSafe } from './cli/sanitize.ts';

@@ -3,7 +3,7 @@
  * names, the answer envelope and the shape of `window.lab`. No Electron imports, so
  * the preload, the main process and the tests share it.
  */
-import type { LabApi, LabCall, LabEvent } from '../lab/api.ts';
+import type { LabApi, LabCall, LabEvent } from '../contract/api.ts';
 
 /** Lab events go to the window on this one channel. */
 export const EVENT_CHANNEL = 'lab:event';

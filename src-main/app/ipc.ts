@@ -6,8 +6,8 @@
  * Lab events are forwarded to the window on one channel.
  */
 import { ipcMain } from 'electron';
-import { LAB_CALLS, type LabApi, type LabCall, LabError } from '../lab/api.ts';
-import { validateArgs } from '../lab/schemas.ts';
+import { LAB_CALLS, type LabApi, type LabCall, LabError } from '../contract/api.ts';
+import { validateArgs } from '../contract/schemas.ts';
 import { EVENT_CHANNEL, type IpcResult, callChannel } from './bridge.ts';
 import { isAppUrl } from './origin.ts';
 

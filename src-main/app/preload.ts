@@ -7,7 +7,7 @@
  * message for people, prefixed with the status.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import { LAB_CALLS, type LabEvent } from '../lab/api.ts';
+import { LAB_CALLS, type LabEvent } from '../contract/api.ts';
 import { EVENT_CHANNEL, type IpcResult, type LabBridge, callChannel } from './bridge.ts';
 
 /**

@@ -4,7 +4,7 @@
  * drives under Node. Messages are structured clones, so Float32Array weights travel as is.
  */
 import { utilityProcess } from 'electron';
-import type { HostMessage, TrainerMessage } from '../trainer/protocol.ts';
+import type { HostMessage, TrainerMessage } from '../contract/protocol.ts';
 import { type SpawnTrainer, StderrTail, type TrainerPort, trainerEntry } from '../trainer/port.ts';
 
 /** The environment without unset entries (Electron wants strings only). */

@@ -2,8 +2,8 @@
  * What CLI commands need from the rest of LoRA Lab: a way to train (with a progress
  * bar) and a place to print. Commands never start trainers themselves.
  */
-import type { RunConfig } from '../trainer/config.ts';
-import type { Evaluation, RunSummary } from '../trainer/protocol.ts';
+import type { RunConfig } from '../contract/config.ts';
+import type { Evaluation, RunSummary } from '../contract/protocol.ts';
 
 export interface TrainedRun {
   runId: number | string;

@@ -3,9 +3,9 @@
  * evaluate, fine-tune rank-1 LoRA on digit 7 for 100 batches, evaluate again, and
  * print wrong counts per digit before and after.
  */
-import type { RunConfig } from '../trainer/config.ts';
-import { classicPreset } from '../trainer/config.ts';
-import type { Evaluation } from '../trainer/protocol.ts';
+import type { RunConfig } from '../contract/config.ts';
+import { classicPreset } from '../contract/config.ts';
+import type { Evaluation } from '../contract/protocol.ts';
 import { type Flags, UsageError, commonFlags, configFromFlags, parse, runFlags } from './options.ts';
 import { formatDuration } from './progress.ts';
 import { pct, table } from './table.ts';

@@ -3,7 +3,7 @@
  * database (with the way out), any other SQLite error, or a file-system error. Only a
  * bug of ours is left to print its stack.
  */
-import { LabError } from '../lab/api.ts';
+import { LabError } from '../contract/api.ts';
 import { labError } from '../lab/checks.ts';
 import { isCorruption } from '../store/damage.ts';
 import { DamagedDatabaseError } from '../store/errors.ts';

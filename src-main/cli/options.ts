@@ -3,7 +3,7 @@
  * config's own validation produces the error messages (the same ones the UI shows).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { type RunConfig, type RunKind, classicPreset, defaultConfig, layerNames, validateConfig } from '../trainer/config.ts';
+import { type RunConfig, type RunKind, classicPreset, defaultConfig, layerNames, validateConfig } from '../contract/config.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -2,8 +2,8 @@
  * Commands over stored runs: runs (a filtered table), show, compare, rm, tag, models.
  * Every one prints a table, or one JSON value with --json.
  */
-import type { Comparison, RunDetail, RunFilter, RunStatus, RunView } from '../lab/api.ts';
-import type { RunKind } from '../trainer/config.ts';
+import type { Comparison, RunDetail, RunFilter, RunStatus, RunView } from '../contract/api.ts';
+import type { RunKind } from '../contract/config.ts';
 import { formatDuration } from './progress.ts';
 import { type Flags, UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';

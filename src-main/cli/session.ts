@@ -4,7 +4,7 @@
  * with a progress bar. Ctrl-C cancels the current run cleanly; a second Ctrl-C quits.
  */
 import { BACKEND_CHOICES } from '../trainer/backend-choices.ts';
-import type { RunConfig } from '../trainer/config.ts';
+import type { RunConfig } from '../contract/config.ts';
 import { Lab } from '../lab/lab.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
 import { isUnusableDatabase } from '../store/errors.ts';

@@ -1,6 +1,6 @@
 /** `lora-lab train` and `lora-lab finetune`: one run, its evaluation, its summary. */
-import { type RunConfig, type RunKind, defaultConfig, defaultLora } from '../trainer/config.ts';
-import type { Evaluation } from '../trainer/protocol.ts';
+import { type RunConfig, type RunKind, defaultConfig, defaultLora } from '../contract/config.ts';
+import type { Evaluation } from '../contract/protocol.ts';
 import type { CliContext } from './context.ts';
 import { type Flags, UsageError, commonFlags, configFromFlags, parse, runFlags } from './options.ts';
 import { formatDuration } from './progress.ts';

@@ -4,7 +4,7 @@
  * web and Electron APIs only write inside the export folder).
  */
 import { resolve } from 'node:path';
-import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergeMethod, type MergeRequest } from '../lab/api.ts';
+import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergeMethod, type MergeRequest } from '../contract/api.ts';
 import { MAX_MERGE_WEIGHT } from '../weights/finite.ts';
 import { ProgressBar } from './progress.ts';
 import { UsageError, commonFlags, parse } from './options.ts';

@@ -5,8 +5,8 @@
  */
 import { isCorruption } from '../store/damage.ts';
 import { DamagedDatabaseError, DependencyError, NotFoundError, StoreError, TransitionError } from '../store/errors.ts';
-import { ConfigError } from '../trainer/config.ts';
-import { LabError } from './api.ts';
+import { ConfigError } from '../contract/config.ts';
+import { LabError } from '../contract/api.ts';
 import { MAX_NAME } from './run-name.ts';
 
 /** Shared with the renderer's New run form (a pure module). */

@@ -4,9 +4,9 @@
  */
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
-import type { RunConfig } from '../trainer/config.ts';
-import type { Comparison, MetricSummary, ParamRow, Series } from './api.ts';
-import { LabError } from './api.ts';
+import type { RunConfig } from '../contract/config.ts';
+import type { Comparison, MetricSummary, ParamRow, Series } from '../contract/api.ts';
+import { LabError } from '../contract/api.ts';
 
 const MAX_COMPARE = 50;
 

@@ -20,7 +20,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { LabError } from './api.ts';
+import { LabError } from '../contract/api.ts';
 
 /** What a file's first bytes say it is. */
 type Kind = 'safetensors' | 'JSON' | 'CSV' | 'binary';

@@ -14,7 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { LabError } from './api.ts';
+import { LabError } from '../contract/api.ts';
 import { alreadyExists, checkFileTarget, checkFolderTarget } from './export-folder.ts';
 import { pidAlive } from '../util/pid.ts';
 

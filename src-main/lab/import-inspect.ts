@@ -12,12 +12,12 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { layerNames } from '../trainer/config.ts';
+import { layerNames } from '../contract/config.ts';
 import { WeightsFileError, fileProblem, readFileBounded } from '../weights/bounded-read.ts';
 import { MAX_CONFIG_BYTES } from '../weights/jobs.ts';
 import { brief, parseJsonText } from '../weights/json-text.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../weights/peft.ts';
-import type { AdapterInspection } from './api.ts';
+import type { AdapterInspection } from '../contract/api.ts';
 import { checkImportEntry } from './export-folder.ts';
 
 /** A PEFT safetensors header of a few dozen tensors is a few KB. */

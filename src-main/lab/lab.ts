@@ -5,7 +5,7 @@
 import { type Store, openStore } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import type { StoredAdapter } from '../store/adapters.ts';
-import { classicPreset, defaultConfig, validateConfig } from '../trainer/config.ts';
+import { classicPreset, defaultConfig, validateConfig } from '../contract/config.ts';
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { machineMemory } from '../util/machine.ts';
@@ -19,8 +19,8 @@ import type {
   AdapterInspection,
   EvalSummary, ExportRequest, ExportResult, FolderEntry, ImportRequest, MergePreview, MergeRequest,
   AdapterView, Comparison, DigitImage, EvaluationView, LabApi, MergePreviewView, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
-} from './api.ts';
-import { LabError } from './api.ts';
+} from '../contract/api.ts';
+import { LabError } from '../contract/api.ts';
 import { IMAGE_SIZE, loadMnist } from '../data/mnist.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
 import { compareData } from './compare.ts';

@@ -19,8 +19,8 @@
 import type { Statement } from 'better-sqlite3';
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
-import type { MetricPoint } from '../trainer/protocol.ts';
-import type { AdapterView, LabEvent, ModelView, RunProgress, RunView } from './api.ts';
+import type { MetricPoint } from '../contract/protocol.ts';
+import type { AdapterView, LabEvent, ModelView, RunProgress, RunView } from '../contract/api.ts';
 
 export interface OutsideHooks {
   /** Deliver an event to the Lab's listeners (not folded back through `seen`). */

@@ -5,7 +5,7 @@
  */
 import type { StoredPreview } from '../store/merge-previews.ts';
 import type { Store } from '../store/store.ts';
-import { type AdapterView, LabError, type MergePreview, type MergePreviewView, type MergeRequest, type ModelView } from './api.ts';
+import { type AdapterView, LabError, type MergePreview, type MergePreviewView, type MergeRequest, type ModelView } from '../contract/api.ts';
 
 function view(p: StoredPreview, adapterExists: (id: number) => boolean): MergePreviewView {
   return {

@@ -11,8 +11,8 @@ import { RUN_MEMORY_FRACTION, trainerMemory } from '../trainer/memory.ts';
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
-import type { MetricPoint, TrainerMessage } from '../trainer/protocol.ts';
-import type { RunProgress } from './api.ts';
+import type { MetricPoint, TrainerMessage } from '../contract/protocol.ts';
+import type { RunProgress } from '../contract/api.ts';
 
 export interface RunManagerOptions {
   /** Runs trained at the same time (default 1). */

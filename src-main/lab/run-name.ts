@@ -2,7 +2,7 @@
  * The name the Lab gives a run left unnamed, from the parts of its config that tell runs
  * apart at a glance. Pure: the renderer shows the same name as the form's default.
  */
-import type { RunConfig } from '../trainer/config.ts';
+import type { RunConfig } from '../contract/config.ts';
 
 export function defaultName(cfg: Pick<RunConfig, 'kind' | 'sizes' | 'seed' | 'digits' | 'lora'>): string {
   if (cfg.kind === 'base' || !cfg.lora) return `base ${cfg.sizes.join('→')} seed ${cfg.seed}`;

@@ -7,16 +7,16 @@
  */
 import type { Store } from '../store/store.ts';
 import { TrainerHost, type HostOptions } from '../trainer/host.ts';
-import type { AdapterInfo, EvalJob, Evaluation } from '../trainer/protocol.ts';
+import type { AdapterInfo, EvalJob, Evaluation } from '../contract/protocol.ts';
 import { comparisonCsv, metricsCsv, paramsCsv } from '../weights/csv.ts';
 import { MAX_SCALING, describeNonFinite, nonFiniteTensors } from '../weights/finite.ts';
 import type { ImportedAdapter, ImportedModel, MergeResult, WeightsJob } from '../weights/jobs.ts';
-import type { NamedTensors } from '../weights/named.ts';
+import type { NamedTensors } from '../contract/named.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftFiles } from '../weights/peft.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
 import { WeightsJobError, runWeightsJob } from '../weights/worker-client.ts';
 import { TFJS_MODEL_FILE, TFJS_WEIGHTS_FILE, tfjsModelFiles } from '../weights/tfjs-format.ts';
-import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergePreview, type MergeRequest } from './api.ts';
+import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergePreview, type MergeRequest } from '../contract/api.ts';
 import { compareData, flattenConfig } from './compare.ts';
 import { type Progress, type WrittenFile, writeFileAtomic, writeFolderAtomic } from './files.ts';
 import { evaluationSlots } from './trainer-slots.ts';

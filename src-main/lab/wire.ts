@@ -3,7 +3,7 @@
  * NaN or ±Infinity, so they are tagged: { $u8: base64 }, { $f32: base64 }, { $num: 'NaN' }.
  * Pure code: the server (Node) and the renderer (browser) both import it.
  */
-import type { LabCall } from './api.ts';
+import type { LabCall } from '../contract/api.ts';
 
 export const API_PREFIX = '/api/';
 export const EVENTS_PATH = '/api/events';

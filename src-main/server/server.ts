@@ -16,8 +16,8 @@ import { hostname, networkInterfaces } from 'node:os';
 import { type Duplex, pipeline } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { type LabApi, LabError } from '../lab/api.ts';
-import { isLabCall, validateArgs } from '../lab/schemas.ts';
+import { type LabApi, LabError } from '../contract/api.ts';
+import { isLabCall, validateArgs } from '../contract/schemas.ts';
 import { CSP } from './csp.ts';
 import { API_PREFIX, EVENTS_PATH, TOKEN_COOKIE, type RpcResponse, WireError, decodeWire, encodeWire } from '../lab/wire.ts';
 

@@ -3,7 +3,7 @@
  * settings needed to apply them — rank, alpha, scaling and its rule, target layers.
  * The tensors themselves are in the tensors table, owned by `{ adapterId }`.
  */
-import type { AdapterInfo } from '../trainer/protocol.ts';
+import type { AdapterInfo } from '../contract/protocol.ts';
 import { fromJson, toJson } from './codec.ts';
 import type { Db } from './database.ts';
 import { NotFoundError } from './errors.ts';

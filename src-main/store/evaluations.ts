@@ -3,7 +3,7 @@
  * (the trained one): accuracy, loss, per-class wrong counts, confusion matrix and the
  * predicted class of every evaluated image (a BLOB of bytes, one per image).
  */
-import type { EvalPhase, Evaluation } from '../trainer/protocol.ts';
+import type { EvalPhase, Evaluation } from '../contract/protocol.ts';
 import { fromJson, toJson } from './codec.ts';
 import type { Db } from './database.ts';
 import { StoreError } from './errors.ts';

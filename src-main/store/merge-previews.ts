@@ -4,7 +4,7 @@
  * saved as. Links to models and adapters are SET NULL on delete (see
  * migrations/0002_merge_previews.sql): a preview outlives what it names.
  */
-import type { EvalSummary, MergeRequest } from '../lab/api.ts';
+import type { EvalSummary, MergeRequest } from '../contract/api.ts';
 import { fromJson, toJson } from './codec.ts';
 import type { Db } from './database.ts';
 

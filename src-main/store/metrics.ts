@@ -3,7 +3,7 @@
  * test/bench/store-bench.ts: ingest (≥ 500k points/s) and the compare read
  * (10 runs × 10k points in ≤ 50 ms).
  */
-import type { MetricPoint } from '../trainer/protocol.ts';
+import type { MetricPoint } from '../contract/protocol.ts';
 import type { Db } from './database.ts';
 
 export interface MetricSeries {

@@ -3,7 +3,7 @@
  * filters are present (values are always bound), so RunsRepo can cache one prepared
  * statement per shape.
  */
-import type { RunKind } from '../trainer/config.ts';
+import type { RunKind } from '../contract/config.ts';
 import { StoreError } from './errors.ts';
 import type { RunStatus } from './run-status.ts';
 import { isRunStatus } from './run-status.ts';

@@ -2,8 +2,8 @@
  * The run record as the rest of the app sees it (camelCase, parsed JSON) and as the
  * runs table stores it, with the one mapping between them.
  */
-import type { RunConfig, RunKind } from '../trainer/config.ts';
-import type { RunSummary } from '../trainer/protocol.ts';
+import type { RunConfig, RunKind } from '../contract/config.ts';
+import type { RunSummary } from '../contract/protocol.ts';
 import { fromJson } from './codec.ts';
 import type { RunStatus } from './run-status.ts';
 

@@ -3,8 +3,8 @@
  * dtype, shape and a sha-256 checksum that is verified on every read, so a damaged
  * file shows up as an error naming the tensor instead of silently wrong weights.
  */
-import type { NamedTensors } from '../weights/named.ts';
-import { numel } from '../weights/named.ts';
+import type { NamedTensors } from '../contract/named.ts';
+import { numel } from '../contract/named.ts';
 import { bytesToFloat32, float32ToBytes, fromJson, sha256Hex, toJson } from './codec.ts';
 import type { Db } from './database.ts';
 import { ChecksumError, StoreError } from './errors.ts';

@@ -6,7 +6,7 @@
 import { initBackend } from './backend.ts';
 import { errorCode, runEvalJob, runJob, type JobControl } from './job.ts';
 import { STDERR_READY_MARK } from './port.ts';
-import type { HostMessage, TrainerMessage } from './protocol.ts';
+import type { HostMessage, TrainerMessage } from '../contract/protocol.ts';
 
 interface ParentPort {
   on(event: 'message', cb: (e: { data: unknown }) => void): void;

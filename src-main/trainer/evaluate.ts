@@ -4,7 +4,7 @@
  * layer), in large batches.
  */
 import { IMAGE_SIZE, NUM_CLASSES, type MnistSplit, normaliseInto } from '../data/mnist.ts';
-import type { Evaluation } from './protocol.ts';
+import type { Evaluation } from '../contract/protocol.ts';
 import type { Mlp } from './mlp.ts';
 import { tf } from './tf.ts';
 

@@ -5,8 +5,8 @@
  * crashes, is killed or stops answering becomes a `failed` outcome with a reason,
  * never a hang.
  */
-import type { AdapterInfo, EvalJob, Evaluation, RunSummary, TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
-import type { NamedTensors } from '../weights/named.ts';
+import type { AdapterInfo, EvalJob, Evaluation, RunSummary, TrainJob, TrainerErrorCode, TrainerMessage } from '../contract/protocol.ts';
+import type { NamedTensors } from '../contract/named.ts';
 import { spawnNodeTrainer, type SpawnTrainer, type TrainerPort } from './port.ts';
 
 export type RunOutcome =

@@ -8,12 +8,12 @@ import { subsetIndices } from '../data/datasets.ts';
 import { loadMnist } from '../data/mnist.ts';
 import { IdxError } from '../data/idx.ts';
 import { Rng } from '../util/rng.ts';
-import { ConfigError, paramCounts, validateConfig } from './config.ts';
+import { ConfigError, paramCounts, validateConfig } from '../contract/config.ts';
 import { evaluate } from './evaluate.ts';
 import { DivergedError, trainLoop } from './loop.ts';
 import { adapterInfo, attachLora, loadLora, loraToNamed } from './lora.ts';
 import { Mlp } from './mlp.ts';
-import type { EvalJob, TrainJob, TrainerErrorCode, TrainerMessage } from './protocol.ts';
+import type { EvalJob, TrainJob, TrainerErrorCode, TrainerMessage } from '../contract/protocol.ts';
 import { tf } from './tf.ts';
 
 export type Emit = (msg: TrainerMessage) => void;

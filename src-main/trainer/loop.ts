@@ -8,9 +8,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BatchIterator } from '../data/datasets.ts';
 import { IMAGE_SIZE, NUM_CLASSES, type MnistSplit } from '../data/mnist.ts';
-import type { RunConfig } from './config.ts';
+import type { RunConfig } from '../contract/config.ts';
 import type { Mlp } from './mlp.ts';
-import type { LoopProgress, MetricPoint } from './protocol.ts';
+import type { LoopProgress, MetricPoint } from '../contract/protocol.ts';
 
 export type { LoopProgress };
 import { evaluate } from './evaluate.ts';

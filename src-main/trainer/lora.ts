@@ -4,10 +4,10 @@
  * B = 0 at start so the adapted model equals the base. The base is frozen while an
  * adapter is attached. Merge folds ΔW = scaling·A·B into W0; unmerge takes it out.
  */
-import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../weights/named.ts';
+import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../contract/named.ts';
 import { Rng, normalArray, uniformArray } from '../util/rng.ts';
-import { type LoraConfig, loraIssues, loraScaling, ConfigError } from './config.ts';
-import type { AdapterInfo } from './protocol.ts';
+import { type LoraConfig, loraIssues, loraScaling, ConfigError } from '../contract/config.ts';
+import type { AdapterInfo } from '../contract/protocol.ts';
 import type { Mlp } from './mlp.ts';
 import { ownedVariable, tf } from './tf.ts';
 

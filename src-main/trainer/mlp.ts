@@ -6,9 +6,9 @@
  * boundary (fromNamed / toNamed). The optional LoRA factors live on the layer too:
  * A [in, r], B [r, out] (PEFT's lora_A [r, in] and lora_B [out, r], transposed).
  */
-import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../weights/named.ts';
+import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../contract/named.ts';
 import { Rng, uniformArray } from '../util/rng.ts';
-import { layerNames } from './config.ts';
+import { layerNames } from '../contract/config.ts';
 import { type LinearWeight, type LoraLayer, linear, loraLinear, releaseFrozenTranspose } from './linear.ts';
 import { ownedVariable, tf } from './tf.ts';
 

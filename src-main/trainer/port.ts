@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { HostMessage, TrainerMessage } from './protocol.ts';
+import type { HostMessage, TrainerMessage } from '../contract/protocol.ts';
 
 export interface TrainerPort {
   readonly pid: number | undefined;

@@ -4,7 +4,7 @@
  * Imports (safetensors, TF.js) have nothing else to go on, so every inconsistency is
  * reported by tensor name rather than surfacing later as a matMul shape error.
  */
-import type { NamedTensors } from './named.ts';
+import type { NamedTensors } from '../contract/named.ts';
 
 export class ArchitectureError extends Error {
   override name = 'ArchitectureError';

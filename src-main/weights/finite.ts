@@ -4,7 +4,7 @@
  * imports refuse them, merges check what they produce before it is stored or
  * previewed, and the error names the tensor and how many of its values are bad.
  */
-import type { NamedTensors } from './named.ts';
+import type { NamedTensors } from '../contract/named.ts';
 
 export class NonFiniteError extends Error {
   override name = 'NonFiniteError';

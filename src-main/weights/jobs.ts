@@ -7,14 +7,14 @@
  */
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { layerNames } from '../trainer/config.ts';
-import type { AdapterInfo } from '../trainer/protocol.ts';
+import { layerNames } from '../contract/config.ts';
+import type { AdapterInfo } from '../contract/protocol.ts';
 import { mlpSizes } from './architecture.ts';
 import { WeightsFileError, fileProblem, readFileBounded } from './bounded-read.ts';
 import { checkFinite } from './finite.ts';
 import { parseJsonText, utf8Offset } from './json-text.ts';
 import { type MergeOptions, type WeightedAdapter, checkAdapterFits, checkMergeResult, combineDeltas, combineToAdapter, mergeIntoBase } from './merge.ts';
-import type { NamedTensors } from './named.ts';
+import type { NamedTensors } from '../contract/named.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, PeftError, parsePeft } from './peft.ts';
 import { SAFETENSORS_DEFAULTS, SafetensorsError, readSafetensors } from './safetensors.ts';
 

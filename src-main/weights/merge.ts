@@ -17,12 +17,12 @@
  * Adapters need not target the same layers: a layer gets contributions from those
  * that target it, and ranks are padded with zeros to one r for every layer.
  */
-import { layerNames } from '../trainer/config.ts';
-import type { AdapterInfo } from '../trainer/protocol.ts';
+import { layerNames } from '../contract/config.ts';
+import type { AdapterInfo } from '../contract/protocol.ts';
 import { Rng } from '../util/rng.ts';
 import { MAX_MERGE_WEIGHT, MAX_SCALING, countNonFinite, nonFiniteTensors } from './finite.ts';
 import { type Matrix, matrix, randomizedSvd, truncatedSvdOfProduct } from './linalg.ts';
-import type { HostTensor, NamedTensors } from './named.ts';
+import type { HostTensor, NamedTensors } from '../contract/named.ts';
 import { dareMerge, tiesMerge } from './task-vectors.ts';
 
 export class MergeError extends Error {

@@ -8,8 +8,8 @@
  * disagrees with its alpha and r is refused rather than exported wrong.
  * Pure functions: the caller writes and reads the two files.
  */
-import type { AdapterInfo } from '../trainer/protocol.ts';
-import type { HostTensor, NamedTensors } from './named.ts';
+import type { AdapterInfo } from '../contract/protocol.ts';
+import type { HostTensor, NamedTensors } from '../contract/named.ts';
 import { MAX_SCALING, checkFinite } from './finite.ts';
 import { brief, parseJsonText, utf8Offset } from './json-text.ts';
 import { SafetensorsError, readSafetensors, writeSafetensors, type SafetensorsReadOptions } from './safetensors.ts';

@@ -12,7 +12,7 @@
 import { readFileBounded } from './bounded-read.ts';
 import { findDuplicateKey } from './json-keys.ts';
 import { parseJsonText, utf8Offset } from './json-text.ts';
-import type { HostTensor, NamedTensors } from './named.ts';
+import type { HostTensor, NamedTensors } from '../contract/named.ts';
 
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';

@@ -6,8 +6,8 @@
  * `linearN.weight` [out, in] is transposed here and back on import.
  * No tfjs import: the format is plain JSON and bytes.
  */
-import { layerNames } from '../trainer/config.ts';
-import { type HostTensor, type NamedTensors, getTensor, transpose2d } from './named.ts';
+import { layerNames } from '../contract/config.ts';
+import { type HostTensor, type NamedTensors, getTensor, transpose2d } from '../contract/named.ts';
 
 export class TfjsFormatError extends Error {
   override name = 'TfjsFormatError';

@@ -7,7 +7,7 @@
  *    in an HttpOnly cookie the server set when the page was opened with `?token=…`.
  * Nothing else in src-renderer knows which one it is.
  */
-import { LAB_CALLS, type LabApi, type LabCall, type LabEvent } from '../../src-main/lab/api.ts';
+import { LAB_CALLS, type LabApi, type LabCall, type LabEvent } from '../../src-main/contract/api.ts';
 import { EVENTS_PATH, type RpcResponse, callPath, decodeWire, encodeWire } from '../../src-main/lab/wire.ts';
 
 type Calls = Omit<LabApi, 'subscribe'>;

@@ -3,7 +3,7 @@
  * steps (for x as % of each run) and its focus digits' wrong count before → after, with
  * accuracy on the other digits beside it. Pure functions.
  */
-import type { EvaluationView, RunView, Series } from '../../src-main/lab/api.ts';
+import type { EvaluationView, RunView, Series } from '../../src-main/contract/api.ts';
 import { estimateSteps } from './estimates.ts';
 
 /**

@@ -3,7 +3,7 @@
  * summaries), kept live while any of the runs trains, plus the view settings
  * (only-differences, smoothing, x axis).
  */
-import type { Comparison, LabEvent, RunView, Series } from '../../src-main/lab/api.ts';
+import type { Comparison, LabEvent, RunView, Series } from '../../src-main/contract/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
 import { runLength } from './compare-summary.ts';
 import { estimateStepsPerEpoch } from './estimates.ts';

@@ -10,7 +10,7 @@
  * seems to succeed and then comes back.
  */
 import { SvelteSet } from 'svelte/reactivity';
-import type { ModelView, NamedRef, RunView } from '../../src-main/lab/api.ts';
+import type { ModelView, NamedRef, RunView } from '../../src-main/contract/api.ts';
 import { errorText, lab } from './api.ts';
 import { toasts } from './toasts.svelte.ts';
 

@@ -2,7 +2,7 @@
  * What a config will do before it runs: training examples and optimizer steps (the
  * same arithmetic as the trainer's subset and loop), from MNIST's class counts.
  */
-import type { RunConfig } from '../../src-main/trainer/config.ts';
+import type { RunConfig } from '../../src-main/contract/config.ts';
 
 /** Images per digit in the MNIST training set. */
 export const MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949] as const;

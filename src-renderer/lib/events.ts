@@ -1,4 +1,4 @@
-import type { LabEvent } from '../../src-main/lab/api.ts';
+import type { LabEvent } from '../../src-main/contract/api.ts';
 
 /** Whether an event changes the stored models or adapters (their lists reload). */
 export function changesWeights(e: LabEvent): boolean {

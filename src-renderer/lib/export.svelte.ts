@@ -3,7 +3,7 @@
  * file name checked as the server checks it, progress from `task` events, the files
  * written with their SHA-256, and the "replace it?" round when the name is taken (409).
  */
-import type { ExportFormat, ExportResult, ExportTarget } from '../../src-main/lab/api.ts';
+import type { ExportFormat, ExportResult, ExportTarget } from '../../src-main/contract/api.ts';
 import { ApiError, errorText, lab } from './api.ts';
 
 /** What is being exported, with the name the dialog shows and file names start from. */

@@ -1,5 +1,5 @@
 /** Number, time and size formatting shared by every page. Pure functions. */
-import type { RunProgress, RunStatus } from '../../src-main/lab/api.ts';
+import type { RunProgress, RunStatus } from '../../src-main/contract/api.ts';
 
 const intFmt = new Intl.NumberFormat('en-US');
 

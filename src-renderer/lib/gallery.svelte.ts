@@ -6,7 +6,7 @@
  * which errors the adapter fixed and which it introduced.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { EvaluationView } from '../../src-main/lab/api.ts';
+import type { EvaluationView } from '../../src-main/contract/api.ts';
 import { errorText, lab } from './api.ts';
 
 /** `testImages` answers at most this many images per call. */

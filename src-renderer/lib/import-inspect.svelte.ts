@@ -1,4 +1,4 @@
-import type { AdapterInspection } from '../../src-main/lab/api.ts';
+import type { AdapterInspection } from '../../src-main/contract/api.ts';
 import { errorText, lab } from './api.ts';
 
 /**

@@ -3,7 +3,7 @@
  * `{ merge: { method, base, adapters: [{ adapterId, weight }] … } }` for merges,
  * `{ file }` for imported models and `{ folder }` for imported adapters. Pure functions.
  */
-import type { AdapterView, ModelView } from '../../src-main/lab/api.ts';
+import type { AdapterView, ModelView } from '../../src-main/contract/api.ts';
 
 export interface Lineage {
   text: string;

@@ -5,7 +5,7 @@
  * as a model or an adapter, which the preview then records; deleting one with undo.
  */
 import { SvelteSet } from 'svelte/reactivity';
-import type { AdapterView, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
+import type { AdapterView, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/contract/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
 import { changesWeights } from './events.ts';
 import { toasts } from './toasts.svelte.ts';

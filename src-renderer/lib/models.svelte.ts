@@ -3,7 +3,7 @@
  * folder to import from; evaluations a person asks for; deletes and imports.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { AdapterView, EvalSummary, FolderEntry, ImportRequest, ModelView, RunView } from '../../src-main/lab/api.ts';
+import type { AdapterView, EvalSummary, FolderEntry, ImportRequest, ModelView, RunView } from '../../src-main/contract/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
 import { changesWeights } from './events.ts';
 

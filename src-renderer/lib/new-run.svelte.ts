@@ -3,12 +3,12 @@
  * engine's own `configIssues` (so the form and the trainer agree on every rule), the
  * trainable-parameter count from `paramCounts`, presets from the Lab.
  */
-import type { ModelView, Presets, RunDetail } from '../../src-main/lab/api.ts';
+import type { ModelView, Presets, RunDetail } from '../../src-main/contract/api.ts';
 import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import {
   type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type RunConfig, type RunKind,
   configIssues, layerNames,
-} from '../../src-main/trainer/config.ts';
+} from '../../src-main/contract/config.ts';
 import { errorText, lab } from './api.ts';
 import { type RunFigures, fieldProblems, runFigures } from './run-figures.ts';
 

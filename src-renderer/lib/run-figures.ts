@@ -6,7 +6,7 @@
  * hold), so each figure is null — shown as "—" — while any field it depends on has a
  * problem. Pure: unit-tested without a browser.
  */
-import { type FieldIssue, type ParamCounts, type RunConfig, layerNames, loraScaling, paramCounts } from '../../src-main/trainer/config.ts';
+import { type FieldIssue, type ParamCounts, type RunConfig, layerNames, loraScaling, paramCounts } from '../../src-main/contract/config.ts';
 import { trainerMemory } from '../../src-main/trainer/memory.ts';
 import { MNIST_TEST_SIZE, estimateExamples, estimateSteps } from './estimates.ts';
 

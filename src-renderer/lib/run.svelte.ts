@@ -2,8 +2,8 @@
  * One run's page: its detail (config, evaluations, metrics), live progress and metric
  * points from events, and the edits a person makes there.
  */
-import type { LabEvent, ModelView, RunDetail, RunProgress, Series } from '../../src-main/lab/api.ts';
-import type { MetricPoint } from '../../src-main/trainer/protocol.ts';
+import type { LabEvent, ModelView, RunDetail, RunProgress, Series } from '../../src-main/contract/api.ts';
+import type { MetricPoint } from '../../src-main/contract/protocol.ts';
 import { errorText, lab, onConnection } from './api.ts';
 
 const ACTIVE = new Set(['queued', 'running']);

@@ -3,8 +3,8 @@
  * selection for Compare, and live updates from run and progress events.
  */
 import { SvelteSet } from 'svelte/reactivity';
-import type { LabEvent, ModelView, RunFilter, RunStatus, RunView } from '../../src-main/lab/api.ts';
-import type { RunKind } from '../../src-main/trainer/config.ts';
+import type { LabEvent, ModelView, RunFilter, RunStatus, RunView } from '../../src-main/contract/api.ts';
+import type { RunKind } from '../../src-main/contract/config.ts';
 import { errorText, lab, onConnection } from './api.ts';
 import { pendingDeletes } from './deletes.svelte.ts';
 

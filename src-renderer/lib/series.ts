@@ -3,7 +3,7 @@
  * de-biased so early points are not pulled to zero), x by step / epoch / wall time,
  * and uPlot's aligned tables.
  */
-import type { Series } from '../../src-main/lab/api.ts';
+import type { Series } from '../../src-main/contract/api.ts';
 
 /** `share`: % of each run's own steps, so runs of very different lengths overlay. */
 export type XAxis = 'step' | 'epoch' | 'time' | 'share';

@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import { type MockInstance, afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LAB_CALLS, type LabCall } from '../../src-main/lab/api.ts';
+import { LAB_CALLS, type LabCall } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import type { IpcResult } from '../../src-main/app/bridge.ts';
 import { type FrameLike, type LabWindow, isTrustedSender, registerIpc } from '../../src-main/app/ipc.ts';
 import { tempDir } from '../helpers/tmp.ts';

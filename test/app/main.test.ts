@@ -8,11 +8,11 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LAB_CALLS } from '../../src-main/lab/api.ts';
+import { LAB_CALLS } from '../../src-main/contract/api.ts';
 import { rendererDir } from '../../src-main/server/static-dir.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { corruptTablePage, sha256File } from '../store/helpers.ts';
 
 const fake = vi.hoisted(() => ({

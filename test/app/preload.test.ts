@@ -5,7 +5,7 @@
  * itself is the real module.
  */
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LAB_CALLS } from '../../src-main/lab/api.ts';
+import { LAB_CALLS } from '../../src-main/contract/api.ts';
 
 const electron = vi.hoisted(() => {
   const listeners = new Map<string, Set<(...a: unknown[]) => void>>();

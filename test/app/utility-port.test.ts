@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { TrainerHost } from '../../src-main/trainer/host.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

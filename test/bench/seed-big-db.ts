@@ -7,8 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { openStore } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
-import type { Evaluation, MetricPoint } from '../../src-main/trainer/protocol.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
+import type { Evaluation, MetricPoint } from '../../src-main/contract/protocol.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 
 export function seedBigDb(file: string, runs = 300, points = 3_000_000): { runs: number; points: number; seconds: number } {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
-import type { MetricPoint } from '../../src-main/trainer/protocol.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
+import type { MetricPoint } from '../../src-main/contract/protocol.ts';
 
 const INGEST_POINTS = 1_000_000;
 const BATCH = 1_000;

@@ -47,7 +47,7 @@ async function worker(backend: string, quick: boolean, profile: boolean): Promis
   const { Mlp } = await import('../../src-main/trainer/mlp.ts');
   const { attachLora } = await import('../../src-main/trainer/lora.ts');
   const { createStepper } = await import('../../src-main/trainer/loop.ts');
-  const { defaultConfig, defaultLora } = await import('../../src-main/trainer/config.ts');
+  const { defaultConfig, defaultLora } = await import('../../src-main/contract/config.ts');
   const { tf } = await import('../../src-main/trainer/tf.ts');
   const { Rng } = await import('../../src-main/util/rng.ts');
   const info = await initBackend(backend);

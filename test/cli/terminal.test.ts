@@ -10,10 +10,10 @@ import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabError } from '../../src-main/lab/api.ts';
+import { LabError } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { ProgressBar } from '../../src-main/cli/progress.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { lab as cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

@@ -14,9 +14,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MergeRequest, RunView } from '../../src-main/lab/api.ts';
+import type { MergeRequest, RunView } from '../../src-main/contract/api.ts';
 import type { Lab } from '../../src-main/lab/lab.ts';
-import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/contract/config.ts';
 import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src-main/lab/lab.ts';
-import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/contract/config.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftFiles } from '../../src-main/weights/peft.ts';
 import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 import { randomAdapter } from '../weights/helpers.ts';

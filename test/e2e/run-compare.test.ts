@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src-main/lab/lab.ts';
-import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig, defaultLora } from '../../src-main/contract/config.ts';
 import { type E2E, startE2E } from '../helpers/browser.ts';
 
 const SIZES = [784, 16, 10];

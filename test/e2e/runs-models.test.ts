@@ -8,9 +8,9 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src-main/lab/api.ts';
+import type { RunView } from '../../src-main/contract/api.ts';
 import type { Lab } from '../../src-main/lab/lab.ts';
-import { defaultConfig, defaultLora } from '../../src-main/trainer/config.ts';
+import { defaultConfig, defaultLora } from '../../src-main/contract/config.ts';
 import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 
 const SIZES = [784, 16, 10];

@@ -7,11 +7,11 @@
 import { join } from 'node:path';
 import { totalmem } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src-main/lab/api.ts';
+import type { RunView } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { EVALUATION_SLOTS } from '../../src-main/lab/trainer-slots.ts';
 import { startServer } from '../../src-main/server/server.ts';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { RUN_MEMORY_FRACTION, trainerMemory } from '../../src-main/trainer/memory.ts';
 import { type SpawnTrainer, spawnNodeTrainer } from '../../src-main/trainer/port.ts';
 import { lab } from '../helpers/cli.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { DamagedDatabaseError } from '../../src-main/store/errors.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { type CliResult, lab as cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { corruptTablePage, sha256File } from '../store/helpers.ts';

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { lab as cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';

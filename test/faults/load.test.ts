@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const tmp = tempDir();

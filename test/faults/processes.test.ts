@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { LabEvent, RunView } from '../../src-main/lab/api.ts';
+import type { LabEvent, RunView } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { lab, labProcess } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';

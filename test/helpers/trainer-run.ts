@@ -1,7 +1,7 @@
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { runInTrainer } from '../../src-main/trainer/host.ts';
-import type { Evaluation, TrainerMessage } from '../../src-main/trainer/protocol.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { Evaluation, TrainerMessage } from '../../src-main/contract/protocol.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 
 /** A small base run for comparing backends: MLP 784→100→10 (its first layer is big enough
  * for the wasm optimizer to split with its helper thread), 320 images, 20 steps of 16. */

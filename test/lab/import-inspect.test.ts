@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectAdapter, matchBase } from '../../src-main/lab/import-inspect.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { validateArgs } from '../../src-main/lab/schemas.ts';
+import { validateArgs } from '../../src-main/contract/schemas.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftFiles } from '../../src-main/weights/peft.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { randomAdapter } from '../weights/helpers.ts';

@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../src-main/lab/api.ts';
+import type { LabEvent } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
-import type { MetricPoint } from '../../src-main/trainer/protocol.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
+import type { MetricPoint } from '../../src-main/contract/protocol.ts';
 import { lab as cli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

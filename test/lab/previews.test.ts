@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MergeRequest } from '../../src-main/lab/api.ts';
+import type { MergeRequest } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { validateArgs } from '../../src-main/lab/schemas.ts';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { validateArgs } from '../../src-main/contract/schemas.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const sizes = [784, 16, 10];

@@ -4,10 +4,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LabEvent } from '../../src-main/lab/api.ts';
+import type { LabEvent } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { OWNER } from '../../src-main/lab/run-manager.ts';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const sizes = [784, 64, 10];

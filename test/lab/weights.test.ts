@@ -7,7 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const sizes = [784, 64, 10];

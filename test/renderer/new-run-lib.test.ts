@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
-import { type RunConfig, configIssues, defaultConfig, defaultLora, paramCounts } from '../../src-main/trainer/config.ts';
+import { type RunConfig, configIssues, defaultConfig, defaultLora, paramCounts } from '../../src-main/contract/config.ts';
 import { fieldProblems, layerAdapterParams, runFigures } from '../../src-renderer/lib/run-figures.ts';
 
 const SIZES = [784, 1000, 2000, 10];

@@ -4,8 +4,8 @@
  * each run for runs of very different lengths, and the focus digits' wrong counts.
  */
 import { describe, expect, it } from 'vitest';
-import type { RunProgress, RunStatus } from '../../src-main/lab/api.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import type { RunProgress, RunStatus } from '../../src-main/contract/api.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { lineOptions } from '../../src-renderer/lib/charts.ts';
 import { focusSummary, runLength } from '../../src-renderer/lib/compare-summary.ts';
 import { describeProgress, fmtSteps } from '../../src-renderer/lib/format.ts';

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { LabEvent, Presets, RunView } from '../../src-main/lab/api.ts';
+import type { LabEvent, Presets, RunView } from '../../src-main/contract/api.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { decodeWire } from '../../src-main/lab/wire.ts';
 import { CSP, type RunningServer, startServer } from '../../src-main/server/server.ts';

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase, setAsideDamaged } from '../../src-main/store/database.ts';
 import { DamagedDatabaseError, isUnusableDatabase, NotADatabaseError, StoreError } from '../../src-main/store/errors.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { corruptTablePage, sha256File, useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultDbPath, openDatabase } from '../../src-main/store/database.ts';
 import { NotADatabaseError, StoreError } from '../../src-main/store/errors.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { sha256File, useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

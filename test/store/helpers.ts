@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach } from 'vitest';
 import type { Store } from '../../src-main/store/store.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import type { Evaluation } from '../../src-main/trainer/protocol.ts';
+import type { Evaluation } from '../../src-main/contract/protocol.ts';
 
 /**
  * A fresh temporary folder per call, removed (with any store opened through

@@ -7,10 +7,10 @@ import Database from 'better-sqlite3';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { EvalSummary, MergeRequest } from '../../src-main/lab/api.ts';
+import type { EvalSummary, MergeRequest } from '../../src-main/contract/api.ts';
 import { migrate, migrationsDir, userVersion } from '../../src-main/store/migrate.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import type { AdapterInfo } from '../../src-main/trainer/protocol.ts';
+import type { AdapterInfo } from '../../src-main/contract/protocol.ts';
 import { useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

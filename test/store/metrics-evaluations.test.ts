@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../src-main/store/store.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
-import type { MetricPoint } from '../../src-main/trainer/protocol.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
+import type { MetricPoint } from '../../src-main/contract/protocol.ts';
 import { sampleEvaluation, useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

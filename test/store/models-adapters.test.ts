@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { StoredAdapter } from '../../src-main/store/adapters.ts';
 import { DependencyError, NotFoundError } from '../../src-main/store/errors.ts';
 import type { StoredModel } from '../../src-main/store/models.ts';
-import { classicPreset } from '../../src-main/trainer/config.ts';
-import type { AdapterInfo } from '../../src-main/trainer/protocol.ts';
+import { classicPreset } from '../../src-main/contract/config.ts';
+import type { AdapterInfo } from '../../src-main/contract/protocol.ts';
 import { useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

@@ -3,8 +3,8 @@ import { DependencyError, NotFoundError, StoreError, TransitionError } from '../
 import { RUN_STATUSES, canTransition } from '../../src-main/store/run-status.ts';
 import type { RunStatus, StoredRun } from '../../src-main/store/runs.ts';
 import type { Store } from '../../src-main/store/store.ts';
-import { classicPreset, defaultConfig } from '../../src-main/trainer/config.ts';
-import type { RunSummary } from '../../src-main/trainer/protocol.ts';
+import { classicPreset, defaultConfig } from '../../src-main/contract/config.ts';
+import type { RunSummary } from '../../src-main/contract/protocol.ts';
 import { sampleEvaluation, useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ChecksumError, StoreError } from '../../src-main/store/errors.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, classicPreset, configIssues, defaultConfig, loraScaling, paramCounts, validateConfig } from '../../src-main/trainer/config.ts';
+import { ConfigError, classicPreset, configIssues, defaultConfig, loraScaling, paramCounts, validateConfig } from '../../src-main/contract/config.ts';
 import { formatBytes, memoryProblem, trainerMemory } from '../../src-main/trainer/memory.ts';
 
 const lora = () => classicPreset('lora');

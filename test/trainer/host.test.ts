@@ -3,9 +3,9 @@
  * hung or failing trainer becomes a clear `failed` outcome — never a hang.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { TrainerHost, runInTrainer } from '../../src-main/trainer/host.ts';
-import type { TrainerMessage } from '../../src-main/trainer/protocol.ts';
+import type { TrainerMessage } from '../../src-main/contract/protocol.ts';
 import { StderrTail } from '../../src-main/trainer/port.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { fileURLToPath } from 'node:url';

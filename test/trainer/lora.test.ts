@@ -3,7 +3,7 @@ import { attachLora, loadLora, loraToNamed, mergeLora, unmergeLora } from '../..
 import { Mlp } from '../../src-main/trainer/mlp.ts';
 import { tf } from '../../src-main/trainer/tf.ts';
 import { Rng } from '../../src-main/util/rng.ts';
-import type { LoraConfig } from '../../src-main/trainer/config.ts';
+import type { LoraConfig } from '../../src-main/contract/config.ts';
 import { useTestBackend } from '../helpers/backend.ts';
 
 const sizes = [784, 64, 32, 10];

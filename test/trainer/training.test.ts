@@ -5,13 +5,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { subsetIndices } from '../../src-main/data/datasets.ts';
 import { loadMnist } from '../../src-main/data/mnist.ts';
-import { type RunConfig, defaultConfig } from '../../src-main/trainer/config.ts';
+import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { runJob } from '../../src-main/trainer/job.ts';
 import { DivergedError, fullCollector, trainLoop } from '../../src-main/trainer/loop.ts';
 import { Mlp } from '../../src-main/trainer/mlp.ts';
-import type { Evaluation, TrainerMessage } from '../../src-main/trainer/protocol.ts';
+import type { Evaluation, TrainerMessage } from '../../src-main/contract/protocol.ts';
 import { tf } from '../../src-main/trainer/tf.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { useTestBackend } from '../helpers/backend.ts';
 

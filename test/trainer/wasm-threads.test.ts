@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sweepStaging } from '../../src-main/trainer/wasm-threads.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { defaultConfig } from '../../src-main/trainer/config.ts';
+import { defaultConfig } from '../../src-main/contract/config.ts';
 import { runInTrainer } from '../../src-main/trainer/host.ts';
-import type { TrainerMessage } from '../../src-main/trainer/protocol.ts';
+import type { TrainerMessage } from '../../src-main/contract/protocol.ts';
 
 async function train(threads: number): Promise<{ device: string; losses: number[] }> {
   const msgs: TrainerMessage[] = [];

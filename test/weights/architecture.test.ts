@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArchitectureError, mlpSizes } from '../../src-main/weights/architecture.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { readSafetensors, writeSafetensors } from '../../src-main/weights/safetensors.ts';
 import { randomBase } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 /** Shared fixtures for the weights tests: seeded random bases and adapters, MNIST batches. */
-import { layerNames } from '../../src-main/trainer/config.ts';
-import type { AdapterInfo } from '../../src-main/trainer/protocol.ts';
+import { layerNames } from '../../src-main/contract/config.ts';
+import type { AdapterInfo } from '../../src-main/contract/protocol.ts';
 import { IMAGE_SIZE, loadMnist, normaliseInto } from '../../src-main/data/mnist.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { Rng, normalArray, uniformArray } from '../../src-main/util/rng.ts';
 
 /** PyTorch-orientation base weights, nn.Linear's default init. */

@@ -6,9 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLora, mergeLora } from '../../src-main/trainer/lora.ts';
 import { Mlp } from '../../src-main/trainer/mlp.ts';
 import { tf } from '../../src-main/trainer/tf.ts';
-import type { AdapterInfo } from '../../src-main/trainer/protocol.ts';
+import type { AdapterInfo } from '../../src-main/contract/protocol.ts';
 import { combineDeltas, combineToAdapter, deltaFromAdapter, mergeIntoBase, type WeightedAdapter } from '../../src-main/weights/merge.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { useTestBackend } from '../helpers/backend.ts';
 import { maxAbsDiff, mnistTestBatch, randomAdapter, randomBase } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PeftError, parsePeft, peftFiles } from '../../src-main/weights/peft.ts';
 import { readSafetensors, writeSafetensors } from '../../src-main/weights/safetensors.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { randomAdapter } from './helpers.ts';
 

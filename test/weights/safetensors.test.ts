@@ -8,7 +8,7 @@ import {
   readSafetensorsFile,
   writeSafetensors,
 } from '../../src-main/weights/safetensors.ts';
-import type { NamedTensors } from '../../src-main/weights/named.ts';
+import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { randomBase, rawFile } from './helpers.ts';
 

@@ -5,8 +5,8 @@
  * and JSON friendly, except `predictions`, a Uint8Array, which transports encode).
  */
 import type { RunStatus } from '../store/run-status.ts';
-import type { RunConfig, RunKind } from '../trainer/config.ts';
-import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from '../trainer/protocol.ts';
+import type { RunConfig, RunKind } from './config.ts';
+import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protocol.ts';
 
 export type { RunStatus };
 

@@ -3,7 +3,7 @@
  * A tagged union both ways; everything is structured-clone friendly (Float32Array
  * travels as is under `serialization: 'advanced'` and Electron's utility process).
  */
-import type { NamedTensors } from '../weights/named.ts';
+import type { NamedTensors } from './named.ts';
 import type { RunConfig } from './config.ts';
 
 export interface Evaluation {
