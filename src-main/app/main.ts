@@ -15,7 +15,7 @@ import { registerAppScheme, serveApp } from './app-protocol.ts';
 import { registerIpc } from './ipc.ts';
 import { hardenSession } from './session.ts';
 import { startupErrorMessage } from './startup-error.ts';
-import { spawnUtilityTrainer } from './utility-port.ts';
+import { spawnUtilityTrainer, trainerGone } from './utility-port.ts';
 import { createWindow, guardContents } from './window.ts';
 
 // dist/main.js sits beside preload.cjs, trainer.js and renderer/.
@@ -40,6 +40,8 @@ if (!app.requestSingleInstanceLock()) {
     if (win.isMinimized()) win.restore();
     win.focus();
   });
+  // Why a trainer died (crashed, killed, out of memory …): its port puts the reason on the run.
+  app.on('child-process-gone', (_event, details) => void trainerGone(details));
   app.on('web-contents-created', (_event, contents) => guardContents(contents, (url) => void shell.openExternal(url)));
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();

@@ -1,7 +1,9 @@
 /**
  * What CLI commands need from the rest of LoRA Lab: a way to train (with a progress
- * bar) and a place to print. Commands never start trainers themselves.
+ * bar), the Lab's API (data sets, models) and a place to print. Commands never start
+ * trainers themselves.
  */
+import type { LabApi } from '../contract/api.ts';
 import type { RunConfig } from '../contract/config.ts';
 import type { Evaluation, RunSummary } from '../contract/protocol.ts';
 
@@ -17,7 +19,8 @@ export interface TrainedRun {
 }
 
 export interface TrainOptions {
-  name: string;
+  /** The run's name; left out, the Lab names it (lab/run-name.ts: widths, classes, data set, seed). */
+  name?: string | undefined;
   /** Progress-bar label. */
   label: string;
   /** For LoRA runs: the base model to fine-tune. */
@@ -27,7 +30,9 @@ export interface TrainOptions {
 export interface CliContext {
   train(config: RunConfig, opts: TrainOptions): Promise<TrainedRun>;
   /** A stored model's id and layer widths (`3`, `m3` or `latest`), for a fine-tune's config. */
-  model(ref: number | string): { id: number; sizes: number[] };
+  model(ref: number | string): Promise<{ id: number; sizes: number[] }>;
+  /** The Lab, through LabApi only. */
+  lab(): LabApi;
   out(text: string): void;
   quiet: boolean;
 }

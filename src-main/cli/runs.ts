@@ -9,6 +9,8 @@ import { type Flags, UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';
 import { oneLine } from './sanitize.ts';
 import { plural, pct, sig, table } from './table.ts';
+import { classHeading, classLabels } from './data-ref.ts';
+import { describeShape } from '../contract/dataset.ts';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];
 
@@ -74,12 +76,13 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
   if (runs.length === 0) return s.out('no runs match');
   s.out(
     table(
-      ['id', 'name', 'kind', 'status', 'base', 'rank', 'alpha', 'lr', 'batch', 'steps', 'accuracy', 'focus wrong', 'time', 'tags', 'created'],
+      ['id', 'name', 'kind', 'status', 'data', 'base', 'rank', 'alpha', 'lr', 'batch', 'steps', 'accuracy', 'focus wrong', 'time', 'tags', 'created'],
       runs.map((r) => [
         r.id,
         r.name,
         r.kind,
         statusCell(r),
+        r.dataset?.name ?? '—',
         num(r.baseModelId),
         num(r.config.lora?.r),
         num(r.config.lora?.alpha),
@@ -92,9 +95,17 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
         r.tags.join(','),
         date(r.createdAt),
       ]),
-      ['r', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      ['r', 'l', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
     ),
   );
+}
+
+/** "  data set cats (4×4 grey, 3 classes: bird, cat, dog), focus: cat". */
+function dataLine(r: RunView): string {
+  if (!r.dataset) return `  data set ${r.config.data}`;
+  const d = r.dataset;
+  const focus = r.focusClasses ? `, focus: ${oneLine(r.focusClasses.join(', '))}` : '';
+  return `  data set ${d.name} (${describeShape(d.kind, d.shape)}, ${plural(d.classes.length, 'class', 'classes')})${focus}`;
 }
 
 function showText(r: RunDetail): string {
@@ -103,8 +114,11 @@ function showText(r: RunDetail): string {
     // notes keep their line breaks, indented under the heading.
     `run ${r.id}: ${oneLine(r.name)}`,
     `  kind ${r.kind}, status ${r.status}${r.error ? ` — ${oneLine(r.error)}` : ''}`,
+    r.exitReason ? `  trainer process: ${r.exitReason}` : '',
     `  backend ${oneLine(r.backend ?? '—')}${r.device ? ` (${oneLine(r.device)})` : ''}, created ${date(r.createdAt)}${r.startedAt ? `, ran ${duration(r)}` : ''}`,
     r.kind === 'lora' ? `  fine-tunes model ${r.baseModelId}${r.adapterId ? ` → adapter ${r.adapterId}` : ''}` : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
+    dataLine(r),
+    r.baseDataset && r.dataset ? `  domain shift: base trained on ${r.baseDataset.name}, fine-tuned on ${r.dataset.name}` : '',
     r.tags.length ? `  tags: ${oneLine(r.tags.join(', '))}` : '',
     r.notes ? `  notes: ${r.notes.replace(/\r?\n/g, '\n         ')}` : '',
     `  config: ${JSON.stringify(r.config)}`,
@@ -113,8 +127,9 @@ function showText(r: RunDetail): string {
   ].filter(Boolean);
   const { before, after } = r.evaluations;
   if (after) {
-    const head = before ? ['digit', 'wrong before', 'wrong after'] : ['digit', 'wrong'];
-    const rows = after.wrongPerClass.map((w, d) => (before ? [d, before.wrongPerClass[d] as number, w] : [d, w]));
+    const head = before ? [classHeading(r.dataset), 'wrong before', 'wrong after'] : [classHeading(r.dataset), 'wrong'];
+    const labels = classLabels(r.dataset?.classes, after.wrongPerClass.length);
+    const rows = after.wrongPerClass.map((w, c) => (before ? [labels[c]!, before.wrongPerClass[c] as number, w] : [labels[c]!, w]));
     lines.push('', table(head, rows), '', before ? `accuracy ${pct(before.accuracy)} → ${pct(after.accuracy)}` : `accuracy ${pct(after.accuracy)}`);
   }
   return lines.join('\n');
@@ -140,9 +155,17 @@ export function compareText(c: Comparison, all: boolean): string {
   if (metricRows.length) out.push('final metrics:', table(['metric', ...head.slice(1)], metricRows), '');
   const evs = c.evaluations.map((e) => e.after);
   if (evs.some(Boolean)) {
-    const wrongRows = Array.from({ length: 10 }, (_, d) => [String(d), ...c.evaluations.map((e) => (e.after ? (e.before ? `${e.before.wrongPerClass[d]}→${e.after.wrongPerClass[d]}` : String(e.after.wrongPerClass[d])) : '—'))]);
+    // Rows are the classes of the runs' data set; runs on different data sets line up by class index.
+    const sets = [...new Set(c.runs.map((r) => r.dataset?.id ?? r.config.data))];
+    const data = sets.length === 1 ? c.runs[0]!.dataset : null;
+    const count = Math.max(...evs.map((e) => e?.wrongPerClass.length ?? 0));
+    const labels = classLabels(data?.classes, count);
+    const cell = (e: (typeof c.evaluations)[number], k: number) => (e.after && k < e.after.wrongPerClass.length ? (e.before ? `${e.before.wrongPerClass[k]}→${e.after.wrongPerClass[k]}` : String(e.after.wrongPerClass[k])) : '—');
+    const wrongRows = labels.map((label, k) => [label, ...c.evaluations.map((e) => cell(e, k))]);
     wrongRows.push(['accuracy', ...evs.map((e) => (e ? pct(e.accuracy) : '—'))]);
-    out.push('wrong per digit (test set):', table(['digit', ...head.slice(1)], wrongRows));
+    const heading = sets.length === 1 ? classHeading(data ?? { id: sets[0]! }) : 'class';
+    if (sets.length > 1) out.push(`the runs are on different data sets (${c.runs.map((r) => `run ${r.id}: ${r.dataset?.name ?? r.config.data}`).join(', ')}): rows are class indices`);
+    out.push(`wrong per ${heading} (test set):`, table([sets.length > 1 ? 'class #' : heading, ...head.slice(1)], wrongRows));
   }
   return out.join('\n');
 }

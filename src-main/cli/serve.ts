@@ -34,7 +34,7 @@ export async function serveCommand(argv: string[], s: Session): Promise<void> {
   const lab = s.lab();
   const server = await startServer({ lab, host, port, staticDir });
   console.log(`LoRA Lab is running at ${server.url}`);
-  console.log(`database: ${lab.store.file}`);
+  console.log(`database: ${lab.databaseFile}`);
   if (values['open']) openBrowser(server.url);
   // Stay subscribed while stopping: a second Ctrl-C must not kill the process before the
   // Lab has stopped its trainers and marked their runs.

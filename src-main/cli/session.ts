@@ -5,6 +5,7 @@
  */
 import { BACKEND_CHOICES } from '../trainer/backend-choices.ts';
 import type { RunConfig } from '../contract/config.ts';
+import type { LabApi, ModelView } from '../contract/api.ts';
 import { Lab } from '../lab/lab.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
 import { isUnusableDatabase } from '../store/errors.ts';
@@ -23,8 +24,15 @@ function flagValue(argv: string[], name: string): string | undefined {
 /** The CLI's way out of a damaged or foreign database file, said after the problem. */
 export const RESET_HINT = 'run the command again with --reset-db to keep that file aside (renamed, not deleted) and start a fresh database';
 
+/**
+ * What CLI commands see of the Lab: LabApi, like every other transport (so its checks
+ * and LabErrors apply), plus the two things only a local, in-process caller needs.
+ * Never the store or the weights service behind it (test/cli/lab-api.test.ts).
+ */
+export type CliLab = LabApi & Pick<Lab, 'waitForRun' | 'databaseFile'>;
+
 export interface Session extends CliContext {
-  lab(): Lab;
+  lab(): CliLab;
   close(): Promise<void>;
 }
 
@@ -62,10 +70,9 @@ export function makeSession(argv: string[]): Session {
   return {
     quiet,
     lab: open,
-    model(ref) {
-      const l = open();
-      const id = resolveModel(l, ref);
-      return { id, sizes: [...l.store.models.find(id)!.sizes] };
+    async model(ref) {
+      const m = await findModel(open(), ref);
+      return { id: m.id, sizes: [...m.sizes] };
     },
     // Everything a command prints passes here: stored names must not drive the terminal.
     out: (text) => console.log(terminalSafe(text)),
@@ -73,10 +80,10 @@ export function makeSession(argv: string[]): Session {
       await lab?.close();
     },
     async train(config: RunConfig, opts: TrainOptions): Promise<TrainedRun> {
-      const l = open();
-      const baseModelId = opts.baseModel === undefined ? null : resolveModel(l, opts.baseModel);
+      const l: CliLab = open();
+      const baseModelId = opts.baseModel === undefined ? null : await resolveModel(l, opts.baseModel);
       const bar = new ProgressBar(opts.label, !quiet);
-      const run = await l.createRun({ name: opts.name, config, baseModelId });
+      const run = await l.createRun({ ...(opts.name !== undefined ? { name: opts.name } : {}), config, baseModelId });
       const off = l.subscribe((e) => {
         if (e.type === 'progress' && e.runId === run.id) bar.update(e.progress.step, e.progress.totalSteps, { ...e.progress, loss: e.progress.loss ?? NaN });
         else if (e.type === 'run' && e.run.id === run.id && e.run.status === 'running') bar.message(`run ${run.id} training on ${e.run.backend} (${e.run.device})`);
@@ -114,16 +121,20 @@ export function makeSession(argv: string[]): Session {
   };
 }
 
-/** A model reference on the command line: its id (`3` or `m3`) or `latest` (the newest base model). */
-export function resolveModel(lab: Lab, ref: number | string): number {
+/** A model reference on the command line: its id (`3` or `m3`) or `latest` (the newest stored model). */
+export async function findModel(lab: LabApi, ref: number | string): Promise<ModelView> {
   const s = String(ref).trim();
-  if (s === 'latest') {
-    const m = lab.store.models.list()[0]; // newest first
-    if (!m) throw new UsageError('there is no stored model yet: train one with lora-lab train (or lora-lab demo)');
-    return m.id;
+  const id = s === 'latest' ? null : Number(s.replace(/^m/, ''));
+  if (id !== null && (!Number.isInteger(id) || id < 1)) throw new UsageError(`"${s}" is not a model id (use a number such as 3, or "latest")`);
+  const models = await lab.listModels(); // newest first
+  if (id === null) {
+    const newest = models[0];
+    if (!newest) throw new UsageError('there is no stored model yet: train one with lora-lab train (or lora-lab demo)');
+    return newest;
   }
-  const id = Number(s.replace(/^m/, ''));
-  if (!Number.isInteger(id) || id < 1) throw new UsageError(`"${s}" is not a model id (use a number such as 3, or "latest")`);
-  if (!lab.store.models.find(id)) throw new UsageError(`model ${id} does not exist (lora-lab models lists them)`);
-  return id;
+  const m = models.find((x) => x.id === id);
+  if (!m) throw new UsageError(`model ${id} does not exist (lora-lab models lists them)`);
+  return m;
 }
+
+export const resolveModel = async (lab: LabApi, ref: number | string): Promise<number> => (await findModel(lab, ref)).id;

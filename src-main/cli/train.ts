@@ -1,51 +1,127 @@
-/** `lora-lab train` and `lora-lab finetune`: one run, its evaluation, its summary. */
+/** `lora-lab train` and `lora-lab finetune`: one run on a data set, its evaluation, its summary. */
+import type { LabApi, ModelView } from '../contract/api.ts';
 import { type RunConfig, type RunKind, defaultConfig, defaultLora } from '../contract/config.ts';
+import { type DatasetView, MNIST_DATASET_ID } from '../contract/dataset.ts';
 import type { Evaluation } from '../contract/protocol.ts';
 import type { CliContext } from './context.ts';
-import { type Flags, UsageError, commonFlags, configFromFlags, parse, runFlags } from './options.ts';
+import { classHeading, classLabels, datasetByRef } from './data-ref.ts';
+import { type Flags, UsageError, commonFlags, configFromFlags, onDataset, parse, runFlags } from './options.ts';
 import { formatDuration } from './progress.ts';
+import { terminalSafe } from './sanitize.ts';
+import { findModel } from './session.ts';
 import { pct, sig, table } from './table.ts';
 
 export const trainFlags = { ...runFlags, ...commonFlags, 'finetune-from': { type: 'string' } } as const;
 
+const arrow = (sizes: readonly number[]) => sizes.join('→');
+
 /**
  * A fine-tune's starting config: the base model's layer widths (and so its layers as
- * LoRA targets). An explicit --sizes must agree with them: the widths are the model's.
+ * LoRA targets). An explicit --sizes or --hidden must agree with them: the widths are the model's.
  */
-function fromModel(model: { id: number; sizes: number[] }, flags: Flags): RunConfig {
-  const asked = flags['sizes'];
-  if (typeof asked === 'string' && asked !== 'all') {
-    const widths = asked.split(',').map((s) => Number(s.trim()));
+function fromModel(model: Pick<ModelView, 'id' | 'sizes'>, flags: Flags, data: DatasetView): RunConfig {
+  const check = (flag: string, widths: number[]) => {
     if (widths.join() !== model.sizes.join()) {
-      throw new UsageError(`--sizes ${asked} does not match model ${model.id}, which has layers ${model.sizes.join(',')}; leave --sizes out (a fine-tune uses its base model's widths)`);
+      throw new UsageError(`--${flag} ${String(flags[flag])} does not match model ${model.id}, which has layers ${model.sizes.join(',')}; leave --${flag} out (a fine-tune uses its base model's widths)`);
     }
-  }
-  const cfg = defaultConfig('lora');
+  };
+  const sizes = flags['sizes'];
+  if (typeof sizes === 'string' && sizes !== 'all') check('sizes', sizes.split(',').map((s) => Number(s.trim())));
+  const hidden = flags['hidden'];
+  if (typeof hidden === 'string') check('hidden', [model.sizes[0]!, ...(hidden.trim() === 'none' ? [] : hidden.split(',').map((s) => Number(s.trim()))), model.sizes.at(-1)!]);
+  const cfg = onDataset(defaultConfig('lora'), data);
   cfg.sizes = [...model.sizes];
   cfg.lora = defaultLora(model.sizes);
   return cfg;
 }
 
+const fits = (m: Pick<ModelView, 'sizes'>, d: DatasetView) => m.sizes[0] === d.inputSize && m.sizes.at(-1) === d.classes.length;
+
+/**
+ * The base model and data set of a fine-tune. --finetune-from names the model (default:
+ * the newest); --data the data set (default: the one the model was trained on). With
+ * --data but no --finetune-from, the newest model trained on that data set (else the
+ * newest that fits its widths).
+ */
+async function fineTuneBase(lab: LabApi, flags: Flags, quiet: boolean): Promise<{ base: ModelView; data: DatasetView }> {
+  const from = flags['finetune-from'];
+  const dataRef = flags['data'];
+  let base: ModelView;
+  let data: DatasetView;
+  if (typeof dataRef === 'string' && from === undefined) {
+    data = await datasetByRef(lab, dataRef, quiet);
+    const models = await lab.listModels(); // newest first
+    const found = models.find((m) => m.datasetId === data.id) ?? models.find((m) => fits(m, data));
+    if (!found) throw new UsageError(`no stored model fits ${data.name} yet (${data.inputSize} values per sample, ${data.classes.length} classes): train one first, e.g. lora-lab train --data ${data.name} --hidden 64`);
+    base = found;
+  } else {
+    base = await findModel(lab, String(from ?? 'latest'));
+    data = typeof dataRef === 'string' ? await datasetByRef(lab, dataRef, quiet) : await lab.getDataset(base.datasetId ?? MNIST_DATASET_ID);
+  }
+  if (!fits(base, data)) {
+    throw new UsageError(
+      `model ${base.id} (${arrow(base.sizes)}${base.dataset ? `, trained on ${base.dataset.name}` : ''}) does not fit ${data.name}, which has ${data.inputSize} values per sample and ${data.classes.length} classes; fine-tune a model trained on ${data.name} (lora-lab train --data ${data.name} makes one)`,
+    );
+  }
+  return { base, data };
+}
+
+const evJson = (e: Evaluation | undefined) => (e ? { accuracy: e.accuracy, loss: e.loss, wrongPerClass: e.wrongPerClass, countPerClass: e.countPerClass } : null);
+
 export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContext): Promise<void> {
   const { values } = parse(argv, trainFlags);
   if (kind === 'base' && values['finetune-from'] !== undefined) throw new UsageError('--finetune-from only applies to lora-lab finetune');
-  const base = kind === 'lora' ? ctx.model(String(values['finetune-from'] ?? 'latest')) : null;
-  const config = configFromFlags(kind, values, base ? fromModel(base, values) : defaultConfig(kind));
-  const name = typeof values['name'] === 'string' ? values['name'] : kind === 'base' ? `base seed ${config.seed}` : `LoRA r${config.lora!.r} digits ${config.digits?.join(',') ?? 'all'}`;
+  const lab = ctx.lab();
+  let config: RunConfig;
+  let data: DatasetView;
+  let base: ModelView | null = null;
+  if (kind === 'lora') {
+    ({ base, data } = await fineTuneBase(lab, values, ctx.quiet));
+    config = configFromFlags(kind, values, fromModel(base, values, data), data);
+  } else {
+    data = typeof values['data'] === 'string' ? await datasetByRef(lab, values['data'], ctx.quiet) : await lab.getDataset(MNIST_DATASET_ID);
+    config = configFromFlags(kind, values, onDataset(defaultConfig(kind), data), data);
+  }
+  const shift = base?.dataset && base.dataset.id !== data.id ? { from: base.dataset.name, to: data.name } : null;
+  if (shift) console.error(terminalSafe(`lora-lab: domain shift: base trained on ${shift.from}, fine-tuning on ${shift.to}`));
+  const name = typeof values['name'] === 'string' ? values['name'] : undefined;
   const run = await ctx.train(config, { name, label: kind === 'base' ? 'training' : 'fine-tuning', ...(base ? { baseModel: base.id } : {}) });
-  const ev = (e: Evaluation | undefined) => (e ? { accuracy: e.accuracy, loss: e.loss, wrongPerClass: e.wrongPerClass, countPerClass: e.countPerClass } : null);
+  const focus = config.classes?.map((c) => data.classes[c] ?? String(c)) ?? null;
   if (values['json']) {
-    ctx.out(JSON.stringify({ runId: run.runId, kind, modelId: run.modelId, adapterId: run.adapterId, config, summary: run.summary, before: ev(run.evaluations.before), after: ev(run.evaluations.after) }));
+    ctx.out(
+      JSON.stringify({
+        runId: run.runId,
+        kind,
+        modelId: run.modelId,
+        adapterId: run.adapterId,
+        dataset: { id: data.id, name: data.name },
+        classes: data.classes,
+        focusClasses: focus,
+        baseDataset: shift ? { id: base!.dataset!.id, name: shift.from } : null,
+        config,
+        summary: run.summary,
+        before: evJson(run.evaluations.before),
+        after: evJson(run.evaluations.after),
+      }),
+    );
     return;
   }
   const after = run.evaluations.after!;
   const before = run.evaluations.before;
-  const head = before ? ['digit', 'test images', 'wrong before', 'wrong after'] : ['digit', 'test images', 'wrong'];
-  const rows = after.wrongPerClass.map((w, d) => (before ? [d, after.countPerClass[d] as number, before.wrongPerClass[d] as number, w] : [d, after.countPerClass[d] as number, w]));
+  const samples = data.kind === 'image' ? 'test images' : 'test samples';
+  const marked = kind === 'lora' && config.classes !== null;
+  const head = [classHeading(data), samples, ...(before ? ['wrong before', 'wrong after'] : ['wrong']), ...(marked ? [''] : [])];
+  const labels = classLabels(data.classes, after.wrongPerClass.length);
+  const rows = after.wrongPerClass.map((w, c) => [
+    labels[c]!,
+    after.countPerClass[c]!,
+    ...(before ? [before.wrongPerClass[c]!, w] : [w]),
+    ...(marked ? [config.classes!.includes(c) ? '◀ fine-tuned' : ''] : []),
+  ]);
   ctx.out(
     [
-      `run ${run.runId} (${kind}) completed${kind === 'base' ? ` → model ${run.modelId}` : ` → adapter ${run.adapterId} on model ${run.modelId}`}`,
-      table(head, rows),
+      `run ${run.runId} (${kind}) on ${data.name} completed${kind === 'base' ? ` → model ${run.modelId}` : ` → adapter ${run.adapterId} on model ${run.modelId}`}`,
+      table(head, rows, head.map((_, i) => (i === 0 || (marked && i === head.length - 1) ? 'l' : 'r'))),
       '',
       before ? `accuracy ${pct(before.accuracy)} → ${pct(after.accuracy)}` : `accuracy ${pct(after.accuracy)}`,
       `steps ${run.summary.steps}, final loss ${sig(run.summary.finalLoss)}, ${Math.round(run.summary.samplesPerSec)} samples/s, ${formatDuration(run.summary.wallSeconds)} on ${run.backend}`,

@@ -1,7 +1,8 @@
 /**
  * `lora-lab export`, `merge`, `import` and `evaluate`: the CLI faces of merging and of
- * moving weights in and out. The CLI is the local user, so paths are free here (the
- * web and Electron APIs only write inside the export folder).
+ * moving weights in and out, all through LabApi. The CLI is the local user, so paths are
+ * free here: it hands the Lab absolute paths, which only in-process callers may (the
+ * web and Electron transports' schemas accept names inside the export folder only).
  */
 import { resolve } from 'node:path';
 import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergeMethod, type MergeRequest } from '../contract/api.ts';
@@ -36,28 +37,32 @@ export async function exportCommand(argv: string[], s: Session): Promise<void> {
     return t.id;
   };
   const target: ExportTarget = positionals.length > 1 ? { kind: 'comparison', ids: positionals.map(runIds) } : parseTarget(positionals[0]);
+  const lab = s.lab();
   const bar = new ProgressBar('export', !s.quiet);
-  const files = await s
-    .lab()
-    .weights.exportTo(target, format, resolve(values['out']), {
-      merged: Boolean(values['merged']),
-      overwrite: Boolean(values['force']),
-      progress: (done, total) => bar.update(done, total, {}),
-    })
+  // The Lab tells how far a write is as `task` events; this process runs one export at a time.
+  const off = lab.subscribe((e) => {
+    if (e.type === 'task' && e.task.startsWith('export ')) bar.update(e.done, e.total, {});
+  });
+  const { files } = await lab
+    .exportWeights({ target, format, merged: Boolean(values['merged']), fileName: resolve(values['out']), overwrite: Boolean(values['force']) })
     .catch((err: unknown) => {
       // The Lab says "allow overwriting" (the app asks); here that is --force.
       const exists = err instanceof LabError && err.status === 409 ? /^(.*) already exists; /s.exec(err.message) : null;
       throw exists ? new LabError(`${exists[1]} already exists; add --force to replace it, or choose another --out`, 409) : err;
-    });
+    })
+    .finally(off);
   bar.done('written');
   if (values['json']) return s.out(JSON.stringify({ files }));
   s.out(files.map((f) => `${f.path}  ${plural(f.bytes, 'byte')}  sha256 ${f.sha256}`).join('\n'));
 }
 
+/** Rows are the classes by name (EvalSummary.classes); MNIST's names are its digits. */
 function evalTable(labels: string[], evals: EvalSummary[]): string {
-  const rows = Array.from({ length: 10 }, (_, d) => [String(d), ...evals.map((e) => e.wrongPerClass[d] as number)]);
+  const classes = evals[0]?.classes ?? [];
+  const rows = classes.map((name, c) => [name, ...evals.map((e) => e.wrongPerClass[c] ?? '—')]);
   rows.push(['accuracy', ...evals.map((e) => pct(e.accuracy))]);
-  return table(['wrong per digit', ...labels], rows);
+  const digits = classes.length === 10 && classes.every((name, c) => name === String(c));
+  return table([`wrong per ${digits ? 'digit' : 'class'}`, ...labels], rows);
 }
 
 export async function mergeCommand(argv: string[], s: Session): Promise<void> {
@@ -88,8 +93,8 @@ export async function mergeCommand(argv: string[], s: Session): Promise<void> {
   });
   const method = (values['method'] ?? 'linear') as MergeMethod;
   if (!METHODS.includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
-  const first = lab.store.adapters.find(adapters[0]!.adapterId);
-  const baseModelId = values['base'] !== undefined ? resolveModel(lab, values['base'] as string) : first?.baseModelId;
+  const first = (await lab.listAdapters()).find((a) => a.id === adapters[0]!.adapterId);
+  const baseModelId = values['base'] !== undefined ? await resolveModel(lab, values['base'] as string) : first?.baseModelId;
   if (baseModelId === undefined) throw new UsageError(`adapter ${adapters[0]!.adapterId} does not exist`);
   const num = (k: string) => (values[k] === undefined ? undefined : Number(values[k]));
   const req: MergeRequest = { baseModelId, adapters, method };
@@ -128,19 +133,20 @@ export async function importCommand(argv: string[], s: Session): Promise<void> {
   const as = values['as'] ?? importKind(resolve(path), path);
   const name = typeof values['name'] === 'string' ? values['name'] : path.split('/').filter(Boolean).at(-1) ?? path;
   if (as === 'model') {
-    const id = await lab.weights.importModel(resolve(path), name);
-    return s.out(values['json'] ? JSON.stringify({ model: id }) : `imported model ${id}: ${name}`);
+    const m = await lab.importWeights({ fileName: resolve(path), kind: 'model', name });
+    return s.out(values['json'] ? JSON.stringify({ model: m.id }) : `imported model ${m.id}: ${m.name}`);
   }
   if (as !== 'adapter') throw new UsageError('--as must be model or adapter');
   if (values['base'] === undefined) throw new UsageError('importing an adapter needs --base MODEL (the model it was trained on; lora-lab models lists them)');
-  const id = await lab.weights.importAdapter(resolve(path), resolveModel(lab, values['base'] as string), name);
-  s.out(values['json'] ? JSON.stringify({ adapter: id }) : `imported adapter ${id}: ${name}`);
+  const baseModelId = await resolveModel(lab, values['base'] as string);
+  const a = await lab.importWeights({ fileName: resolve(path), kind: 'adapter', baseModelId, name });
+  s.out(values['json'] ? JSON.stringify({ adapter: a.id }) : `imported adapter ${a.id}: ${a.name}`);
 }
 
 export async function evaluateCommand(argv: string[], s: Session): Promise<void> {
   const { values, positionals } = parse(argv, { ...commonFlags, 'test-limit': { type: 'string' } }, true);
   if (!positionals[0]) throw new UsageError('evaluate needs a model id (lora-lab models lists them)');
-  const id = resolveModel(s.lab(), positionals[0]);
+  const id = await resolveModel(s.lab(), positionals[0]);
   const limit = values['test-limit'] === undefined ? null : Number(values['test-limit']);
   const e = await s.lab().evaluateModel(id, limit);
   if (values['json']) return s.out(JSON.stringify(e));

@@ -4,8 +4,10 @@
  * thin transports over exactly these calls. Plain data in and out (structured-clone
  * and JSON friendly, except `predictions`, a Uint8Array, which transports encode).
  */
-import type { RunStatus } from '../store/run-status.ts';
+import type { RunStatus } from './run-status.ts';
+import type { BuiltinDataset, DatasetImportRequest, DatasetKind, DatasetList, DatasetSample, DatasetView } from './dataset.ts';
 import type { RunConfig, RunKind } from './config.ts';
+import type { TrainerExitReason } from './exit-reasons.ts';
 import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protocol.ts';
 
 export type { RunStatus };
@@ -36,6 +38,8 @@ export interface RunView {
   startedAt: number | null;
   finishedAt: number | null;
   error: string | null;
+  /** How its trainer process ended (`killed`, `oom` …); null while it runs and for runs no trainer ended under watch. */
+  exitReason: TrainerExitReason | null;
   tags: string[];
   notes: string;
   summary: RunSummary | null;
@@ -55,6 +59,22 @@ export interface RunView {
   otherAccuracyBefore: number | null;
   /** n behind `otherAccuracy`: test images of the non-focus digits in the after evaluation. */
   otherCount: number | null;
+  /** The data set it trains and is evaluated on, with the class names every per-class figure is indexed by. */
+  dataset: DatasetRef | null;
+  /** The focus classes by name (the fine-tune slice, when it is not every class), else null. */
+  focusClasses: string[] | null;
+  /** Set when a LoRA run's base model was trained on another data set (domain shift). */
+  baseDataset: NamedRef | null;
+}
+
+/** A data set as runs and models name it. */
+export interface DatasetRef {
+  id: number;
+  name: string;
+  kind: DatasetKind;
+  /** image: [height, width, channels]; table: [features]. */
+  shape: number[];
+  classes: string[];
 }
 
 export interface Series {
@@ -102,15 +122,21 @@ export interface Comparison {
   summary: MetricSummary[];
 }
 
+export const MODEL_KINDS = ['base', 'merged', 'imported'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
 export interface ModelView {
   id: number;
   name: string;
-  kind: 'base' | 'merged' | 'imported';
+  kind: ModelKind;
   sizes: number[];
   parentModelId: number | null;
   sourceRunId: number | null;
   origin: unknown;
   createdAt: number;
+  /** The data set it maps to classes (trained on, or chosen at import). */
+  datasetId: number | null;
+  dataset: DatasetRef | null;
   /** Runs fine-tuned from it, adapters on it, models derived from it. */
   dependents: { runs: number; adapters: number; models: number };
   /**
@@ -155,16 +181,10 @@ export type LabEvent =
   | { type: 'model-deleted'; id: number }
   | { type: 'adapter'; adapter: AdapterView }
   | { type: 'adapter-deleted'; id: number }
-  /** Progress of a long export or merge (bytes or steps done of total). */
-  | { type: 'task'; task: string; done: number; total: number };
-
-export interface DigitImage {
-  /** Index in the MNIST test set (the order of `Evaluation.predictions`). */
-  index: number;
-  label: number;
-  /** 28×28 grey levels, row-major, 0 = background. */
-  pixels: Uint8Array;
-}
+  | { type: 'dataset'; dataset: DatasetView }
+  | { type: 'dataset-deleted'; id: number }
+  /** Progress of a long export, merge or data import (bytes, steps or files done of total). */
+  | { type: 'task'; task: string; done: number; total: number; what?: string };
 
 export interface EvalSummary {
   accuracy: number;
@@ -172,9 +192,12 @@ export interface EvalSummary {
   total: number;
   wrongPerClass: number[];
   countPerClass: number[];
+  /** Class names, index = class (the evaluated model's data set). */
+  classes: string[];
 }
 
-export type MergeMethod = 'linear' | 'cat' | 'svd' | 'ties' | 'dare';
+export const MERGE_METHODS = ['linear', 'cat', 'svd', 'ties', 'dare'] as const;
+export type MergeMethod = (typeof MERGE_METHODS)[number];
 
 export interface MergeRequest {
   baseModelId: number;
@@ -222,7 +245,16 @@ export interface MergePreviewView {
   saved: { kind: 'model' | 'adapter'; id: number | null; name: string; at: number; deleted: boolean } | null;
 }
 
-export type ExportFormat = 'safetensors' | 'peft' | 'tfjs' | 'csv' | 'json';
+export const EXPORT_FORMATS = ['safetensors', 'peft', 'tfjs', 'csv', 'json'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/**
+ * A file or folder name inside the export folder: no separators, no leading dot (so no
+ * `..`), at most 128 characters. The only kind of `fileName` the transports (IPC, HTTP)
+ * accept; in-process callers (the CLI: the local user) may also give an absolute path.
+ */
+export const SAFE_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._ ()+-]{0,127}$/;
+export const FILE_NAME_RULE = 'a file name is letters, digits, spaces and . _ - ( ) +, without folders, and does not start with a dot';
 
 export type ExportTarget =
   | { kind: 'model' | 'adapter' | 'run'; id: number }
@@ -233,7 +265,10 @@ export interface ExportRequest {
   format: ExportFormat;
   /** For an adapter or LoRA run: its base with the adapter merged in. */
   merged?: boolean;
-  /** A file (or folder, for peft and tfjs) name inside the export folder. */
+  /**
+   * A file (or folder, for peft and tfjs) name inside the export folder, or (in-process
+   * callers only: the schemas refuse it) an absolute path, written as is.
+   */
   fileName: string;
   overwrite?: boolean;
 }
@@ -244,7 +279,10 @@ export interface ExportResult {
 }
 
 export interface ImportRequest {
-  /** A file or folder name inside the export folder. */
+  /**
+   * A file or folder name inside the export folder (links there are refused), or
+   * (in-process callers only: the schemas refuse it) an absolute path, read as is.
+   */
   fileName: string;
   kind: 'model' | 'adapter';
   /** For adapters: the model they were trained on. */
@@ -296,10 +334,19 @@ export interface LabApi {
   listModels(): Promise<ModelView[]>;
   listAdapters(): Promise<AdapterView[]>;
   presets(): Promise<Presets>;
-  /** Test-set images by index, for galleries of (mis)classified digits (at most 500 per call). */
-  testImages(indices: number[]): Promise<DigitImage[]>;
-  /** The label of every test image (10,000 bytes), in test-set order. */
-  testLabels(): Promise<Uint8Array>;
+  /** Data sets (MNIST first) with their counts per class and what uses them, and the built-ins. */
+  listDatasets(): Promise<DatasetList>;
+  getDataset(id: number): Promise<DatasetView>;
+  /** Reads a file or folder (IDX, CSV, image folder) into the lab; progress comes as `task` events. */
+  importDataset(req: DatasetImportRequest): Promise<DatasetView>;
+  /** Adds a built-in data set (Fashion-MNIST) to the lab; MNIST is always there. */
+  addBuiltinDataset(name: BuiltinDataset): Promise<DatasetView>;
+  /** Refused while runs or models use it. */
+  deleteDataset(id: number): Promise<void>;
+  /** Samples by index, for galleries of (mis)classified samples (at most 500 per call). */
+  datasetSamples(id: number, split: 'train' | 'test', indices: number[]): Promise<DatasetSample[]>;
+  /** The label of every sample of a split (one byte each), in split order. */
+  datasetLabels(id: number, split: 'train' | 'test'): Promise<Uint8Array>;
   previewMerge(req: MergeRequest): Promise<MergePreview>;
   saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView>;
   /** Kept previews, newest first. */
@@ -309,6 +356,7 @@ export interface LabApi {
   /** Saves a kept preview's combination (as saveMerge) and records on it what it was saved as. */
   saveMergePreview(id: number, name: string, output: 'model' | 'adapter'): Promise<{ preview: MergePreviewView; saved: ModelView | AdapterView }>;
   deleteMergePreview(id: number): Promise<void>;
+  /** Progress of the write comes as `task` events (subscribe). */
   exportWeights(req: ExportRequest): Promise<ExportResult>;
   importWeights(req: ImportRequest): Promise<ModelView | AdapterView>;
   /** What is in the export folder (where exports go and imports come from). */
@@ -336,8 +384,13 @@ export const LAB_CALLS = [
   'listModels',
   'listAdapters',
   'presets',
-  'testImages',
-  'testLabels',
+  'listDatasets',
+  'getDataset',
+  'importDataset',
+  'addBuiltinDataset',
+  'deleteDataset',
+  'datasetSamples',
+  'datasetLabels',
   'previewMerge',
   'saveMerge',
   'listMergePreviews',

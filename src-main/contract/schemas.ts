@@ -4,39 +4,18 @@
  * checked here; meaning (a rank that fits the layer …) by the config's own validation.
  */
 import * as v from 'valibot';
-import { LAB_CALLS, type LabCall, LabError } from './api.ts';
+import { EXPORT_FORMATS, FILE_NAME_RULE, LAB_CALLS, type LabCall, LabError, MERGE_METHODS, SAFE_FILE_NAME } from './api.ts';
+import { RUN_KINDS, runConfigSchema } from './config.ts';
+import { BUILTIN_DATASETS, IMPORT_FORMATS } from './dataset.ts';
+import { RUN_STATUSES } from './run-status.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
 const finite = v.pipe(v.number(), v.finite());
 const shortText = (max: number) => v.pipe(v.string(), v.maxLength(max));
-const status = v.picklist(['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']);
-const kind = v.picklist(['base', 'lora']);
+const status = v.picklist(RUN_STATUSES);
+const kind = v.picklist(RUN_KINDS);
 
-const lora = v.strictObject({
-  r: finite,
-  alpha: finite,
-  targets: v.pipe(v.array(shortText(64)), v.maxLength(16)),
-  init: v.picklist(['kaiming', 'gaussian']),
-  scaling: v.picklist(['standard', 'rslora']),
-  loraPlusRatio: finite,
-});
-
-export const runConfigSchema = v.strictObject({
-  kind,
-  sizes: v.pipe(v.array(finite), v.minLength(2), v.maxLength(16)),
-  seed: finite,
-  batchSize: finite,
-  epochs: finite,
-  maxSteps: v.nullable(finite),
-  optimizer: v.picklist(['adam', 'sgd']),
-  lr: finite,
-  digits: v.nullable(v.pipe(v.array(finite), v.maxLength(10))),
-  trainLimit: v.nullable(finite),
-  testLimit: v.nullable(finite),
-  evalEvery: finite,
-  evalSubset: finite,
-  lora: v.nullable(lora),
-});
+export { runConfigSchema };
 
 const filter = v.strictObject({
   status: v.optional(v.union([status, v.pipe(v.array(status), v.maxLength(6))])),
@@ -60,18 +39,20 @@ const newRun = v.strictObject({
 });
 
 const none = v.strictTuple([]);
+const split = v.picklist(['train', 'test']);
 
 const mergeRequestEntries = {
   baseModelId: id,
   adapters: v.pipe(v.array(v.strictObject({ adapterId: id, weight: v.pipe(finite, v.minValue(-100), v.maxValue(100)) })), v.minLength(1), v.maxLength(16)),
-  method: v.picklist(['linear', 'cat', 'svd', 'ties', 'dare']),
+  method: v.picklist(MERGE_METHODS),
   rank: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
   density: v.optional(v.pipe(finite, v.minValue(0), v.maxValue(1))),
   dropRate: v.optional(v.pipe(finite, v.minValue(0), v.maxValue(0.999))),
   seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff))),
   testLimit: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000)))),
 };
-const fileName = shortText(128);
+// A name inside the export folder only: LabApi also takes an absolute path, but only from in-process callers.
+const fileName = v.pipe(v.string(), v.regex(SAFE_FILE_NAME, FILE_NAME_RULE));
 const exportTarget = v.union([
   v.strictObject({ kind: v.picklist(['model', 'adapter', 'run']), id }),
   v.strictObject({ kind: v.literal('comparison'), ids: v.pipe(v.array(id), v.minLength(1), v.maxLength(50)) }),
@@ -90,8 +71,21 @@ export const callSchemas = {
   listModels: none,
   listAdapters: none,
   presets: none,
-  testImages: v.strictTuple([v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9999))), v.maxLength(500))]),
-  testLabels: none,
+  listDatasets: none,
+  getDataset: v.strictTuple([id]),
+  importDataset: v.strictTuple([
+    v.strictObject({
+      path: fileName,
+      name: v.optional(shortText(64)),
+      format: v.optional(v.picklist(IMPORT_FORMATS)),
+      testFraction: v.optional(v.pipe(finite, v.gtValue(0), v.ltValue(1))),
+      seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff))),
+    }),
+  ]),
+  addBuiltinDataset: v.strictTuple([v.picklist(BUILTIN_DATASETS)]),
+  deleteDataset: v.strictTuple([id]),
+  datasetSamples: v.strictTuple([id, split, v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31))), v.maxLength(500))]),
+  datasetLabels: v.strictTuple([id, split]),
   previewMerge: v.strictTuple([v.strictObject(mergeRequestEntries)]),
   saveMerge: v.strictTuple([v.strictObject({ ...mergeRequestEntries, name: shortText(200), output: v.picklist(['model', 'adapter']) })]),
   listMergePreviews: none,
@@ -99,7 +93,7 @@ export const callSchemas = {
   saveMergePreview: v.strictTuple([id, shortText(200), v.picklist(['model', 'adapter'])]),
   deleteMergePreview: v.strictTuple([id]),
   exportWeights: v.strictTuple([
-    v.strictObject({ target: exportTarget, format: v.picklist(['safetensors', 'peft', 'tfjs', 'csv', 'json']), merged: v.optional(v.boolean()), fileName, overwrite: v.optional(v.boolean()) }),
+    v.strictObject({ target: exportTarget, format: v.picklist(EXPORT_FORMATS), merged: v.optional(v.boolean()), fileName, overwrite: v.optional(v.boolean()) }),
   ]),
   importWeights: v.strictTuple([v.strictObject({ fileName, kind: v.picklist(['model', 'adapter']), baseModelId: v.optional(id), name: v.optional(shortText(200)) })]),
   listFolder: none,

@@ -1,20 +1,20 @@
 /**
- * Index views over an MNIST split: class subsets, seeded shuffles and batches.
- * A dataset is a list of image indices; batches are materialised on demand.
+ * Index views over a data set split: class subsets, seeded shuffles and batches.
+ * A subset is a list of sample indices; batches are materialised on demand.
  */
 import { Rng } from '../util/rng.ts';
-import { IMAGE_SIZE, type MnistSplit, normaliseInto } from './mnist.ts';
+import { type DataSplit, type SampleSplit, normaliseInto } from './dataset.ts';
 
 export interface SubsetOptions {
-  /** Keep only these digits; null keeps all. */
-  digits: readonly number[] | null;
+  /** Keep only these classes; null keeps all. */
+  classes: readonly number[] | null;
   /** Keep at most this many images (a seeded sample when `seed` is set, else the first). */
   limit: number | null;
   seed?: number;
 }
 
-export function subsetIndices(split: MnistSplit, opts: SubsetOptions): Uint32Array {
-  const keep = opts.digits ? new Set(opts.digits) : null;
+export function subsetIndices(split: DataSplit, opts: SubsetOptions): Uint32Array {
+  const keep = opts.classes ? new Set(opts.classes) : null;
   let idx: number[] = [];
   for (let i = 0; i < split.count; i++) {
     if (!keep || keep.has(split.labels[i] as number)) idx.push(i);
@@ -27,7 +27,7 @@ export function subsetIndices(split: MnistSplit, opts: SubsetOptions): Uint32Arr
 }
 
 export interface Batch {
-  x: Float32Array; // [size, 784]
+  x: Float32Array; // [size, inputSize]
   y: Int32Array; // [size]
   size: number;
 }
@@ -37,7 +37,7 @@ export interface Batch {
  * The last, smaller batch is kept (as PyTorch's DataLoader does by default).
  */
 export class BatchIterator {
-  readonly #split: MnistSplit;
+  readonly #split: SampleSplit;
   readonly #order: Uint32Array;
   readonly #batchSize: number;
   readonly #rng: Rng;
@@ -46,14 +46,14 @@ export class BatchIterator {
   readonly #x: Float32Array;
   readonly #y: Int32Array;
 
-  constructor(split: MnistSplit, indices: Uint32Array, batchSize: number, seed: number) {
+  constructor(split: SampleSplit, indices: Uint32Array, batchSize: number, seed: number) {
     if (indices.length === 0) throw new Error('the training subset is empty');
     this.#split = split;
     this.#order = indices.slice();
     this.#batchSize = batchSize;
     this.#rng = new Rng(seed);
     this.#rng.shuffle(this.#order);
-    this.#x = new Float32Array(batchSize * IMAGE_SIZE);
+    this.#x = new Float32Array(batchSize * split.inputSize);
     this.#y = new Int32Array(batchSize);
   }
 
@@ -78,6 +78,6 @@ export class BatchIterator {
     normaliseInto(this.#split, this.#order, from, to, this.#x);
     for (let b = 0; b < size; b++) this.#y[b] = this.#split.labels[this.#order[from + b] as number] as number;
     this.#pos = to;
-    return { x: this.#x.subarray(0, size * IMAGE_SIZE), y: this.#y.subarray(0, size), size };
+    return { x: this.#x.subarray(0, size * this.#split.inputSize), y: this.#y.subarray(0, size), size };
   }
 }

@@ -9,8 +9,8 @@ import { classicPreset, defaultConfig, validateConfig } from '../contract/config
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { machineMemory } from '../util/machine.ts';
-import { dirname, join } from 'node:path';
-import { WeightsService } from './weights-service.ts';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { WeightsService, evalSummary } from './weights-service.ts';
 import { checkImportEntry } from './export-folder.ts';
 import { inspectAdapter } from './import-inspect.ts';
 import { sweepPartials } from './files.ts';
@@ -18,10 +18,12 @@ import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../weights/peft.ts';
 import type {
   AdapterInspection,
   EvalSummary, ExportRequest, ExportResult, FolderEntry, ImportRequest, MergePreview, MergeRequest,
-  AdapterView, Comparison, DigitImage, EvaluationView, LabApi, MergePreviewView, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
+  AdapterView, Comparison, DatasetRef, EvaluationView, LabApi, MergePreviewView, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
 } from '../contract/api.ts';
-import { LabError } from '../contract/api.ts';
-import { IMAGE_SIZE, loadMnist } from '../data/mnist.ts';
+import { FILE_NAME_RULE, LabError, SAFE_FILE_NAME } from '../contract/api.ts';
+import type { BuiltinDataset, DatasetImportRequest, DatasetList, DatasetSample, DatasetView } from '../contract/dataset.ts';
+import { DatasetsService } from './datasets-service.ts';
+import { adapterView, datasetRef, modelView, runView } from './views.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
 import { compareData } from './compare.ts';
 import { deletePreview, keepPreview, listPreviews, savePreview } from './previews.ts';
@@ -44,7 +46,7 @@ export interface LabOptions extends RunManagerOptions {
 }
 
 /** A file or folder name inside the export folder: no separators, no leading dot. */
-const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._ ()+-]{0,127}$/;
+const SAFE_NAME = SAFE_FILE_NAME;
 
 
 export class Lab implements LabApi {
@@ -59,10 +61,22 @@ export class Lab implements LabApi {
 
   readonly weights: WeightsService;
   readonly exportDir: string;
+  readonly #datasets: DatasetsService;
+  /** Data sets by id as runs and models name them (data sets never change, only go). */
+  readonly #datasetRefs = new Map<number, DatasetRef | null>();
+
+  /** The database file this Lab serves (for `lora-lab serve` to print). */
+  get databaseFile(): string {
+    return this.store.file;
+  }
 
   constructor(store: Store, opts: LabOptions = {}) {
     this.store = store;
     this.weights = new WeightsService(store, opts.host ?? {});
+    this.#datasets = new DatasetsService(store, (e) => {
+      if (e.type === 'dataset-deleted') this.#datasetRefs.delete(e.id);
+      this.#emit(e);
+    });
     this.exportDir = opts.exportDir ?? join(store.file === ':memory:' ? tmpdir() : dirname(store.file), 'exports');
     this.manager = new RunManager(
       store,
@@ -88,6 +102,7 @@ export class Lab implements LabApi {
         runView: (run) => this.#view(run),
         modelView: (id) => this.#modelView(id),
         adapterView: (id) => adapterView(this.store.adapters.get(id)),
+        datasetView: (id) => this.#datasets.view(id),
         ownRun: (id) => this.manager.running.includes(id) || this.manager.queued.includes(id),
       },
       opts.outsideChangesMs ?? 500,
@@ -126,9 +141,10 @@ export class Lab implements LabApi {
 
   async createRun(input: NewRunInput): Promise<RunView> {
     return guard(() => {
-      const config = validateConfig(structuredClone(input.config));
+      const config = structuredClone(input.config);
+      validateConfig(config, this.#datasets.shape(config.data));
       // Refuse what cannot fit before anything is stored or started.
-      const tooBig = memoryProblem(trainerMemory(config), machineMemory());
+      const tooBig = memoryProblem(trainerMemory(config, this.#datasets.memoryBytes(config.data)), machineMemory());
       if (tooBig) throw new LabError(tooBig);
       let baseModelId: number | null = null;
       if (config.kind === 'lora') {
@@ -138,9 +154,10 @@ export class Lab implements LabApi {
         if (base.sizes.join() !== config.sizes.join()) {
           throw new LabError(`model ${base.id} has layers ${base.sizes.join('→')}, the config asks for ${config.sizes.join('→')}`);
         }
+        // Another data set than the base's is allowed when the shapes match (domain shift; the run says so).
         baseModelId = base.id;
       }
-      const name = checkName(input.name ?? defaultName(config));
+      const name = checkName(input.name ?? defaultName(config, this.#datasetRef(config.data)));
       const run = this.store.transaction(() => {
         const r = this.store.runs.create({ name, kind: config.kind, config, baseModelId });
         // Owned from its first committed moment: another process's recovery never sees it ownerless.
@@ -222,13 +239,42 @@ export class Lab implements LabApi {
     return { base: defaultConfig('base'), lora: defaultConfig('lora'), classicBase: classicPreset('base'), classicLora: classicPreset('lora') };
   }
 
-  async testImages(indices: number[]): Promise<DigitImage[]> {
-    if (!Array.isArray(indices) || indices.length > 500) throw new LabError('ask for at most 500 images at a time');
-    const test = loadMnist('test');
-    return indices.map((index) => {
-      if (!Number.isInteger(index) || index < 0 || index >= test.count) throw new LabError(`test image ${index} does not exist (0–${test.count - 1})`);
-      return { index, label: test.labels[index] as number, pixels: test.images.slice(index * IMAGE_SIZE, (index + 1) * IMAGE_SIZE) };
+  // ── data sets (datasets-service.ts) ─────────────────────────────────────────
+
+  async listDatasets(): Promise<DatasetList> {
+    return guard(() => this.#datasets.list());
+  }
+
+  async getDataset(id: number): Promise<DatasetView> {
+    return guard(() => this.#datasets.view(id));
+  }
+
+  /**
+   * `path`: a plain name inside the export folder, or (in-process callers: the CLI) any
+   * path; the transports' schemas allow only the first. Progress comes as `task` events.
+   */
+  async importDataset(req: DatasetImportRequest): Promise<DatasetView> {
+    return guardAsync(async () => {
+      const path = isAbsolute(req.path) ? req.path : (this.#inFolder(req.path), join(this.exportDir, req.path));
+      const task = `import ${req.name ?? basename(req.path)}`;
+      return this.#datasets.importFrom(path, req, (done, total, what) => this.#emit({ type: 'task', task, done, total, what }));
     });
+  }
+
+  async addBuiltinDataset(name: BuiltinDataset): Promise<DatasetView> {
+    return guardAsync(() => this.#datasets.addBuiltin(name, (done, total, what) => this.#emit({ type: 'task', task: `add ${name}`, done, total, what })));
+  }
+
+  async deleteDataset(id: number): Promise<void> {
+    guard(() => this.#datasets.delete(id));
+  }
+
+  async datasetSamples(id: number, split: 'train' | 'test', indices: number[]): Promise<DatasetSample[]> {
+    return guard(() => this.#datasets.samples(id, split, indices));
+  }
+
+  async datasetLabels(id: number, split: 'train' | 'test'): Promise<Uint8Array> {
+    return guard(() => this.#datasets.labels(id, split));
   }
 
   // ── merge, export, import ────────────────────────────────────────────────────
@@ -265,8 +311,8 @@ export class Lab implements LabApi {
 
   async exportWeights(req: ExportRequest): Promise<ExportResult> {
     return guardAsync(async () => {
-      const path = this.#inFolder(req.fileName);
-      mkdirSync(this.exportDir, { recursive: true });
+      const { path, inFolder } = this.#target(req.fileName);
+      if (inFolder) mkdirSync(this.exportDir, { recursive: true });
       const files = await this.weights.exportTo(req.target, req.format, path, {
         merged: req.merged ?? false,
         overwrite: req.overwrite ?? false,
@@ -278,14 +324,16 @@ export class Lab implements LabApi {
 
   async importWeights(req: ImportRequest): Promise<ModelView | AdapterView> {
     return guardAsync(async () => {
-      const path = this.#inFolder(req.fileName);
-      // Only what is stored in the folder itself: links (in or out of it), pipes and devices are refused.
-      checkImportEntry(this.exportDir, req.fileName, req.kind === 'model' ? 'model' : 'adapter', [PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE]);
-      const name = checkName(req.name ?? req.fileName);
+      const { path, inFolder } = this.#target(req.fileName);
+      // From the export folder only what is stored in it itself: links (in or out of it), pipes and devices are refused.
+      // An absolute path is the local user's own choice (the CLI), read as given.
+      if (inFolder) checkImportEntry(this.exportDir, req.fileName, req.kind === 'model' ? 'model' : 'adapter', [PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE]);
+      const name = checkName(req.name ?? basename(path));
+      const noFollow = inFolder;
       // Read and checked on a worker thread: a large file does not block this one.
-      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name, { noFollow: true }) });
+      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name, { noFollow }) });
       if (req.baseModelId === undefined) throw new LabError('importing an adapter needs the model it was trained on (baseModelId)');
-      return this.#announce({ kind: 'adapter', id: await this.weights.importAdapter(path, req.baseModelId, name, { noFollow: true }) });
+      return this.#announce({ kind: 'adapter', id: await this.weights.importAdapter(path, req.baseModelId, name, { noFollow }) });
     });
   }
 
@@ -309,9 +357,9 @@ export class Lab implements LabApi {
   async evaluateModel(modelId: number, testLimit: number | null = null): Promise<EvalSummary> {
     return guardAsync(async () => {
       const { sizes, tensors } = this.weights.modelWeights(modelId);
-      const [e] = await this.weights.evaluate({ runId: `eval-model-${modelId}`, sizes, testLimit, models: [{ name: `model ${modelId}`, tensors }] });
-      const r = e as NonNullable<typeof e>;
-      return { accuracy: r.accuracy, loss: r.loss, total: r.total, wrongPerClass: r.wrongPerClass, countPerClass: r.countPerClass };
+      const data = this.weights.dataOf(modelId);
+      const [e] = await this.weights.evaluate({ runId: `eval-model-${modelId}`, sizes, data, testLimit, models: [{ name: `model ${modelId}`, tensors }] });
+      return evalSummary(e as NonNullable<typeof e>, this.weights.classesOf(modelId));
     });
   }
 
@@ -332,10 +380,18 @@ export class Lab implements LabApi {
   }
 
   #inFolder(fileName: string): string {
-    if (typeof fileName !== 'string' || !SAFE_NAME.test(fileName)) {
-      throw new LabError('a file name is letters, digits, spaces and . _ - ( ) +, without folders, and does not start with a dot');
-    }
+    if (typeof fileName !== 'string' || !SAFE_NAME.test(fileName)) throw new LabError(FILE_NAME_RULE);
     return join(this.exportDir, fileName);
+  }
+
+  /**
+   * Where an export goes or an import comes from: a plain name is taken inside the export
+   * folder, an absolute path as is. Only in-process callers (the CLI: the local user) can
+   * give a path; the transports' schemas (contract/schemas.ts) accept names only.
+   */
+  #target(fileName: string): { path: string; inFolder: boolean } {
+    if (typeof fileName === 'string' && isAbsolute(fileName) && !fileName.includes('\0')) return { path: resolve(fileName), inFolder: false };
+    return { path: this.#inFolder(fileName), inFolder: true };
   }
 
   #announce(saved: { kind: 'model' | 'adapter'; id: number }): ModelView | AdapterView {
@@ -347,10 +403,6 @@ export class Lab implements LabApi {
     const view = adapterView(this.store.adapters.get(saved.id));
     this.#emit({ type: 'adapter', adapter: view });
     return view;
-  }
-
-  async testLabels(): Promise<Uint8Array> {
-    return loadMnist('test').labels.slice();
   }
 
   /**
@@ -402,60 +454,17 @@ export class Lab implements LabApi {
   }
 
   #view(run: StoredRun): RunView {
-    const ev = this.store.evaluations.get(run.id);
-    const focus = run.config.digits && run.config.digits.length < 10 ? run.config.digits : null;
-    const wrongOn = (e: EvaluationView | undefined) => (e && focus ? focus.reduce((s, d) => s + (e.wrongPerClass[d] ?? 0), 0) : null);
-    // The digits outside the focus: accuracy there (fraction) and how many images that is.
-    const otherOn = (e: EvaluationView | undefined) => {
-      if (!e || !focus) return null;
-      let wrong = 0;
-      let n = 0;
-      e.countPerClass.forEach((c, d) => {
-        if (focus.includes(d)) return;
-        wrong += e.wrongPerClass[d] ?? 0;
-        n += c;
-      });
-      return n > 0 ? { accuracy: 1 - wrong / n, n } : null;
-    };
-    const otherAfter = otherOn(ev.after);
     // Live while it runs; for a run that stopped early (cancelled, failed, interrupted) how far it got.
     const live = run.status === 'running' || run.status === 'queued' ? (this.#progress.get(run.id) ?? (run.progress as RunProgress | null)) : run.status === 'completed' ? null : (run.progress as RunProgress | null);
-    return {
-      id: run.id,
-      name: run.name,
-      kind: run.kind,
-      status: run.status,
-      config: run.config,
-      baseModelId: run.baseModelId,
-      modelId: run.modelId,
-      adapterId: run.adapterId,
-      backend: run.backend,
-      device: run.device,
-      createdAt: run.createdAt,
-      startedAt: run.startedAt,
-      finishedAt: run.finishedAt,
-      error: run.error,
-      tags: run.tags,
-      notes: run.notes,
-      summary: run.summary,
-      progress: live ?? null,
-      accuracy: ev.after?.accuracy ?? null,
-      focusWrong: wrongOn(ev.after),
-      focusWrongBefore: wrongOn(ev.before),
-      otherAccuracy: otherAfter?.accuracy ?? null,
-      otherAccuracyBefore: otherOn(ev.before)?.accuracy ?? null,
-      otherCount: otherAfter?.n ?? null,
-    };
+    return runView(this.store, run, live ?? null, (id) => this.#datasetRef(id));
   }
 
   #modelView(id: number): ModelView {
-    const m = this.store.models.get(id);
-    const d = this.store.models.dependents(id);
-    const adapters = d.adapters.map((a) => ({ ...a, runId: this.store.adapters.find(a.id)?.runId ?? null }));
-    return { ...m, dependents: { runs: d.runs.length, adapters: d.adapters.length, models: d.models.length }, usedBy: { runs: d.runs, adapters, models: d.models } };
+    return modelView(this.store, id, (d) => this.#datasetRef(d));
   }
-}
 
-function adapterView({ id, name, runId, baseModelId, info, origin, createdAt }: StoredAdapter): AdapterView {
-  return { id, name, runId, baseModelId, info, origin, createdAt };
+  #datasetRef(id: number): DatasetRef | null {
+    if (!this.#datasetRefs.has(id)) this.#datasetRefs.set(id, datasetRef(this.store, id));
+    return this.#datasetRefs.get(id) ?? null;
+  }
 }

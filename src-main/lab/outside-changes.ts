@@ -21,6 +21,7 @@ import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import type { MetricPoint } from '../contract/protocol.ts';
 import type { AdapterView, LabEvent, ModelView, RunProgress, RunView } from '../contract/api.ts';
+import type { DatasetView } from '../contract/dataset.ts';
 
 export interface OutsideHooks {
   /** Deliver an event to the Lab's listeners (not folded back through `seen`). */
@@ -28,6 +29,7 @@ export interface OutsideHooks {
   runView(run: StoredRun): RunView;
   modelView(id: number): ModelView;
   adapterView(id: number): AdapterView;
+  datasetView(id: number): DatasetView;
   /** A run this process trains or has queued: its progress and metrics are already its own events. */
   ownRun(id: number): boolean;
 }
@@ -72,6 +74,7 @@ export class OutsideChanges {
   #runs: Map<number, RunMark> | null = null;
   #models = new Map<number, string>();
   #adapters = new Map<number, string>();
+  #datasets = new Map<number, string>();
   /** Runs another process trains: per metric key, the last step already told. */
   #metricsFrom = new Map<number, Map<string, number>>();
   /** Something was committed since the last full scan of the runs table. */
@@ -161,6 +164,12 @@ export class OutsideChanges {
         case 'adapter-deleted':
           this.#adapters.delete(e.id);
           break;
+        case 'dataset':
+          this.#datasets.set(e.dataset.id, e.dataset.name);
+          break;
+        case 'dataset-deleted':
+          this.#datasets.delete(e.id);
+          break;
         default:
           break;
       }
@@ -196,6 +205,7 @@ export class OutsideChanges {
       const runs = this.#allRuns(s);
       this.#models = new Map(s.models.all().map((r) => [r.id, r.name]));
       this.#adapters = new Map(s.adapters.all().map((r) => [r.id, r.name]));
+      this.#datasets = new Map(s.datasets.all().map((r) => [r.id, r.name]));
       this.#metricsFrom.clear();
       for (const [id, m] of runs) {
         if (m.active && !this.#hooks.ownRun(id)) this.#metricsFrom.set(id, this.#lastSteps(id));
@@ -241,11 +251,15 @@ export class OutsideChanges {
     }
     const models = new Map(s.models.all().map((r) => [r.id, r.name]));
     const adapters = new Map(s.adapters.all().map((r) => [r.id, r.name]));
+    const datasets = new Map(s.datasets.all().map((r) => [r.id, r.name]));
 
     const added: LabEvent[] = [];
     const live: LabEvent[] = [];
     const gone: LabEvent[] = [];
-    // New or renamed models and adapters first: a run that finished elsewhere points at them.
+    // New data sets, models and adapters first: a run that finished elsewhere points at them.
+    for (const [id, name] of datasets) {
+      if (this.#datasets.get(id) !== name) added.push({ type: 'dataset', dataset: this.#hooks.datasetView(id) });
+    }
     for (const [id, name] of models) {
       if (this.#models.get(id) !== name) added.push({ type: 'model', model: this.#hooks.modelView(id) });
     }
@@ -279,6 +293,7 @@ export class OutsideChanges {
     }
     for (const id of this.#adapters.keys()) if (!adapters.has(id)) gone.push({ type: 'adapter-deleted', id });
     for (const id of this.#models.keys()) if (!models.has(id)) gone.push({ type: 'model-deleted', id });
+    for (const id of this.#datasets.keys()) if (!datasets.has(id)) gone.push({ type: 'dataset-deleted', id });
 
     if (full) this.#runs = after;
     else {
@@ -289,6 +304,7 @@ export class OutsideChanges {
     this.#maxId = Math.max(this.#maxId, maxKey(after));
     this.#models = models;
     this.#adapters = adapters;
+    this.#datasets = datasets;
     this.#metricsFrom = from;
     this.#more = more.value;
     return [...added, ...live, ...gone];
@@ -338,6 +354,7 @@ function prepare(store: Store) {
     model: p<[number], NameRow>('SELECT id, name FROM models WHERE id = ?'),
     adapters: p<[], NameRow>('SELECT id, name FROM adapters'),
     adapter: p<[number], NameRow>('SELECT id, name FROM adapters WHERE id = ?'),
+    datasets: p<[], NameRow>('SELECT id, name FROM datasets'),
     points: p<[number, string, number, number], { step: number; value: number | null; time: number }>(
       'SELECT step, value, time FROM metrics WHERE run_id = ? AND key = ? AND step > ? ORDER BY step LIMIT ?',
     ),

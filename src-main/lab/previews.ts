@@ -5,15 +5,19 @@
  */
 import type { StoredPreview } from '../store/merge-previews.ts';
 import type { Store } from '../store/store.ts';
-import { type AdapterView, LabError, type MergePreview, type MergePreviewView, type MergeRequest, type ModelView } from '../contract/api.ts';
+import { MNIST_CLASSES } from '../data/mnist.ts';
+import { type AdapterView, type EvalSummary, LabError, type MergePreview, type MergePreviewView, type MergeRequest, type ModelView } from '../contract/api.ts';
+
+/** Previews kept before data sets existed were all on MNIST, and carry no class names. */
+const withClasses = (e: EvalSummary): EvalSummary => (Array.isArray(e.classes) ? e : { ...e, classes: MNIST_CLASSES });
 
 function view(p: StoredPreview, adapterExists: (id: number) => boolean): MergePreviewView {
   return {
     id: p.id,
     request: p.request,
-    base: p.result.base,
-    adapters: p.result.adapters,
-    combined: p.result.combined,
+    base: withClasses(p.result.base),
+    adapters: p.result.adapters.map(withClasses),
+    combined: withClasses(p.result.combined),
     baseName: p.baseName,
     adapterNames: p.adapterNames,
     createdAt: p.createdAt,

@@ -13,6 +13,8 @@ import type { StoredRun } from '../store/runs.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
 import type { MetricPoint, TrainerMessage } from '../contract/protocol.ts';
 import type { RunProgress } from '../contract/api.ts';
+import type { TrainerExitReason } from '../contract/exit-reasons.ts';
+import { dataSource } from './datasets-service.ts';
 
 export interface RunManagerOptions {
   /** Runs trained at the same time (default 1). */
@@ -243,14 +245,17 @@ export class RunManager {
 
   async #start(id: number, a: Active): Promise<void> {
     let outcome: RunOutcome;
+    /** How its trainer process ended (null when none started). */
+    let exitReason: TrainerExitReason | null = null;
     try {
       const run = this.#store.runs.get(id);
       const baseWeights = run.kind === 'lora' ? this.#baseWeights(run) : undefined;
       const host = new TrainerHost(this.#opts.host);
       a.host = host;
       host.onMessage((m) => this.#guardWrite(id, a, () => this.#onMessage(id, a, m)));
-      outcome = await host.run({ runId: String(id), config: run.config, ...(baseWeights ? { baseWeights } : {}) });
-      await host.waitForExit(10_000);
+      const data = dataSource(this.#store, run.config.data);
+      outcome = await host.run({ runId: String(id), config: run.config, data, ...(baseWeights ? { baseWeights } : {}) });
+      exitReason = (await host.waitForExit(10_000)).reason;
     } catch (err) {
       outcome = { status: 'failed', error: (err as Error).message, code: 'internal', backend: null };
     }
@@ -258,7 +263,7 @@ export class RunManager {
     if (outcome.status !== 'completed') this.#guardWrite(id, a, () => this.#recordStop(id, a, outcome));
     try {
       if (a.storeError) throw a.storeError;
-      this.#finish(id, outcome);
+      this.#finish(id, outcome, exitReason);
     } catch (err) {
       // The results could not be written (disk full, locked database …): say so on the run.
       try {
@@ -275,7 +280,9 @@ export class RunManager {
   /** A queued run's estimated trainer memory; 0 when its row cannot be read (its start then fails with the reason). */
   #estimate(id: number): number {
     try {
-      return trainerMemory(this.#store.runs.get(id).config).total;
+      const config = this.#store.runs.get(id).config;
+      const data = this.#store.datasets.find(config.data);
+      return trainerMemory(config, data && data.builtin !== 'mnist' ? data.bytes : undefined).total;
     } catch {
       return 0;
     }
@@ -361,30 +368,30 @@ export class RunManager {
     this.#store.runs.setProgress(id, p);
   }
 
-  #finish(id: number, o: RunOutcome): void {
+  #finish(id: number, o: RunOutcome, exitReason: TrainerExitReason | null): void {
     const run = this.#store.runs.get(id);
     if (o.status === 'completed') {
       let modelId: number | null = null;
       this.#store.transaction(() => {
         if (o.weights.kind === 'model') {
-          modelId = this.#store.models.create({ name: run.name, kind: 'base', sizes: run.config.sizes, sourceRunId: id, origin: { run: id } }).id;
+          modelId = this.#store.models.create({ name: run.name, kind: 'base', sizes: run.config.sizes, sourceRunId: id, datasetId: run.config.data, origin: { run: id } }).id;
           this.#store.tensors.put({ modelId }, o.weights.tensors);
-          this.#store.runs.finish(id, 'completed', { summary: o.summary, modelId });
+          this.#store.runs.finish(id, 'completed', { summary: o.summary, modelId, exitReason });
         } else {
           if (!o.weights.adapter || run.baseModelId === null) throw new Error('adapter results without adapter info or base model');
           const adapter = this.#store.adapters.create({ name: run.name, runId: id, baseModelId: run.baseModelId, info: o.weights.adapter, origin: { run: id } });
           this.#store.tensors.put({ adapterId: adapter.id }, o.weights.tensors);
-          this.#store.runs.finish(id, 'completed', { summary: o.summary, adapterId: adapter.id });
+          this.#store.runs.finish(id, 'completed', { summary: o.summary, adapterId: adapter.id, exitReason });
         }
       });
       if (modelId !== null) this.#events.modelCreated(modelId);
     } else if (o.status === 'cancelled') {
-      this.#store.runs.finish(id, 'cancelled', { error: null });
+      this.#store.runs.finish(id, 'cancelled', { error: null, exitReason });
     } else if (this.#closed && o.code === 'crash') {
       // We stopped it ourselves because LoRA Lab is closing: not the run's fault.
-      this.#store.runs.finish(id, 'interrupted', { error: 'interrupted: LoRA Lab was closed while this run was running' });
+      this.#store.runs.finish(id, 'interrupted', { error: 'interrupted: LoRA Lab was closed while this run was running', exitReason });
     } else {
-      this.#store.runs.finish(id, 'failed', { error: o.error });
+      this.#store.runs.finish(id, 'failed', { error: o.error, exitReason });
     }
   }
 

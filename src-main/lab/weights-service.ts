@@ -20,8 +20,18 @@ import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type 
 import { compareData, flattenConfig } from './compare.ts';
 import { type Progress, type WrittenFile, writeFileAtomic, writeFolderAtomic } from './files.ts';
 import { evaluationSlots } from './trainer-slots.ts';
+import { dataSource } from './datasets-service.ts';
+import { MNIST_DATASET_ID } from '../contract/dataset.ts';
+import type { DataSource } from '../contract/protocol.ts';
 
-const summary = (e: Evaluation): EvalSummary => ({ accuracy: e.accuracy, loss: e.loss, total: e.total, wrongPerClass: e.wrongPerClass, countPerClass: e.countPerClass });
+export const evalSummary = (e: Evaluation, classes: string[]): EvalSummary => ({
+  accuracy: e.accuracy,
+  loss: e.loss,
+  total: e.total,
+  wrongPerClass: e.wrongPerClass,
+  countPerClass: e.countPerClass,
+  classes,
+});
 
 export class WeightsService {
   constructor(
@@ -82,6 +92,7 @@ export class WeightsService {
     const results = await this.evaluate({
       runId: `preview-${base.id}`,
       sizes: base.sizes,
+      data: this.dataOf(base.id),
       testLimit: req.testLimit ?? null,
       models: [
         { name: 'base', tensors: merged.base },
@@ -89,6 +100,8 @@ export class WeightsService {
         { name: 'combined', tensors: merged.tensors },
       ],
     });
+    const classes = this.classesOf(base.id);
+    const summary = (e: Evaluation) => evalSummary(e, classes);
     return { request: req, base: summary(results[0] as Evaluation), adapters: results.slice(1, -1).map(summary), combined: summary(results.at(-1) as Evaluation) };
   }
 
@@ -101,7 +114,7 @@ export class WeightsService {
     const origin = { merge: { method: req.method, base: base.id, adapters: req.adapters, rank: req.rank, density: req.density, dropRate: req.dropRate, seed: req.seed } };
     if (output === 'model') {
       return this.store.transaction(() => {
-        const m = this.store.models.create({ name, kind: 'merged', sizes: base.sizes, parentModelId: base.id, origin });
+        const m = this.store.models.create({ name, kind: 'merged', sizes: base.sizes, parentModelId: base.id, datasetId: base.datasetId, origin });
         this.store.tensors.put({ modelId: m.id }, merged.tensors);
         return { kind: 'model' as const, id: m.id };
       });
@@ -112,6 +125,16 @@ export class WeightsService {
       this.store.tensors.put({ adapterId: a.id }, merged.tensors);
       return { kind: 'adapter' as const, id: a.id };
     });
+  }
+
+  /** Where a model's evaluation reads its test set: the model's data set (MNIST for one that has none). */
+  dataOf(modelId: number): DataSource {
+    return dataSource(this.store, this.store.models.find(modelId)?.datasetId ?? MNIST_DATASET_ID);
+  }
+
+  /** The class names of a model's data set. */
+  classesOf(modelId: number): string[] {
+    return this.store.datasets.find(this.store.models.find(modelId)?.datasetId ?? MNIST_DATASET_ID)?.classes ?? [];
   }
 
   /** In a trainer process of the shared pool: at most EVALUATION_SLOTS at once, the rest queue. */
@@ -172,18 +195,21 @@ export class WeightsService {
     const write = { overwrite: opts.overwrite ?? false, ...(opts.progress ? { progress: opts.progress } : {}) };
     if (format === 'csv' || format === 'json') return [writeFileAtomic(path, utf8(this.#table(target, format)), write)];
     const resolved = await this.#resolve(target, opts.merged ?? false);
+    // What the outputs mean: the data set and its class names, index = output unit.
+    const data = this.store.datasets.find(this.store.models.find(resolved.modelId)?.datasetId ?? MNIST_DATASET_ID);
+    const meaning: Record<string, string> = data ? { 'lora_lab.data_set': data.name, 'lora_lab.classes': JSON.stringify(data.classes), 'lora_lab.input_shape': JSON.stringify(data.shape) } : {};
     switch (format) {
       case 'safetensors': {
         if (resolved.kind === 'adapter') {
-          const files = peftFiles(resolved.tensors, resolved.info, resolved.baseName);
+          const files = peftFiles(resolved.tensors, resolved.info, resolved.baseName, meaning);
           return [writeFileAtomic(path, files.safetensors, write)];
         }
-        const metadata = { format: 'pt', lineage: JSON.stringify(resolved.lineage), sizes: resolved.sizes.join(',') };
+        const metadata = { ...meaning, format: 'pt', lineage: JSON.stringify(resolved.lineage), sizes: resolved.sizes.join(',') };
         return [writeFileAtomic(path, writeSafetensors(resolved.tensors, metadata), write)];
       }
       case 'peft': {
         if (resolved.kind !== 'adapter') throw new LabError('the PEFT format holds an adapter: export a LoRA run or an adapter (without --merged)');
-        const files = peftFiles(resolved.tensors, resolved.info, resolved.baseName);
+        const files = peftFiles(resolved.tensors, resolved.info, resolved.baseName, meaning);
         return writeFolderAtomic(path, { [PEFT_CONFIG_FILE]: utf8(JSON.stringify(files.config, null, 2)), [PEFT_WEIGHTS_FILE]: files.safetensors }, write);
       }
       case 'tfjs': {
@@ -195,8 +221,8 @@ export class WeightsService {
   }
 
   async #resolve(target: ExportTarget, merged: boolean): Promise<
-    | { kind: 'model'; sizes: number[]; tensors: NamedTensors; lineage: object }
-    | { kind: 'adapter'; tensors: NamedTensors; info: AdapterInfo; baseName: string }
+    | { kind: 'model'; sizes: number[]; tensors: NamedTensors; lineage: object; modelId: number }
+    | { kind: 'adapter'; tensors: NamedTensors; info: AdapterInfo; baseName: string; modelId: number }
   > {
     let t = target;
     if (t.kind === 'run') {
@@ -209,13 +235,13 @@ export class WeightsService {
     if (t.kind === 'model') {
       const { sizes, tensors } = this.modelWeights(t.id);
       const m = this.store.models.get(t.id);
-      return { kind: 'model', sizes, tensors, lineage: { model: m.id, name: m.name, kind: m.kind, parent: m.parentModelId, sourceRun: m.sourceRunId, origin: m.origin } };
+      return { kind: 'model', sizes, tensors, modelId: m.id, lineage: { model: m.id, name: m.name, kind: m.kind, parent: m.parentModelId, sourceRun: m.sourceRunId, origin: m.origin } };
     }
     if (t.kind === 'adapter') {
-      if (merged) return { kind: 'model', ...(await this.mergedAdapterWeights(t.id)) };
+      if (merged) return { kind: 'model', modelId: this.store.adapters.find(t.id)?.baseModelId ?? -1, ...(await this.mergedAdapterWeights(t.id)) };
       const a = this.store.adapters.find(t.id);
       if (!a) throw new LabError(`adapter ${t.id} does not exist`, 404);
-      return { kind: 'adapter', tensors: this.#adapterTensors(a.id), info: a.info, baseName: `lora-lab/model-${a.baseModelId}` };
+      return { kind: 'adapter', tensors: this.#adapterTensors(a.id), info: a.info, baseName: `lora-lab/model-${a.baseModelId}`, modelId: a.baseModelId };
     }
     throw new LabError('weights are exported from a model, an adapter or a run');
   }
@@ -234,10 +260,24 @@ export class WeightsService {
         return s.steps.map((step, i) => ({ runId: r.id, key, step, value: s.values[i] as number, time: s.times[i] as number }));
       }),
     );
+    // Per-class figures are read by the data set's class names, so the data set travels with them.
+    const data = runs.map((r) => this.store.datasets.find(r.config.data));
     if (format === 'json') {
-      return JSON.stringify({ runs: runs.map((r) => ({ id: r.id, name: r.name, kind: r.kind, status: r.status, config: r.config, summary: r.summary, evaluations: stripPredictions(this.store.evaluations.get(r.id)) })), metrics }, null, 1);
+      const dataset = (d: (typeof data)[number]) => d && { id: d.id, name: d.name, kind: d.kind, shape: d.shape, classes: d.classes, hash: d.hash };
+      return JSON.stringify(
+        {
+          runs: runs.map((r, i) => ({ id: r.id, name: r.name, kind: r.kind, status: r.status, config: r.config, dataset: dataset(data[i]), summary: r.summary, evaluations: stripPredictions(this.store.evaluations.get(r.id)) })),
+          metrics,
+        },
+        null,
+        1,
+      );
     }
-    if (target.kind === 'comparison') return comparisonCsv(compareData(this.store, ids));
+    if (target.kind === 'comparison') {
+      const names = data.map((d) => d?.classes.join('\u0000') ?? null);
+      const shared = names.every((n) => n !== null && n === names[0]) ? (data[0]?.classes ?? null) : null;
+      return comparisonCsv({ ...compareData(this.store, ids), datasets: data.map((d) => d?.name ?? null), classes: shared });
+    }
     return paramsCsv(runs.map((r) => ({ runId: r.id, params: flattenConfig(r.config) }))) + metricsCsv(metrics).split('\r\n').slice(1).join('\r\n');
   }
 
@@ -246,10 +286,11 @@ export class WeightsService {
   // ranks) on a worker thread; only the store write happens here.
 
   /** Base weights from a PyTorch-layout safetensors file; the architecture is read from the tensors. */
-  async importModel(path: string, name: string, opts: { noFollow?: boolean } = {}): Promise<number> {
+  async importModel(path: string, name: string, opts: { noFollow?: boolean; dataset?: (sizes: number[]) => number } = {}): Promise<number> {
     const m = (await inWorker({ kind: 'import-model', path, noFollow: opts.noFollow ?? false })) as ImportedModel;
+    const datasetId = opts.dataset ? opts.dataset(m.sizes) : MNIST_DATASET_ID;
     return this.store.transaction(() => {
-      const created = this.store.models.create({ name, kind: 'imported', sizes: m.sizes, origin: { file: path, bytes: m.bytes, metadata: m.metadata } });
+      const created = this.store.models.create({ name, kind: 'imported', sizes: m.sizes, datasetId, origin: { file: path, bytes: m.bytes, metadata: m.metadata } });
       this.store.tensors.put({ modelId: created.id }, m.tensors);
       return created.id;
     });

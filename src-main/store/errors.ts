@@ -61,7 +61,7 @@ export function isUnusableDatabase(err: unknown): err is NotADatabaseError | Dam
 export class NotFoundError extends StoreError {
   override name = 'NotFoundError';
   constructor(
-    readonly what: 'run' | 'model' | 'adapter',
+    readonly what: 'run' | 'model' | 'adapter' | 'data set',
     readonly id: number,
   ) {
     super(`no ${what} with id ${id}`);
@@ -93,14 +93,15 @@ export function describeDependents(d: Dependents): string {
   return [...part('run', d.runs), ...part('adapter', d.adapters), ...part('model', d.models)].join(', ');
 }
 
-/** Deleting a model that runs, adapters or other models still need. */
+/** Deleting a model (or a data set) that runs, adapters or other models still need. */
 export class DependencyError extends StoreError {
   override name = 'DependencyError';
   constructor(
     readonly model: Ref,
     readonly dependents: Dependents,
+    readonly what: 'model' | 'data set' = 'model',
   ) {
-    super(`model ${model.id} "${model.name}" is used by ${describeDependents(dependents)}; delete those first`);
+    super(`${what} ${model.id} "${model.name}" is used by ${describeDependents(dependents)}; delete those first`);
   }
 }
 

@@ -74,7 +74,7 @@ function toPreview(r: PreviewRow): StoredPreview {
 }
 
 /** Only the summary numbers: no predictions or other bulk that a caller may have attached. */
-const summary = (s: EvalSummary): EvalSummary => ({ accuracy: s.accuracy, loss: s.loss, total: s.total, wrongPerClass: s.wrongPerClass, countPerClass: s.countPerClass });
+const summary = (s: EvalSummary): EvalSummary => ({ accuracy: s.accuracy, loss: s.loss, total: s.total, wrongPerClass: s.wrongPerClass, countPerClass: s.countPerClass, classes: s.classes });
 
 export class MergePreviewsRepo {
   readonly #insert;

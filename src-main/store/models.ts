@@ -8,7 +8,8 @@ import type { Db } from './database.ts';
 import type { Dependents, Ref } from './errors.ts';
 import { DependencyError, NotFoundError, hasDependents } from './errors.ts';
 
-export type ModelKind = 'base' | 'merged' | 'imported';
+export type { ModelKind } from '../contract/api.ts';
+import type { ModelKind } from '../contract/api.ts';
 
 export interface StoredModel {
   id: number;
@@ -20,6 +21,8 @@ export interface StoredModel {
   parentModelId: number | null;
   /** The run that produced it (a base run, or the LoRA run whose adapter was merged). */
   sourceRunId: number | null;
+  /** The data set whose samples it maps to classes (what it is trained on or evaluated with). */
+  datasetId: number | null;
   origin: unknown;
   createdAt: number;
 }
@@ -30,6 +33,7 @@ export interface NewModel {
   sizes: number[];
   parentModelId?: number | null;
   sourceRunId?: number | null;
+  datasetId?: number | null;
   origin?: unknown;
 }
 
@@ -44,6 +48,7 @@ interface ModelRow {
   sizes: string;
   parent_model_id: number | null;
   source_run_id: number | null;
+  dataset_id: number | null;
   origin: string | null;
   created_at: number;
 }
@@ -56,6 +61,7 @@ function toModel(r: ModelRow): StoredModel {
     sizes: fromJson<number[]>(r.sizes) ?? [],
     parentModelId: r.parent_model_id,
     sourceRunId: r.source_run_id,
+    datasetId: r.dataset_id,
     origin: fromJson<unknown>(r.origin),
     createdAt: r.created_at,
   };
@@ -74,9 +80,9 @@ export class ModelsRepo {
 
   constructor(db: Db) {
     this.#db = db;
-    this.#insert = db.prepare<[string, string, string, number | null, number | null, string | null, number], never>(
-      `INSERT INTO models (name, kind, sizes, parent_model_id, source_run_id, origin, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    this.#insert = db.prepare<[string, string, string, number | null, number | null, number | null, string | null, number], never>(
+      `INSERT INTO models (name, kind, sizes, parent_model_id, source_run_id, dataset_id, origin, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#get = db.prepare<[number], ModelRow>('SELECT * FROM models WHERE id = ?');
     this.#list = db.prepare<[], ModelRow>('SELECT * FROM models ORDER BY created_at DESC, id DESC');
@@ -95,6 +101,7 @@ export class ModelsRepo {
       toJson(m.sizes),
       m.parentModelId ?? null,
       m.sourceRunId ?? null,
+      m.datasetId ?? null,
       origin,
       Date.now(),
     );

@@ -3,6 +3,7 @@
  * runs table stores it, with the one mapping between them.
  */
 import type { RunConfig, RunKind } from '../contract/config.ts';
+import { type TrainerExitReason, isTrainerExitReason } from '../contract/exit-reasons.ts';
 import type { RunSummary } from '../contract/protocol.ts';
 import { fromJson } from './codec.ts';
 import type { RunStatus } from './run-status.ts';
@@ -27,6 +28,8 @@ export interface StoredRun {
   startedAt: number | null;
   finishedAt: number | null;
   error: string | null;
+  /** How its trainer process ended (contract/exit-reasons.ts); null when no trainer of it ended under watch. */
+  exitReason: TrainerExitReason | null;
   tags: string[];
   notes: string;
   summary: RunSummary | null;
@@ -45,6 +48,7 @@ export interface NewRun {
 
 export interface FinishOptions {
   error?: string | null;
+  exitReason?: TrainerExitReason | null;
   summary?: RunSummary | null;
   /** Left as they are when absent. */
   modelId?: number | null;
@@ -67,6 +71,7 @@ export interface RunRow {
   started_at: number | null;
   finished_at: number | null;
   error: string | null;
+  exit_reason: string | null;
   tags: string;
   notes: string;
   summary: string | null;
@@ -90,6 +95,7 @@ export function toRun(r: RunRow): StoredRun {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     error: r.error,
+    exitReason: isTrainerExitReason(r.exit_reason) ? r.exit_reason : null,
     tags: fromJson<string[]>(r.tags) ?? [],
     notes: r.notes,
     summary: fromJson<RunSummary>(r.summary),

@@ -7,13 +7,10 @@
  *     ├──▶ cancelled | failed | interrupted
  *   interrupted ──▶ queued (re-queued by the run manager)
  */
+import { type FinalStatus, RUN_STATUSES, type RunStatus } from '../contract/run-status.ts';
 import { TransitionError } from './errors.ts';
 
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-/** Statuses a run ends in (finished_at is set). */
-export type FinalStatus = 'completed' | 'failed' | 'cancelled' | 'interrupted';
+export { RUN_STATUSES, type FinalStatus, type RunStatus };
 
 const NEXT: Record<RunStatus, readonly RunStatus[]> = {
   queued: ['running', 'cancelled', 'failed', 'interrupted'],

@@ -29,23 +29,23 @@ export class RunsRepo {
     this.#models = models;
     const p = <A extends unknown[] | object, R = never>(sql: string) => db.prepare<A, R>(sql);
     this.#s = {
-      insert: p<[string, string, string, string, number | null, number, number | null, number | null]>(
-        `INSERT INTO runs (name, kind, status, config, base_model_id, created_at, started_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      insert: p<[string, string, string, string, number | null, number | null, number, number | null, number | null]>(
+        `INSERT INTO runs (name, kind, status, config, base_model_id, dataset_id, created_at, started_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       get: p<[number], RunRow>('SELECT * FROM runs WHERE id = ?'),
       status: p<[number], { status: RunStatus }>('SELECT status FROM runs WHERE id = ?'),
       running: p<[string | null, string | null, number, number]>(
         `UPDATE runs SET status = 'running', backend = ?, device = ?, started_at = ? WHERE id = ?`,
       ),
-      finish: p<{ id: number; status: string; now: number; error: string | null; summary: string | null; model: number | null; adapter: number | null }>(
-        `UPDATE runs SET status = :status, finished_at = :now, error = :error,
+      finish: p<{ id: number; status: string; now: number; error: string | null; exitReason: string | null; summary: string | null; model: number | null; adapter: number | null }>(
+        `UPDATE runs SET status = :status, finished_at = :now, error = :error, exit_reason = :exitReason,
            summary = coalesce(:summary, summary), model_id = coalesce(:model, model_id),
            adapter_id = coalesce(:adapter, adapter_id)
          WHERE id = :id`,
       ),
       requeue: p<[number]>(
-        `UPDATE runs SET status = 'queued', started_at = NULL, finished_at = NULL, error = NULL,
+        `UPDATE runs SET status = 'queued', started_at = NULL, finished_at = NULL, error = NULL, exit_reason = NULL,
            summary = NULL, progress = NULL, backend = NULL, device = NULL, owner = NULL WHERE id = ?`,
       ),
       clearMetrics: p<[number]>('DELETE FROM metrics WHERE run_id = ?'),
@@ -75,7 +75,8 @@ export class RunsRepo {
     const now = Date.now();
     const started = status === 'queued' ? null : now;
     const finished = isFinal(status) ? now : null;
-    const info = this.#s.insert.run(run.name, run.kind, status, toJson(run.config), run.baseModelId ?? null, now, started, finished);
+    const data = Number.isInteger(run.config.data) ? run.config.data : null;
+    const info = this.#s.insert.run(run.name, run.kind, status, toJson(run.config), run.baseModelId ?? null, data, now, started, finished);
     return this.get(Number(info.lastInsertRowid));
   }
 
@@ -114,6 +115,7 @@ export class RunsRepo {
         status,
         now: Date.now(),
         error: options.error ?? null,
+        exitReason: options.exitReason ?? null,
         summary: options.summary ? toJson(options.summary) : null,
         model: options.modelId ?? null,
         adapter: options.adapterId ?? null,

@@ -4,6 +4,7 @@
  */
 import { AdaptersRepo } from './adapters.ts';
 import { DamageWatch } from './damage.ts';
+import { DatasetsRepo } from './datasets.ts';
 import type { Db, OpenOptions } from './database.ts';
 import { defaultDbPath, openDatabase } from './database.ts';
 import type { DamagedDatabaseError } from './errors.ts';
@@ -22,6 +23,7 @@ export class Store {
   readonly metrics: MetricsRepo;
   readonly evaluations: EvaluationsRepo;
   readonly mergePreviews: MergePreviewsRepo;
+  readonly datasets: DatasetsRepo;
   readonly #watch: DamageWatch;
 
   constructor(readonly db: Db) {
@@ -34,6 +36,7 @@ export class Store {
     this.metrics = new MetricsRepo(db);
     this.evaluations = new EvaluationsRepo(db);
     this.mergePreviews = new MergePreviewsRepo(db);
+    this.datasets = new DatasetsRepo(db);
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * Compute backend chosen at trainer start (DESIGN.md, Compute backends):
+ * Compute backend chosen at trainer start (docs/measured.md, Compute backends):
  * tfjs-node-gpu (CUDA) → tfjs-node (native CPU) → webgpu (real GPU adapter only) →
  * wasm → cpu. The native packages are optional dependencies and may be absent.
  * `LORA_LAB_BACKEND` forces one: cuda | tensorflow | webgpu | wasm | cpu.

@@ -3,34 +3,36 @@
  * and every prediction. Runs with any adapter folded into the weights (one matMul per
  * layer), in large batches.
  */
-import { IMAGE_SIZE, NUM_CLASSES, type MnistSplit, normaliseInto } from '../data/mnist.ts';
+import { type SampleSplit, normaliseInto } from '../data/dataset.ts';
 import type { Evaluation } from '../contract/protocol.ts';
 import type { Mlp } from './mlp.ts';
 import { tf } from './tf.ts';
 
 export const EVAL_BATCH = 1000;
 
-export async function evaluate(model: Mlp, split: MnistSplit, limit: number | null = null, batchSize = EVAL_BATCH): Promise<Evaluation> {
+export async function evaluate(model: Mlp, split: SampleSplit, limit: number | null = null, batchSize = EVAL_BATCH): Promise<Evaluation> {
   const n = Math.min(limit ?? split.count, split.count);
   const predictions = new Uint8Array(n);
-  const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  const classes = model.sizes.at(-1) as number;
+  const size = split.inputSize;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const idx = Uint32Array.from({ length: n }, (_, i) => i);
-  const xbuf = new Float32Array(Math.min(batchSize, n) * IMAGE_SIZE);
+  const xbuf = new Float32Array(Math.min(batchSize, n) * size);
   const weights = tf.tidy(() => model.inferenceWeights().map((w) => ({ W: tf.keep(w.W), b: w.b })));
   let lossSum = 0;
   try {
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(from + batchSize, n);
-      const size = to - from;
+      const rows = to - from;
       normaliseInto(split, idx, from, to, xbuf);
       const labels = Int32Array.from(split.labels.subarray(from, to));
       const [predT, lossT] = tf.tidy(() => {
-        let h = tf.tensor2d(xbuf.subarray(0, size * IMAGE_SIZE), [size, IMAGE_SIZE]); // [batch, 784]
+        let h = tf.tensor2d(xbuf.subarray(0, rows * size), [rows, size]); // [batch, in]
         weights.forEach((w, i) => {
           // [batch, out], with the bias and ReLU fused into the multiply
           h = tf.fused.matMul({ a: h, b: w.W, bias: w.b, activation: i < weights.length - 1 ? 'relu' : 'linear' }) as tf.Tensor2D;
         });
-        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), NUM_CLASSES);
+        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
         const loss = tf.losses.softmaxCrossEntropy(y, h, undefined, undefined, tf.Reduction.SUM);
         return [tf.argMax(h, 1), loss];
       });
@@ -38,7 +40,7 @@ export async function evaluate(model: Mlp, split: MnistSplit, limit: number | nu
       lossSum += ((await lossT.data()) as Float32Array)[0] as number;
       predT.dispose();
       lossT.dispose();
-      for (let b = 0; b < size; b++) {
+      for (let b = 0; b < rows; b++) {
         const p = pred[b] as number;
         predictions[from + b] = p;
         const row = confusion[labels[b] as number] as number[];

@@ -1,12 +1,15 @@
 /**
  * The host side of a trainer process: one object owns one child's lifecycle
- * (start, post, cancel, kill, wait for exit with a timeout, crash reason), in the
+ * (start, post, cancel, kill, wait for exit with a timeout, exit reason), in the
  * manner of VS Code's utility-process wrapper. `run()` always settles — a trainer that
- * crashes, is killed or stops answering becomes a `failed` outcome with a reason,
- * never a hang.
+ * crashes, is killed, runs out of memory, cannot start or stops answering becomes a
+ * `failed` outcome with the reason in words, never a hang. How the process ended
+ * (contract/exit-reasons.ts) is `exit.reason` once it has.
  */
+import type { TrainerExitReason } from '../contract/exit-reasons.ts';
 import type { AdapterInfo, EvalJob, Evaluation, RunSummary, TrainJob, TrainerErrorCode, TrainerMessage } from '../contract/protocol.ts';
 import type { NamedTensors } from '../contract/named.ts';
+import { exitWords } from './exit.ts';
 import { spawnNodeTrainer, type SpawnTrainer, type TrainerPort } from './port.ts';
 
 export type RunOutcome =
@@ -19,7 +22,15 @@ export type RunOutcome =
       weights: { kind: 'model' | 'adapter'; tensors: NamedTensors; adapter?: AdapterInfo };
     }
   | { status: 'cancelled'; step: number; backend: string | null }
-  | { status: 'failed'; error: string; code: TrainerErrorCode | 'crash' | 'hung'; backend: string | null };
+  /** `crash`: the process ended before its outcome (`exitReason` says how); `hung`: it stopped answering and was killed. */
+  | { status: 'failed'; error: string; code: TrainerErrorCode | 'crash' | 'hung'; backend: string | null; exitReason?: TrainerExitReason };
+
+/** How a trainer process ended: `signal` is null for a normal exit and under Electron. */
+export interface TrainerExit {
+  code: number | null;
+  signal: string | null;
+  reason: TrainerExitReason;
+}
 
 export interface HostOptions {
   spawn?: SpawnTrainer;
@@ -34,8 +45,8 @@ export interface HostOptions {
 export class TrainerHost {
   readonly #port: TrainerPort;
   readonly #opts: Required<Omit<HostOptions, 'spawn' | 'env'>>;
-  #exited: Promise<{ code: number | null; signal: string | null }>;
-  #exitInfo: { code: number | null; signal: string | null } | null = null;
+  #exited: Promise<TrainerExit>;
+  #exitInfo: TrainerExit | null = null;
   #listeners: ((msg: TrainerMessage) => void)[] = [];
   #backend: string | null = null;
   #device = '';
@@ -44,15 +55,18 @@ export class TrainerHost {
   #hung = false;
   #killedByUs = false;
   #cancelTimer: NodeJS.Timeout | null = null;
+  /** The latest progress (phase and step), to say where a trainer died. */
+  #lastProgress: { phase: string; step: number } | null = null;
+  #trainedTo = 0;
 
   constructor(opts: HostOptions = {}) {
     this.#opts = { cancelGraceMs: opts.cancelGraceMs ?? 5000, heartbeatMs: opts.heartbeatMs ?? 2000, hangTimeoutMs: opts.hangTimeoutMs ?? 60000 };
-    this.#port = (opts.spawn ?? spawnNodeTrainer)(opts.env ?? process.env);
+    this.#port = startPort(opts.spawn ?? spawnNodeTrainer, opts.env ?? process.env);
     this.#exited = new Promise((resolve) =>
-      this.#port.onExit((code, signal) => {
-        this.#exitInfo = { code, signal };
+      this.#port.onExit((code, signal, reason) => {
+        this.#exitInfo = { code, signal, reason };
         this.#stopTimers();
-        resolve({ code, signal });
+        resolve(this.#exitInfo);
       }),
     );
     this.#port.onMessage((msg) => {
@@ -60,10 +74,13 @@ export class TrainerHost {
       if (msg.type === 'ready') {
         this.#backend = msg.backend;
         this.#device = msg.device;
+      } else if (msg.type === 'progress') {
+        this.#lastProgress = { phase: msg.phase, step: msg.step };
+        if (msg.phase === 'training') this.#trainedTo = msg.step;
       }
       for (const l of this.#listeners) l(msg);
     });
-    if (this.#opts.heartbeatMs > 0 && this.#opts.hangTimeoutMs > 0) {
+    if (this.#opts.heartbeatMs > 0 && this.#opts.hangTimeoutMs > 0 && !this.#exitInfo) {
       let id = 0;
       let lastTick = Date.now();
       this.#heartbeat = setInterval(() => {
@@ -90,6 +107,11 @@ export class TrainerHost {
 
   get backend(): string | null {
     return this.#backend;
+  }
+
+  /** How the process ended; null while it runs. */
+  get exit(): TrainerExit | null {
+    return this.#exitInfo;
   }
 
   /** Every message as it arrives (progress, metrics, evaluations …). */
@@ -137,24 +159,19 @@ export class TrainerHost {
             break;
         }
       });
-      void this.#exited.then(({ code, signal }) => {
+      void this.#exited.then((exit) => {
         if (settled) return;
         if (this.#hung) {
-          settle({ status: 'failed', error: `the trainer stopped answering for ${this.#opts.hangTimeoutMs / 1000} s and was killed`, code: 'hung', backend: this.#backend });
+          settle({ status: 'failed', error: `the trainer stopped answering for ${this.#opts.hangTimeoutMs / 1000} s and was killed`, code: 'hung', backend: this.#backend, exitReason: exit.reason });
           return;
         }
         if (this.#killedByUs && this.#cancelRequested) {
           settle({ status: 'cancelled', step: -1, backend: this.#backend });
           return;
         }
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        const tail = this.#port.stderrTail();
-        settle({
-          status: 'failed',
-          error: `the trainer process ${how} before finishing${tail ? `: ${lastLines(tail, 3)}` : ''}`,
-          code: 'crash',
-          backend: this.#backend,
-        });
+        const where = exit.reason === 'launch-failed' ? '' : ` ${this.#where()}`;
+        const before = exit.reason === 'clean-exit' ? ', before finishing' : '';
+        settle({ status: 'failed', error: `${exitWords(exit)}${where}${before}${this.#detail(exit)}`, code: 'crash', backend: this.#backend, exitReason: exit.reason });
       });
     });
   }
@@ -176,9 +193,9 @@ export class TrainerHost {
         else if (msg.type === 'evaluations-done') settle({ status: 'completed', results });
         else if (msg.type === 'error') settle({ status: 'failed', error: msg.message });
       });
-      void this.#exited.then(({ code, signal }) => {
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        settle({ status: 'failed', error: `the trainer process ${how} before the evaluation finished` });
+      void this.#exited.then((exit) => {
+        const when = exit.reason === 'launch-failed' ? '' : ' before the evaluation finished';
+        settle({ status: 'failed', error: `${exitWords(exit)}${when}${this.#detail(exit)}` });
       });
     });
   }
@@ -202,7 +219,7 @@ export class TrainerHost {
   }
 
   /** Resolves when the process has exited; kills it if that takes longer than `timeoutMs`. */
-  async waitForExit(timeoutMs = 10000): Promise<{ code: number | null; signal: string | null }> {
+  async waitForExit(timeoutMs = 10000): Promise<TrainerExit> {
     let timer: NodeJS.Timeout | null = null;
     const timeout = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), timeoutMs);
@@ -214,9 +231,44 @@ export class TrainerHost {
     return this.#exited;
   }
 
+  /** Where the trainer was when it died: "at step 120", "while loading the data" … */
+  #where(): string {
+    const p = this.#lastProgress;
+    if (p?.phase === 'training' && p.step > 0) return `at step ${p.step}`;
+    const after = this.#trainedTo > 0 ? ` after step ${this.#trainedTo}` : '';
+    if (p?.phase === 'evaluating') return `while evaluating${after}`;
+    if (p?.phase === 'loading') return 'while loading the data';
+    return this.#backend ? 'before training started' : 'while starting';
+  }
+
+  /** What the trainer said as it died: its out-of-memory line, else the last lines of its stderr. */
+  #detail(exit: TrainerExit): string {
+    const oom = exit.reason === 'oom' ? this.#port.oomLine() : null;
+    const tail = oom ?? lastLines(this.#port.stderrTail(), 3);
+    return tail ? `: ${tail}` : '';
+  }
+
   #stopTimers(): void {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#cancelTimer) clearTimeout(this.#cancelTimer);
+  }
+}
+
+/** The spawner's port, or, when starting throws (no trainer entry, a bad env …), one that has already failed to launch. */
+function startPort(spawn: SpawnTrainer, env: NodeJS.ProcessEnv): TrainerPort {
+  try {
+    return spawn(env);
+  } catch (err) {
+    const message = (err as Error).message;
+    return {
+      pid: undefined,
+      post: () => undefined,
+      onMessage: () => undefined,
+      onExit: (cb) => cb(null, null, 'launch-failed'),
+      stderrTail: () => message,
+      oomLine: () => null,
+      kill: () => undefined,
+    };
   }
 }
 

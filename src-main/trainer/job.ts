@@ -5,8 +5,8 @@
  * so the same code runs inside a trainer process or in-process in tests.
  */
 import { subsetIndices } from '../data/datasets.ts';
-import { loadMnist } from '../data/mnist.ts';
 import { IdxError } from '../data/idx.ts';
+import { DataSourceError, loadSource } from '../data/source.ts';
 import { Rng } from '../util/rng.ts';
 import { ConfigError, paramCounts, validateConfig } from '../contract/config.ts';
 import { evaluate } from './evaluate.ts';
@@ -30,14 +30,16 @@ export async function runJob(job: TrainJob, backend: string, emit: Emit, control
     emit({ type: 'progress', runId, step, totalSteps: total, epoch: 0, loss: NaN, samplesPerSec: 0, etaSeconds: 0, phase });
 
   status('loading');
-  const train = loadMnist('train');
-  const test = loadMnist('test');
+  const { train, test, classes } = loadSource(job.data);
+  if (train.inputSize !== cfg.sizes[0] || classes !== cfg.sizes.at(-1)) {
+    throw new ConfigError([{ field: 'sizes', message: `the model maps ${cfg.sizes[0]} inputs to ${cfg.sizes.at(-1)} classes; its data set has ${train.inputSize} values per sample and ${classes} classes` }]);
+  }
   const rng = new Rng(cfg.seed);
   const initRng = rng.fork();
   const loraRng = rng.fork();
   const shuffleSeed = rng.nextUint32();
-  const indices = subsetIndices(train, { digits: cfg.digits, limit: cfg.trainLimit, seed: shuffleSeed });
-  if (indices.length === 0) throw new ConfigError([{ field: 'digits', message: 'no training images match' }]);
+  const indices = subsetIndices(train, { classes: cfg.classes, limit: cfg.trainLimit, seed: shuffleSeed });
+  if (indices.length === 0) throw new ConfigError([{ field: 'classes', message: 'no training samples match' }]);
 
   let model: Mlp;
   if (cfg.kind === 'lora') {
@@ -112,7 +114,7 @@ export async function runJob(job: TrainJob, backend: string, emit: Emit, control
 
 /** Evaluate each model of an EvalJob in turn (adapter applied unmerged, as trained). */
 export async function runEvalJob(job: EvalJob, emit: Emit): Promise<void> {
-  const test = loadMnist('test');
+  const { test } = loadSource(job.data);
   for (const [index, m] of job.models.entries()) {
     const model = Mlp.fromNamed(job.sizes, m.tensors, false);
     try {
@@ -128,7 +130,7 @@ export async function runEvalJob(job: EvalJob, emit: Emit): Promise<void> {
 export function errorCode(err: unknown): TrainerErrorCode {
   if (err instanceof ConfigError) return 'config';
   if (err instanceof DivergedError) return 'diverged';
-  if (err instanceof IdxError) return 'data';
+  if (err instanceof IdxError || err instanceof DataSourceError) return 'data';
   return 'internal';
 }
 

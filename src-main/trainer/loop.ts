@@ -7,7 +7,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BatchIterator } from '../data/datasets.ts';
-import { IMAGE_SIZE, NUM_CLASSES, type MnistSplit } from '../data/mnist.ts';
+import type { SampleSplit } from '../data/dataset.ts';
 import type { RunConfig } from '../contract/config.ts';
 import type { Mlp } from './mlp.ts';
 import type { LoopProgress, MetricPoint } from '../contract/protocol.ts';
@@ -94,14 +94,15 @@ export function createStepper(model: Mlp, cfg: Pick<RunConfig, 'kind' | 'lr' | '
   const ratio = cfg.kind === 'lora' ? (cfg.lora?.loraPlusRatio ?? 1) : 1;
   const lrs = new Map(vars.map((v) => [v, v.name.endsWith('.lora_B') ? cfg.lr * ratio : cfg.lr]));
   const optimizer = createOptimizer({ kind: cfg.optimizer, lrs });
+  const [inputs, classes] = [model.sizes[0] as number, model.sizes.at(-1) as number];
   return {
     async step(x, y, size) {
-      const xs = tf.tensor2d(x, [size, IMAGE_SIZE]); // [batch, 784]
+      const xs = tf.tensor2d(x, [size, inputs]); // [batch, in]
       const ys = tf.tensor1d(y, 'int32'); // [batch]
       const cost = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => {
-          const logits = model.forward(xs, true); // [batch, 10]
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, NUM_CLASSES), logits) as tf.Scalar;
+          const logits = model.forward(xs, true); // [batch, classes]
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, classes), logits) as tf.Scalar;
         }, vars);
         optimizer.apply(grads);
         return value;
@@ -119,7 +120,7 @@ export function createStepper(model: Mlp, cfg: Pick<RunConfig, 'kind' | 'lr' | '
 export async function trainLoop(
   model: Mlp,
   cfg: RunConfig,
-  data: { train: MnistSplit; indices: Uint32Array; test: MnistSplit; shuffleSeed: number },
+  data: { train: SampleSplit; indices: Uint32Array; test: SampleSplit; shuffleSeed: number },
   hooks: LoopHooks = {},
 ): Promise<LoopResult> {
   const stepper = createStepper(model, cfg);

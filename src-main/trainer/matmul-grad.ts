@@ -3,8 +3,8 @@
  *
  * Why: on the wasm backend, matMul with transposeA/transposeB is 13–65× slower than
  * the plain layout, and the stock BatchMatMul gradient uses exactly those forms.
- * An explicit tf.transpose followed by a plain matMul is far cheaper (DESIGN.md,
- * measured facts). Only registered on wasm; other backends keep their own gradient.
+ * An explicit tf.transpose followed by a plain matMul is far cheaper (docs/measured.md,
+ * Matrix multiply on wasm). Only registered on wasm; other backends keep their own gradient.
  * Gradients are lazy thunks, so a frozen operand's gradient is never computed.
  */
 import { tf } from './tf.ts';

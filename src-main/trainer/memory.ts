@@ -17,8 +17,8 @@ import { paramCounts, type RunConfig } from '../contract/config.ts';
 const F32 = 4;
 /** Node, TF.js, the wasm module and their heaps, before any tensor. */
 const RUNTIME_BYTES = 300 * 2 ** 20;
-/** Both MNIST splits held as bytes: 70,000 images of 784 pixels and their labels. */
-const DATA_BYTES = 70_000 * 785;
+/** Both MNIST splits held as bytes: 70,000 images of 784 pixels and their labels (other data sets pass their own). */
+const MNIST_DATA_BYTES = 70_000 * 785;
 /** Test images go through the model this many at a time (evaluate.ts EVAL_BATCH). */
 const EVAL_BATCH = 1000;
 
@@ -38,7 +38,8 @@ export interface MemoryEstimate {
   };
 }
 
-export function trainerMemory(cfg: Pick<RunConfig, 'kind' | 'sizes' | 'batchSize' | 'optimizer' | 'lora'>): MemoryEstimate {
+/** `dataBytes`: the run's data set as the trainer holds it (stored samples and labels, both splits; twice while its hash is checked). */
+export function trainerMemory(cfg: Pick<RunConfig, 'kind' | 'sizes' | 'batchSize' | 'optimizer' | 'lora'>, dataBytes = MNIST_DATA_BYTES): MemoryEstimate {
   const counts = paramCounts(cfg);
   const weights = (counts.base + counts.adapter) * F32;
   const gradients = counts.trainable * F32;
@@ -55,7 +56,7 @@ export function trainerMemory(cfg: Pick<RunConfig, 'kind' | 'sizes' | 'batchSize
   const train = cfg.batchSize * (3 * input + 9 * later) * F32;
   const evaluation = EVAL_BATCH * (input + 3 * later) * F32;
   const activations = Math.max(train, evaluation);
-  const parts = { weights, gradients, optimizer, copies, activations, data: DATA_BYTES, runtime: RUNTIME_BYTES };
+  const parts = { weights, gradients, optimizer, copies, activations, data: dataBytes, runtime: RUNTIME_BYTES };
   const total = Object.values(parts).reduce((s, b) => s + b, 0);
   return { total, parts };
 }

@@ -7,16 +7,23 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { TrainerExitReason } from '../contract/exit-reasons.ts';
 import type { HostMessage, TrainerMessage } from '../contract/protocol.ts';
+import { OUT_OF_MEMORY, nodeExitReason } from './exit.ts';
 
 export interface TrainerPort {
   readonly pid: number | undefined;
   post(msg: HostMessage): void;
   onMessage(cb: (msg: TrainerMessage) => void): void;
-  /** Called once; `signal` is null for a normal exit. */
-  onExit(cb: (code: number | null, signal: string | null) => void): void;
+  /**
+   * Each callback is called once, also when the process never started (`launch-failed`); `signal` is null
+   * for a normal exit and under Electron, which reports the reason instead.
+   */
+  onExit(cb: (code: number | null, signal: string | null, reason: TrainerExitReason) => void): void;
   /** Last lines the process wrote to stderr (for crash reports). */
   stderrTail(): string;
+  /** The out-of-memory line it printed, if any (see StderrTail). */
+  oomLine(): string | null;
   kill(): void;
 }
 
@@ -35,6 +42,8 @@ export function trainerEntry(): { path: string; execArgv: string[] } {
 }
 
 const TAIL_BYTES = 4000;
+/** After a child's exit, how long its stderr may take to close before the exit is reported anyway. */
+const STDERR_CLOSE_WAIT_MS = 1000;
 
 /**
  * The line the trainer writes to stderr once its backend has started (entry.ts). What
@@ -43,23 +52,44 @@ const TAIL_BYTES = 4000;
  */
 export const STDERR_READY_MARK = '[lora-lab trainer: backend ready]';
 
-/** Keeps the last bytes a trainer wrote to stderr, from its ready mark on once that is seen. */
+/**
+ * Keeps the last bytes a trainer wrote to stderr, from its ready mark on once that is
+ * seen, and the first out-of-memory line it printed (V8's stack dump after that line can
+ * be longer than the tail).
+ */
 export class StderrTail {
   #text = '';
+  #oomLine: string | null = null;
   add(chunk: string): void {
     this.#text = (this.#text + chunk).slice(-TAIL_BYTES - STDERR_READY_MARK.length);
     const at = this.#text.lastIndexOf(STDERR_READY_MARK);
     if (at >= 0) this.#text = this.#text.slice(at + STDERR_READY_MARK.length);
     else this.#text = this.#text.slice(-TAIL_BYTES);
+    // Checked on the kept text, so a line split across chunks is found once complete.
+    if (this.#oomLine === null && OUT_OF_MEMORY.test(this.#text)) {
+      this.#oomLine = this.#text.split('\n').find((l) => OUT_OF_MEMORY.test(l))?.trim() ?? null;
+    }
   }
   get text(): string {
     return this.#text.trim();
   }
+  /** The out-of-memory line, if the trainer printed one. */
+  get oomLine(): string | null {
+    return this.#oomLine;
+  }
 }
 
-export const spawnNodeTrainer: SpawnTrainer = (env) => {
+/** Trainers as Node children; `execPath` is the Node binary (default: this process's). */
+export function nodeTrainer(opts: { execPath?: string } = {}): SpawnTrainer {
+  return (env) => spawnNode(env, opts.execPath);
+}
+
+export const spawnNodeTrainer: SpawnTrainer = nodeTrainer();
+
+function spawnNode(env: NodeJS.ProcessEnv, execPath: string | undefined): TrainerPort {
   const entry = trainerEntry();
   const child = fork(entry.path, [], {
+    ...(execPath ? { execPath } : {}),
     serialization: 'advanced',
     execArgv: [...entry.execArgv, '--no-warnings'],
     env,
@@ -74,11 +104,32 @@ export const spawnNodeTrainer: SpawnTrainer = (env) => {
   child.stderr?.on('data', (chunk: string) => tail.add(chunk));
   // A pipe that breaks as the child dies must not become an uncaught error in the host.
   child.stderr?.on('error', () => undefined);
+  // Reported once the child's stderr has closed ('close'), so an out-of-memory line
+  // written as it died is in; a child that could not be started (ENOENT, EAGAIN …)
+  // emits 'error' and 'close', never 'exit'.
+  const exitCbs: Parameters<TrainerPort['onExit']>[0][] = [];
+  let exit: { code: number | null; signal: string | null; reason: TrainerExitReason } | null = null;
+  let ended: { code: number | null; signal: string | null } | null = null;
+  let spawnFailed = false;
+  const report = () => {
+    if (exit) return;
+    const { code, signal } = ended ?? { code: null, signal: null };
+    exit = { code, signal, reason: nodeExitReason({ code, signal, outOfMemory: tail.oomLine !== null, spawnFailed }) };
+    for (const cb of exitCbs) cb(exit.code, exit.signal, exit.reason);
+  };
+  child.once('exit', (code, signal) => {
+    ended = { code, signal };
+    // A grandchild holding the pipe open must not hold the report back.
+    setTimeout(report, STDERR_CLOSE_WAIT_MS);
+  });
+  child.once('close', report);
   // send() to a child whose channel has just closed reports EPIPE / ERR_IPC_CHANNEL_CLOSED
   // here (or to its callback); without a listener that error would kill the host. The
   // child's 'exit' that follows settles the run with the real reason.
   child.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.syscall?.startsWith('spawn')) tail.add(`\n${err.message}`);
+    if (!err.syscall?.startsWith('spawn')) return;
+    tail.add(`\n${err.message}`);
+    if (child.pid === undefined) spawnFailed = true;
   });
   return {
     pid: child.pid,
@@ -91,10 +142,14 @@ export const spawnNodeTrainer: SpawnTrainer = (env) => {
       }
     },
     onMessage: (cb) => child.on('message', (m) => cb(m as TrainerMessage)),
-    onExit: (cb) => child.once('exit', (code, signal) => cb(code, signal)),
+    onExit: (cb) => {
+      if (exit) cb(exit.code, exit.signal, exit.reason);
+      else exitCbs.push(cb);
+    },
     stderrTail: () => tail.text,
+    oomLine: () => tail.oomLine,
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (!exit && child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
-};
+}

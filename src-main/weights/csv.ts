@@ -72,6 +72,9 @@ export interface ComparisonTable {
     perRun: readonly ({ final: number; best: number; min: number; max: number; bestStep: number } | null)[];
   }[];
   evaluations?: readonly { before?: EvaluationLike; after?: EvaluationLike }[];
+  /** Each run's data set name, and the class names when every run shares them. */
+  datasets?: readonly (string | null)[];
+  classes?: readonly string[] | null;
 }
 
 interface EvaluationLike {
@@ -83,11 +86,13 @@ interface EvaluationLike {
  * A wide table, one column per run: `field,<run 1>,<run 2>…`. Rows: `run_id`, then
  * every parameter (`param:<path>`), every metric's final and best value
  * (`metric:<key>:final`, `…:best`, `…:best_step`) and the evaluations after training
- * (`eval:accuracy`, `eval:wrong:<digit>`). Run names head the columns.
+ * (`eval:accuracy`, `eval:wrong:<class>`, by name when every run has the same classes,
+ * else by index). Run names head the columns; `data_set` names each run's data set.
  */
 export function comparisonCsv(c: ComparisonTable): string {
   const n = c.runs.length;
   const rows: Cell[][] = [['field', ...c.runs.map((r) => r.name)], ['run_id', ...c.runs.map((r) => r.id)]];
+  if (c.datasets) rows.push(['data_set', ...pad(c.datasets, n)]);
   for (const p of c.params) rows.push([`param:${p.path}`, ...pad(p.values, n)]);
   for (const s of c.summary) {
     rows.push([`metric:${s.key}:final`, ...pad(s.perRun.map((x) => x?.final), n)]);
@@ -99,7 +104,7 @@ export function comparisonCsv(c: ComparisonTable): string {
     if (after.some((e) => e !== null)) {
       rows.push(['eval:accuracy', ...pad(after.map((e) => e?.accuracy), n)]);
       const classes = Math.max(...after.map((e) => e?.wrongPerClass.length ?? 0));
-      for (let d = 0; d < classes; d++) rows.push([`eval:wrong:${d}`, ...pad(after.map((e) => e?.wrongPerClass[d]), n)]);
+      for (let d = 0; d < classes; d++) rows.push([`eval:wrong:${c.classes?.[d] ?? d}`, ...pad(after.map((e) => e?.wrongPerClass[d]), n)]);
     }
   }
   return toCsv(rows);

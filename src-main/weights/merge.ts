@@ -29,8 +29,8 @@ export class MergeError extends Error {
   override name = 'MergeError';
 }
 
-export const MERGE_METHODS = ['linear', 'cat', 'svd', 'ties', 'dare'] as const;
-export type MergeMethod = (typeof MERGE_METHODS)[number];
+export { MERGE_METHODS, type MergeMethod };
+import { MERGE_METHODS, type MergeMethod } from '../contract/api.ts';
 
 export interface WeightedAdapter {
   info: AdapterInfo;

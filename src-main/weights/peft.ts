@@ -58,7 +58,8 @@ export function expectedScaling(r: number, alpha: number, rule: AdapterInfo['sca
 }
 
 /** adapter: `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r] for every target. */
-export function peftFiles(adapter: NamedTensors, info: AdapterInfo, baseName: string): PeftFiles {
+/** `extra`: more safetensors metadata (LoRA Lab's data set and class names); PEFT ignores keys it does not know. */
+export function peftFiles(adapter: NamedTensors, info: AdapterInfo, baseName: string, extra: Record<string, string> = {}): PeftFiles {
   if (!Number.isInteger(info.r) || info.r < 1) throw new PeftError(`rank r must be a positive integer, got ${info.r}`);
   if (!(Number.isFinite(info.alpha) && info.alpha > 0)) throw new PeftError(`lora_alpha must be a positive number, got ${info.alpha}`);
   const want = expectedScaling(info.r, info.alpha, info.scalingRule);
@@ -95,7 +96,7 @@ export function peftFiles(adapter: NamedTensors, info: AdapterInfo, baseName: st
     alpha_pattern: {},
   };
   // PEFT's save_pretrained writes the same metadata.
-  return { config, safetensors: writeSafetensors(out, { format: 'pt' }) };
+  return { config, safetensors: writeSafetensors(out, { ...extra, format: 'pt' }) };
 }
 
 function checkPair(layer: string, a: HostTensor, b: HostTensor, r: number): void {

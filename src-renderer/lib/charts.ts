@@ -1,5 +1,5 @@
 /**
- * uPlot option builders: line charts of metrics and grouped bars per digit. Colours come
+ * uPlot option builders: line charts of metrics and grouped bars per class. Colours come
  * from the theme; components only mount what these return.
  */
 import uPlot from 'uplot';
@@ -114,10 +114,20 @@ export function lineOptions(c: ChartColors, series: LineSpec[], opts: { x: XAxis
 }
 
 /**
- * Bars for the ten digits, one bar per series side by side in each digit's slot.
- * uPlot's bar path builder places each series' bars by its own offsets (data units).
+ * Bars per class, one bar per series side by side in each class's slot; the x axis
+ * names the classes (cut to fit their slot, every k-th where too many to name all, on
+ * their side when long). uPlot's bar path builder places each series' bars by its own
+ * offsets (data units).
  */
-export function groupedBarOptions(c: ChartColors, series: { label: string; color: string }[], opts: { yLabel?: string } = {}): ChartOptions {
+export function groupedBarOptions(
+  c: ChartColors,
+  series: { label: string; color: string }[],
+  opts: { yLabel?: string; classes?: readonly string[]; noun?: string } = {},
+): ChartOptions {
+  const names = opts.classes ?? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+  const count = Math.max(1, names.length);
+  const noun = opts.noun ?? 'digit';
+  const long = names.some((s) => s.length > 3);
   const n = Math.max(1, series.length);
   const group = 0.8;
   const width = group / n;
@@ -129,15 +139,22 @@ export function groupedBarOptions(c: ChartColors, series: { label: string; color
       },
     });
   return {
-    scales: { x: { time: false, range: [-0.6, 9.6] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.08)] } },
+    scales: { x: { time: false, range: [-0.6, count - 0.4] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.08)] } },
     cursor: { drag: { x: false, y: false }, points: { show: false } },
     legend: { live: true },
     axes: [
-      axis(c, { label: 'true digit', labelSize: 18, splits: () => [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], values: (_u, t) => t.map(String), grid: { show: false } }),
+      axis(c, {
+        label: `true ${noun}`,
+        labelSize: 18,
+        ...(long ? { rotate: -40, size: 62 } : {}),
+        splits: () => names.map((_, i) => i),
+        values: (u, t) => classTicks(u, t, names, long),
+        grid: { show: false },
+      }),
       axis(c, { size: 44, ...(opts.yLabel ? { label: opts.yLabel, labelSize: 18 } : {}), values: (_u, t) => t.map((v) => (Number.isInteger(v) ? String(v) : '')) }),
     ],
     series: [
-      { label: 'digit' },
+      { label: noun, value: (_u, v) => (v === null ? '—' : (names[v] ?? String(v))) },
       ...series.map(
         (s, k): uPlot.Series => ({
           label: s.label,
@@ -151,4 +168,19 @@ export function groupedBarOptions(c: ChartColors, series: { label: string; color
       ),
     ],
   };
+}
+
+/** Class names under their bars: every k-th when slots are too narrow to name each, cut to their room. */
+export function classTicks(u: { bbox: { width: number } } | null, ticks: number[], names: readonly string[], rotated: boolean): string[] {
+  const dpr = typeof devicePixelRatio === 'number' ? devicePixelRatio : 1;
+  const plotWidth = u ? u.bbox.width / dpr : 600;
+  const slot = plotWidth / Math.max(1, names.length);
+  // Names at 40° need about a line's height over sin 40° of room each (20 px); upright ones a few characters' width.
+  const every = Math.max(1, Math.ceil((rotated ? 20 : 14) / slot));
+  const chars = rotated ? 12 : Math.max(1, Math.floor(slot / 6.5));
+  return ticks.map((t) => {
+    const name = names[t];
+    if (name === undefined || t % every !== 0) return '';
+    return name.length <= chars ? name : `${name.slice(0, Math.max(1, chars - 1))}…`;
+  });
 }

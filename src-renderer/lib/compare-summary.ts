@@ -1,9 +1,10 @@
 /**
  * What the Compare page derives per run beyond the stored metrics: each run's length in
- * steps (for x as % of each run) and its focus digits' wrong count before → after, with
- * accuracy on the other digits beside it. Pure functions.
+ * steps (for x as % of each run) and its focus classes' wrong count before → after, with
+ * accuracy on the other classes beside it. Pure functions.
  */
 import type { EvaluationView, RunView, Series } from '../../src-main/contract/api.ts';
+import { className } from './classes.ts';
 import { estimateSteps } from './estimates.ts';
 
 /**
@@ -21,14 +22,16 @@ export function runLength(run: Pick<RunView, 'status' | 'summary' | 'progress' |
 }
 
 export interface FocusSummary {
-  /** The digits the run trained on (a subset of 0–9). */
-  digits: number[];
-  /** Wrong answers on those digits' test images, before training (fine-tunes) and after. */
+  /** The classes the run trained on (a subset of its data set's), by index, sorted. */
+  classes: number[];
+  /** The same by name ("7", "Trouser"). */
+  names: string[];
+  /** Wrong answers on those classes' test samples, before training (fine-tunes) and after. */
   wrongBefore: number | null;
   wrongAfter: number;
-  /** Test images of those digits (the after evaluation's n). */
+  /** Test samples of those classes (the after evaluation's n). */
   images: number;
-  /** Accuracy (fraction) on every other digit's test images, before and after, out of `otherImages`. */
+  /** Accuracy (fraction) on every other class's test samples, before and after, out of `otherImages`. */
   otherBefore: number | null;
   otherAfter: number | null;
   otherImages: number;
@@ -36,23 +39,26 @@ export interface FocusSummary {
 
 type Evals = { before?: Pick<EvaluationView, 'wrongPerClass' | 'countPerClass'>; after?: Pick<EvaluationView, 'wrongPerClass' | 'countPerClass'> };
 
-/** A run's focus digits before → after; null for a run trained on every digit, or not evaluated yet. */
-export function focusSummary(run: Pick<RunView, 'kind' | 'config'>, evals: Evals | undefined): FocusSummary | null {
-  const digits = run.config.digits;
+/** A run's focus classes before → after; null for a run trained on every class, or not evaluated yet. */
+export function focusSummary(run: Pick<RunView, 'kind' | 'config'> & { dataset?: RunView['dataset'] }, evals: Evals | undefined): FocusSummary | null {
+  const subset = run.config.classes;
   const after = evals?.after;
-  if (!digits || digits.length >= 10 || !after) return null;
+  const classCount = run.dataset?.classes.length ?? after?.countPerClass.length ?? 0;
+  if (!subset || subset.length >= classCount || !after) return null;
   // Only a fine-tune's "before" is the same network before training.
   const before = run.kind === 'lora' ? evals?.before : undefined;
-  const sum = (xs: readonly number[], pick: (d: number) => boolean) => xs.reduce((s, n, d) => s + (pick(d) ? n : 0), 0);
-  const inFocus = (d: number) => digits.includes(d);
-  const outside = (d: number) => !digits.includes(d);
+  const sum = (xs: readonly number[], pick: (c: number) => boolean) => xs.reduce((s, n, c) => s + (pick(c) ? n : 0), 0);
+  const inFocus = (c: number) => subset.includes(c);
+  const outside = (c: number) => !subset.includes(c);
   const otherAcc = (e: Evals['after']) => {
     if (!e) return null;
     const n = sum(e.countPerClass, outside);
     return n > 0 ? 1 - sum(e.wrongPerClass, outside) / n : null;
   };
+  const classes = [...subset].sort((a, b) => a - b);
   return {
-    digits: [...digits].sort((a, b) => a - b),
+    classes,
+    names: classes.map((c) => className(run.dataset, c)),
     wrongBefore: before ? sum(before.wrongPerClass, inFocus) : null,
     wrongAfter: sum(after.wrongPerClass, inFocus),
     images: sum(after.countPerClass, inFocus),

@@ -1,10 +1,12 @@
 /**
  * The Compare page: one `compareRuns` answer (parameters, metrics, evaluations,
  * summaries), kept live while any of the runs trains, plus the view settings
- * (only-differences, smoothing, x axis).
+ * (only-differences, smoothing, x axis), and the runs grouped by the classes they are
+ * evaluated on (per-class figures line up within a group only).
  */
 import type { Comparison, LabEvent, RunView, Series } from '../../src-main/contract/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { classNames, groupByClasses } from './classes.ts';
 import { runLength } from './compare-summary.ts';
 import { estimateStepsPerEpoch } from './estimates.ts';
 import { appendPoints } from './run.svelte.ts';
@@ -47,6 +49,37 @@ export class CompareState {
     const keys = Object.keys(this.#data?.metrics ?? {});
     const rank = (k: string) => (k.startsWith('train/') ? 0 : k.startsWith('val/') ? 1 : k.startsWith('test/') ? 2 : 3);
     return keys.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  });
+
+  /** The data sets of these runs, in first-seen order, with the runs (indices) on each. */
+  readonly datasets: { id: number; name: string; runs: number[] }[] = $derived.by(() => {
+    const out: { id: number; name: string; runs: number[] }[] = [];
+    (this.#data?.runs ?? []).forEach((r, i) => {
+      const id = r.dataset?.id ?? r.config.data;
+      const g = out.find((d) => d.id === id);
+      if (g) g.runs.push(i);
+      else out.push({ id, name: r.dataset?.name ?? `data set #${id}`, runs: [i] });
+    });
+    return out;
+  });
+
+  /**
+   * Runs grouped by their class names (index = class): per-class charts and tables are
+   * drawn per group, never across class lists that do not match.
+   */
+  readonly classGroups: { classes: string[]; runs: number[]; datasetNames: string[] }[] = $derived.by(() => {
+    const data = this.#data;
+    if (!data) return [];
+    const classesOf = (i: number) => {
+      const r = data.runs[i];
+      const n = r?.dataset?.classes.length ?? data.evaluations[i]?.after?.countPerClass.length ?? 0;
+      return classNames(r?.dataset, n);
+    };
+    return groupByClasses(data.runs.map((_, i) => i), classesOf).map((g) => ({
+      classes: [...(g.classes ?? [])],
+      runs: g.items,
+      datasetNames: [...new Set(g.items.map((i) => data.runs[i]?.dataset?.name ?? `data set #${data.runs[i]?.config.data}`))],
+    }));
   });
 
   /** Per run: its length in steps (see runLength). */

@@ -1,38 +1,49 @@
 /**
- * The misclassified-digits gallery. An evaluation stores the predicted class of every
- * test image it saw; the true labels come from `testLabels` (all 10,000 in one call),
- * fetched once per page session and shared by every run, and the pixels of only the
- * tiles on screen from `testImages`. For a fine-tune the before/after predictions tell
- * which errors the adapter fixed and which it introduced.
+ * The misclassified-samples gallery. An evaluation stores the predicted class of every
+ * test sample it saw (in test-split order); the true labels come from `datasetLabels`
+ * (the whole test split in one call), fetched once per data set and page session and
+ * shared by every run on it, and the values of only the tiles on screen from
+ * `datasetSamples`. For a fine-tune the before/after predictions tell which errors the
+ * adapter fixed and which it introduced.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { EvaluationView } from '../../src-main/contract/api.ts';
+import type { DatasetRef, EvaluationView } from '../../src-main/contract/api.ts';
+import { MNIST_DATASET_ID } from '../../src-main/contract/dataset.ts';
 import { errorText, lab } from './api.ts';
+import { classNames } from './classes.ts';
 
-/** `testImages` answers at most this many images per call. */
+/** `datasetSamples` answers at most this many samples per call. */
 const CHUNK = 500;
 
-/** Test-set labels (all) and pixels (those shown), kept for the session. */
-class TestSet {
+/** One data set's test labels (all) and sample values (those shown), kept for the session. */
+class TestSplit {
+  readonly id: number;
   #labels = $state.raw<Uint8Array | null>(null);
-  readonly #pixels = new SvelteMap<number, Uint8Array>();
+  /** Grey images where 0 is the background (MNIST-style: built-ins and IDX files), drawn in the theme's colours. */
+  #ink = $state(false);
+  readonly #values = new SvelteMap<number, number[]>();
   readonly #asked = new Set<number>();
   #loading: Promise<void> | null = null;
 
-  /** Every test label in test-set order, once loaded. */
-  get labels(): Uint8Array | null {
-    return this.#labels;
+  constructor(id: number) {
+    this.id = id;
+    this.#ink = id === MNIST_DATASET_ID;
   }
 
-  pixels(index: number): Uint8Array | undefined {
-    return this.#pixels.get(index);
+  /** Every test label in split order, once loaded. */
+  get labels(): Uint8Array | null { return this.#labels; }
+  get ink(): boolean { return this.#ink; }
+
+  values(index: number): number[] | undefined {
+    return this.#values.get(index);
   }
 
-  /** Load the labels. Concurrent callers share the one call. */
+  /** Load the labels (and where the data set came from). Concurrent callers share the one call. */
   async ensureLabels(): Promise<void> {
     if (this.#labels) return;
-    this.#loading ??= lab.testLabels().then(
-      (labels) => {
+    this.#loading ??= Promise.all([lab.datasetLabels(this.id, 'test'), lab.getDataset(this.id).catch(() => null)]).then(
+      ([labels, view]) => {
+        if (view) this.#ink = view.source === 'builtin' || view.source === 'idx';
         this.#labels = labels;
       },
       (err: unknown) => {
@@ -43,14 +54,14 @@ class TestSet {
     await this.#loading;
   }
 
-  /** Load the pixels of these images (those not already loaded or on their way). */
-  async ensurePixels(indices: readonly number[]): Promise<void> {
+  /** Load the values of these samples (those not already loaded or on their way). */
+  async ensureValues(indices: readonly number[]): Promise<void> {
     const missing = indices.filter((i) => !this.#asked.has(i));
     for (const i of missing) this.#asked.add(i);
     for (let k = 0; k < missing.length; k += CHUNK) {
       const part = missing.slice(k, k + CHUNK);
       try {
-        for (const img of await lab.testImages(part)) this.#pixels.set(img.index, img.pixels);
+        for (const s of await lab.datasetSamples(this.id, 'test', part)) this.#values.set(s.index, s.values);
       } catch (err) {
         for (const i of part) this.#asked.delete(i);
         throw err;
@@ -59,7 +70,24 @@ class TestSet {
   }
 }
 
-export const testSet = new TestSet();
+const splits = new Map<number, TestSplit>();
+let watching = false;
+
+/** The test split of data set `id`, shared by every gallery on it (dropped when the data set is deleted). */
+export function testSplit(id: number): TestSplit {
+  if (!watching) {
+    watching = true;
+    lab.subscribe((e) => {
+      if (e.type === 'dataset-deleted') splits.delete(e.id);
+    });
+  }
+  let s = splits.get(id);
+  if (!s) {
+    s = new TestSplit(id);
+    splits.set(id, s);
+  }
+  return s;
+}
 
 export type GalleryMode = 'wrong' | 'fixed' | 'introduced';
 
@@ -71,35 +99,52 @@ export interface GalleryItem {
   before: number | null;
 }
 
+export interface GalleryCounts {
+  /** Per true class. */
+  perClass: number[];
+  all: number;
+}
+
 const PAGE = 48;
 
 export class GalleryState {
   readonly #after: Uint8Array | null;
   readonly #before: Uint8Array | null;
+  readonly #split: TestSplit;
   readonly total: number;
+  /** The data set the run is evaluated on (its kind, shape and class names). */
+  readonly dataset: DatasetRef | null;
+  /** Class names, index = label. */
+  readonly classes: string[];
   #mode = $state<GalleryMode>('wrong');
-  #digit = $state<number | null>(null);
+  #cls = $state<number | null>(null);
   #limit = $state(PAGE);
   #error = $state<string | null>(null);
 
-  constructor(evaluations: { before?: EvaluationView; after?: EvaluationView }) {
+  constructor(evaluations: { before?: EvaluationView; after?: EvaluationView }, dataset: DatasetRef | null, datasetId: number) {
     this.#after = evaluations.after?.predictions ?? null;
     // Only a fine-tune's "before" is the same network before training; a base run's has none.
     this.#before = evaluations.after && evaluations.before ? evaluations.before.predictions : null;
     this.total = this.#after?.length ?? 0;
+    this.dataset = dataset;
+    this.classes = classNames(dataset, dataset?.classes.length ?? evaluations.after?.countPerClass.length ?? 0);
+    this.#split = testSplit(datasetId);
   }
 
   get comparesBefore(): boolean { return this.#before !== null; }
   get mode(): GalleryMode { return this.#mode; }
-  get digit(): number | null { return this.#digit; }
+  /** The true class shown (null: every class). */
+  get cls(): number | null { return this.#cls; }
   get error(): string | null { return this.#error; }
   /** The labels are in: every category below is complete. */
-  get done(): boolean { return testSet.labels !== null; }
+  get done(): boolean { return this.#split.labels !== null; }
+  /** Grey images drawn as ink on the theme's background (0 = background). */
+  get ink(): boolean { return this.#split.ink; }
 
-  /** Every evaluated image that is interesting in some mode, with its category. */
+  /** Every evaluated sample that is interesting in some mode, with its category. */
   readonly #items: { item: GalleryItem; wrong: boolean; fixed: boolean; introduced: boolean }[] = $derived.by(() => {
     const after = this.#after;
-    const labels = testSet.labels;
+    const labels = this.#split.labels;
     if (!after || !labels) return [];
     const n = Math.min(after.length, labels.length);
     const before = this.#before;
@@ -116,14 +161,16 @@ export class GalleryState {
     return out;
   });
 
-  /** counts[mode][digit]; index 10 is every digit. */
-  readonly counts: Record<GalleryMode, number[]> = $derived.by(() => {
-    const c: Record<GalleryMode, number[]> = { wrong: new Array(11).fill(0), fixed: new Array(11).fill(0), introduced: new Array(11).fill(0) };
+  /** How many samples each mode holds, per true class and in all. */
+  readonly counts: Record<GalleryMode, GalleryCounts> = $derived.by(() => {
+    const n = this.classes.length;
+    const make = (): GalleryCounts => ({ perClass: new Array<number>(n).fill(0), all: 0 });
+    const c: Record<GalleryMode, GalleryCounts> = { wrong: make(), fixed: make(), introduced: make() };
     for (const x of this.#items) {
       for (const m of ['wrong', 'fixed', 'introduced'] as const) {
         if (x[m]) {
-          c[m][x.item.label]!++;
-          c[m][10]!++;
+          c[m].perClass[x.item.label] = (c[m].perClass[x.item.label] ?? 0) + 1;
+          c[m].all++;
         }
       }
     }
@@ -131,14 +178,19 @@ export class GalleryState {
   });
 
   readonly #matching: GalleryItem[] = $derived(
-    this.#items.filter((x) => x[this.#mode] && (this.#digit === null || x.item.label === this.#digit)).map((x) => x.item),
+    this.#items.filter((x) => x[this.#mode] && (this.#cls === null || x.item.label === this.#cls)).map((x) => x.item),
   );
 
   get visible(): GalleryItem[] { return this.#matching.slice(0, this.#limit); }
   get matching(): number { return this.#matching.length; }
 
-  pixels(index: number): Uint8Array | undefined {
-    return testSet.pixels(index);
+  /** A class by name (its index when the data set names no such class). */
+  name(c: number): string {
+    return this.classes[c] ?? String(c);
+  }
+
+  values(index: number): number[] | undefined {
+    return this.#split.values(index);
   }
 
   setMode(m: GalleryMode): void {
@@ -146,8 +198,8 @@ export class GalleryState {
     this.#limit = PAGE;
   }
 
-  setDigit(d: number | null): void {
-    this.#digit = d;
+  setClass(c: number | null): void {
+    this.#cls = c;
     this.#limit = PAGE;
   }
 
@@ -157,18 +209,18 @@ export class GalleryState {
 
   async load(): Promise<void> {
     try {
-      await testSet.ensureLabels();
+      await this.#split.ensureLabels();
     } catch (err) {
       this.#error = `Could not load the test labels: ${errorText(err)}`;
     }
   }
 
-  /** Fetch the pixels of the tiles on screen. */
-  async loadPixels(indices: readonly number[]): Promise<void> {
+  /** Fetch the values of the tiles on screen. */
+  async loadValues(indices: readonly number[]): Promise<void> {
     try {
-      await testSet.ensurePixels(indices);
+      await this.#split.ensureValues(indices);
     } catch (err) {
-      this.#error = `Could not load the test images: ${errorText(err)}`;
+      this.#error = `Could not load the test samples: ${errorText(err)}`;
     }
   }
 }

@@ -6,11 +6,12 @@
  */
 import { SvelteSet } from 'svelte/reactivity';
 import type { AdapterView, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/contract/api.ts';
+import type { DatasetView } from '../../src-main/contract/dataset.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { classNoun, describeClasses } from './classes.ts';
 import { changesWeights } from './events.ts';
 import { toasts } from './toasts.svelte.ts';
 
-export const MNIST_TEST_SIZE = 10_000;
 /** How long a deleted preview can be brought back. */
 export const UNDO_MS = 8000;
 
@@ -55,6 +56,7 @@ export class MergeState {
   #models = $state.raw<ModelView[]>([]);
   #adapters = $state.raw<AdapterView[]>([]);
   #runs = $state.raw<RunView[]>([]);
+  #datasets = $state.raw<DatasetView[]>([]);
   #loaded = $state(false);
   #loadError = $state<string | null>(null);
   #busy = $state(false);
@@ -93,6 +95,13 @@ export class MergeState {
   get notes(): string[] { return this.#notes; }
 
   readonly baseModel: ModelView | null = $derived(this.#models.find((m) => m.id === this.baseModelId) ?? null);
+  /** Test samples of the base model's data set: what a preview evaluates on unless limited (null while unknown). */
+  readonly testCount: number | null = $derived.by(() => {
+    const id = this.baseModel?.datasetId;
+    return id === null || id === undefined ? null : (this.#datasets.find((d) => d.id === id)?.test.count ?? null);
+  });
+  /** "digit" for an MNIST base, else "class". */
+  readonly noun: string = $derived(classNoun(this.baseModel?.dataset ?? null));
   /** Adapters trained on the chosen base: the only ones that can combine on it. */
   readonly candidates: AdapterView[] = $derived(this.#adapters.filter((a) => a.baseModelId === this.baseModelId));
   readonly params: Param[] = $derived(METHODS.find((m) => m.method === this.method)?.params ?? []);
@@ -101,12 +110,12 @@ export class MergeState {
     return this.#adapters.find((a) => a.id === id)?.name ?? `adapter #${id}`;
   }
 
-  /** What the adapter was fine-tuned on, from its run: "digit 7", "digits 3, 8". */
+  /** What the adapter was fine-tuned on, from its run: "digit 7", "digits 3, 8", "Trouser, Bag", "all classes". */
   trainedOn(a: AdapterView): string | null {
     const run = a.runId === null ? null : this.#runs.find((r) => r.id === a.runId);
-    const d = run?.config.digits;
     if (!run) return null;
-    return d && d.length < 10 ? `digit${d.length > 1 ? 's' : ''} ${d.join(', ')}` : 'all digits';
+    const on = run.focusClasses ? describeClasses(run.dataset, run.focusClasses) : `all ${classNoun(run.dataset, true)}`;
+    return run.baseDataset && run.dataset ? `${on} of ${run.dataset.name}` : on;
   }
 
   readonly issues: Partial<Record<Field, string>> = $derived.by(() => {
@@ -135,7 +144,10 @@ export class MergeState {
     }
     if (this.testLimit.trim() !== '') {
       const t = parseNumber(this.testLimit);
-      if (t === null || !Number.isInteger(t) || t < 1 || t > MNIST_TEST_SIZE) out.testLimit = `a whole number from 1 to ${MNIST_TEST_SIZE.toLocaleString('en-US')}, or empty`;
+      const max = this.testCount;
+      if (t === null || !Number.isInteger(t) || t < 1 || (max !== null && t > max)) {
+        out.testLimit = max === null ? 'a whole number from 1, or empty' : `a whole number from 1 to ${max.toLocaleString('en-US')}, or empty`;
+      }
     }
     return out;
   });
@@ -186,8 +198,15 @@ export class MergeState {
 
   async load(): Promise<void> {
     try {
-      const [models, adapters, runs, previews] = await Promise.all([lab.listModels(), lab.listAdapters(), lab.listRuns(), lab.listMergePreviews()]);
+      const [models, adapters, runs, previews, datasets] = await Promise.all([
+        lab.listModels(),
+        lab.listAdapters(),
+        lab.listRuns(),
+        lab.listMergePreviews(),
+        lab.listDatasets(),
+      ]);
       this.#models = models;
+      this.#datasets = datasets.datasets;
       this.#adapters = adapters;
       this.#runs = runs;
       this.#previews = previews;

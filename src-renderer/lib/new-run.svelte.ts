@@ -1,15 +1,19 @@
 /**
  * The New run form: raw field text in, a RunConfig out, validated live with the
- * engine's own `configIssues` (so the form and the trainer agree on every rule), the
- * trainable-parameter count from `paramCounts`, presets from the Lab.
+ * engine's own `configIssues` against the chosen data set (so the form and the trainer
+ * agree on every rule), the trainable-parameter count from `paramCounts`, presets from
+ * the Lab. The data set decides the input and output widths and the classes to pick
+ * from; a fine-tune's defaults to its base model's and may be another of the same shape.
  */
-import type { ModelView, Presets, RunDetail } from '../../src-main/contract/api.ts';
-import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
+import type { DatasetRef, ModelView, Presets, RunDetail } from '../../src-main/contract/api.ts';
+import { type NamedData, cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import {
   type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type RunConfig, type RunKind,
   configIssues, layerNames,
 } from '../../src-main/contract/config.ts';
+import { type DatasetView, MNIST_DATASET_ID } from '../../src-main/contract/dataset.ts';
 import { errorText, lab } from './api.ts';
+import { dataCountsOf, dataShapeOf, fitProblem, fitsWidths, widthsFor } from './datasets.ts';
 import { type RunFigures, fieldProblems, runFigures } from './run-figures.ts';
 
 /** Fields typed as text (numbers are parsed, so half-typed input is never lost). */
@@ -18,7 +22,7 @@ export type TextField =
   | 'lora.r' | 'lora.alpha' | 'lora.loraPlusRatio';
 
 /** Field ids as configIssues names them, plus the form's own. */
-export type FieldId = TextField | 'name' | 'digits' | 'lora.targets' | 'baseModel' | 'kind' | 'optimizer' | 'lora.init' | 'lora.scaling';
+export type FieldId = TextField | 'name' | 'data' | 'classes' | 'lora.targets' | 'baseModel' | 'kind' | 'optimizer' | 'lora.init' | 'lora.scaling';
 
 type NumSpec = { int: boolean; nullable: boolean };
 const NUMBERS: Record<Exclude<TextField, 'sizes'>, NumSpec> = {
@@ -57,13 +61,13 @@ export function parseSizes(text: string): number[] | null {
 }
 
 /** The name the Lab gives a run left unnamed (the Lab's own function). */
-export const defaultRunName: (cfg: RunConfig) => string = defaultName;
+export const defaultRunName: (cfg: RunConfig, data?: NamedData | null) => string = defaultName;
 
 /** What each field is called on the form, for the side panel's list of fields that need attention. */
 export const FIELD_LABELS: Record<FieldId | 'lora', string> = {
   sizes: 'Layer widths', seed: 'Seed', batchSize: 'Batch size', epochs: 'Epochs', maxSteps: 'Max steps', lr: 'Learning rate',
   trainLimit: 'Training images', testLimit: 'Test images', evalEvery: 'Evaluate every', evalSubset: 'Evaluation subset',
-  'lora.r': 'Rank r', 'lora.alpha': 'Alpha α', 'lora.loraPlusRatio': 'LoRA+ ratio', name: 'Name', digits: 'Train on digits',
+  'lora.r': 'Rank r', 'lora.alpha': 'Alpha α', 'lora.loraPlusRatio': 'LoRA+ ratio', name: 'Name', data: 'Data set', classes: 'Train on classes',
   'lora.targets': 'Target layers', baseModel: 'Base model', kind: 'Kind of run', optimizer: 'Optimizer', 'lora.init': 'A initialisation',
   'lora.scaling': 'Scaling', lora: 'LoRA adapter',
 };
@@ -81,15 +85,17 @@ export class NewRunState {
   optimizer = $state<OptimizerName>('adam');
   loraInit = $state<LoraInit>('kaiming');
   scaling = $state<LoraScaling>('standard');
-  /** digits[d]: train on digit d; none ticked means all ten. */
-  digits = $state<boolean[]>(new Array(10).fill(false));
+  /** classes[c]: train on class c of the data set; none ticked means all of them. */
+  classes = $state<boolean[]>(new Array(10).fill(false));
   targets = $state<string[]>([]);
 
   #kind = $state<RunKind>('base');
   #baseModelId = $state<number | null>(null);
   #presets = $state.raw<Presets | null>(null);
   #models = $state.raw<ModelView[]>([]);
-  #cloneOf = $state.raw<{ id: number; name: string; config: RunConfig } | null>(null);
+  #datasets = $state.raw<DatasetView[]>([]);
+  #dataId = $state<number>(MNIST_DATASET_ID);
+  #cloneOf = $state.raw<{ id: number; name: string; config: RunConfig; dataset: DatasetRef | null } | null>(null);
   #loadError = $state<string | null>(null);
   #submitError = $state<string | null>(null);
   #busy = $state(false);
@@ -99,6 +105,10 @@ export class NewRunState {
   get baseModelId(): number | null { return this.#baseModelId; }
   get models(): ModelView[] { return this.#models; }
   get baseModel(): ModelView | null { return this.#models.find((m) => m.id === this.#baseModelId) ?? null; }
+  get datasets(): DatasetView[] { return this.#datasets; }
+  get dataId(): number { return this.#dataId; }
+  /** The chosen data set (null while the list is not loaded, or when it is gone). */
+  get dataset(): DatasetView | null { return this.#datasets.find((d) => d.id === this.#dataId) ?? null; }
   get cloneOf(): { id: number; name: string } | null { return this.#cloneOf; }
   /**
    * The name field: what the user typed, else (for a clone) its default name, which
@@ -117,6 +127,22 @@ export class NewRunState {
 
   readonly layers: string[] = $derived(this.#sizes ? layerNames(this.#sizes) : []);
 
+  /**
+   * Each data set with why it cannot be chosen (null: it can): for a fine-tune, one
+   * whose samples or classes do not fit the base model's widths.
+   */
+  readonly dataChoices: { dataset: DatasetView; problem: string | null }[] = $derived.by(() => {
+    const base = this.#kind === 'lora' ? this.baseModel : null;
+    return this.#datasets.map((d) => ({ dataset: d, problem: base ? fitProblem(d, base.sizes) : null }));
+  });
+
+  /** A fine-tune on another data set than its base was trained on: that one's name (domain shift). */
+  readonly domainShift: string | null = $derived.by(() => {
+    const base = this.#kind === 'lora' ? this.baseModel : null;
+    if (!base || base.datasetId === null || base.datasetId === this.#dataId) return null;
+    return base.dataset?.name ?? this.#datasets.find((d) => d.id === base.datasetId)?.name ?? `data set ${base.datasetId}`;
+  });
+
   /** The config as typed, and every problem with it. */
   readonly built: { config: RunConfig; issues: FieldIssue[] } = $derived.by(() => {
     const issues: FieldIssue[] = [];
@@ -126,11 +152,15 @@ export class NewRunState {
       if (r.issue) issues.push({ field: f, message: r.issue });
       return r.issue ? dflt : r.value;
     };
-    const sizes = this.#sizes ?? fallback?.sizes ?? [784, 10];
-    if (this.#kind === 'base' && !this.#sizes) issues.push({ field: 'sizes', message: 'layer widths, e.g. 784, 1000, 2000, 10' });
-    const picked = this.digits.flatMap((on, d) => (on ? [d] : []));
+    const data = this.dataset;
+    const sizes = this.#sizes ?? (data ? widthsFor(data, fallback?.sizes ?? null) : (fallback?.sizes ?? [784, 10]));
+    if (this.#kind === 'base' && !this.#sizes) issues.push({ field: 'sizes', message: `layer widths, e.g. ${(data ? widthsFor(data, null) : [784, 1000, 2000, 10]).join(', ')}` });
+    if (!data) issues.push({ field: 'data', message: this.#datasets.length ? 'choose a data set' : 'the data sets could not be loaded' });
+    const count = data?.classes.length ?? this.classes.length;
+    const picked = this.classes.slice(0, count).flatMap((on, c) => (on ? [c] : []));
     const config: RunConfig = {
       kind: this.#kind,
+      data: this.#dataId,
       sizes,
       seed: num('seed', 0) ?? 0,
       batchSize: num('batchSize', 10) ?? 10,
@@ -138,7 +168,7 @@ export class NewRunState {
       maxSteps: num('maxSteps', null),
       optimizer: this.optimizer,
       lr: num('lr', 1e-3) ?? 1e-3,
-      digits: picked.length === 0 || picked.length === 10 ? null : picked,
+      classes: picked.length === 0 || picked.length === count ? null : picked,
       trainLimit: num('trainLimit', null),
       testLimit: num('testLimit', null),
       evalEvery: num('evalEvery', 0) ?? 0,
@@ -155,8 +185,12 @@ export class NewRunState {
             }
           : null,
     };
+    // A fine-tune's widths are its base's: a data set that does not fit is the data set's problem, not the widths'.
+    const base = this.#kind === 'lora' ? this.baseModel : null;
+    const misfit = data && base ? fitProblem(data, base.sizes) : null;
+    if (misfit) issues.push({ field: 'data', message: `does not fit the base model: ${misfit}` });
     const parsedBad = new Set(issues.map((i) => i.field));
-    for (const i of configIssues(config)) if (!parsedBad.has(i.field)) issues.push(i);
+    for (const i of configIssues(config, data && !misfit ? dataShapeOf(data) : null)) if (!parsedBad.has(i.field)) issues.push(i);
     if (this.#kind === 'lora' && this.#baseModelId === null) issues.push({ field: 'baseModel', message: 'choose the base model to fine-tune' });
     // The typed name only: a default name is short enough by construction (and depends on this config).
     if ((this.#typedName ?? '').trim().length > 200) issues.push({ field: 'name', message: 'at most 200 characters' });
@@ -173,10 +207,12 @@ export class NewRunState {
    * memory: the Lab refuses runs beyond half the machine's memory), each null while a
    * field it is computed from has a problem.
    */
-  readonly figures: RunFigures = $derived(runFigures(this.built.config, this.built.issues));
+  readonly figures: RunFigures = $derived(runFigures(this.built.config, this.built.issues, this.dataset ? dataCountsOf(this.dataset) : null));
 
   /** The name a run left unnamed gets: the Lab's default, or for a clone the source's "(copy)" while the name-giving settings are unchanged. */
-  readonly placeholderName: string = $derived(this.#cloneOf ? cloneName(this.#cloneOf, this.built.config) : defaultRunName(this.built.config));
+  readonly placeholderName: string = $derived(
+    this.#cloneOf ? cloneName(this.#cloneOf, this.built.config, this.dataset, this.#cloneOf.dataset) : defaultRunName(this.built.config, this.dataset),
+  );
 
   /**
    * The message beside a field. Shown as soon as there is one: every field starts valid
@@ -189,26 +225,31 @@ export class NewRunState {
 
   // ── loading ──────────────────────────────────────────────────────────────
 
-  async load(opts: { from: number | null; kind: RunKind | null; base: number | null }): Promise<void> {
+  /** `data`: the data set to start on (the Data page's "Train on it"); a clone keeps its source's. */
+  async load(opts: { from: number | null; kind: RunKind | null; base: number | null; data?: number | null }): Promise<void> {
     try {
-      const [presets, models, source] = await Promise.all([
+      const [presets, models, list, source] = await Promise.all([
         lab.presets(),
         lab.listModels(),
+        lab.listDatasets(),
         opts.from !== null ? lab.getRun(opts.from) : Promise.resolve<RunDetail | null>(null),
       ]);
       this.#presets = presets;
       this.#models = models;
+      this.#datasets = list.datasets;
       if (source) {
         this.#kind = source.kind;
         this.#apply(source.config);
         this.#baseModelId = source.baseModelId;
         this.#typedName = null;
         this.tags = [...source.tags];
-        this.#cloneOf = { id: source.id, name: source.name, config: source.config };
+        this.#cloneOf = { id: source.id, name: source.name, config: source.config, dataset: source.dataset };
       } else {
-        const kind = opts.kind ?? (opts.base !== null || models.length > 0 ? 'lora' : 'base');
+        const asked = opts.data ?? null;
+        const kind = opts.kind ?? (opts.base !== null || (asked === null && models.length > 0) ? 'lora' : 'base');
         this.#kind = kind;
-        this.#apply(presets[kind]);
+        const start = asked !== null && this.#datasets.some((d) => d.id === asked) ? asked : MNIST_DATASET_ID;
+        this.#apply(this.#onData(presets[kind], start));
         if (kind === 'lora') this.#pickBase(opts.base);
       }
       this.#ready = true;
@@ -219,40 +260,58 @@ export class NewRunState {
 
   // ── actions ──────────────────────────────────────────────────────────────
 
+  /** The other kind of run, on the same data set (a fine-tune's then follows the base it picks). */
   setKind(kind: RunKind): void {
     if (kind === this.#kind || !this.#presets) return;
     this.#kind = kind;
-    this.#apply(this.#presets[kind]);
+    this.#apply(this.#onData(this.#presets[kind], this.#dataId));
     if (kind === 'lora') this.#pickBase(this.#baseModelId);
   }
 
-  /** One of the Lab's presets: 'base' / 'lora' are the engine defaults, 'classic…' the DESIGN experiment. */
+  /**
+   * One of the Lab's presets: 'base' / 'lora' are the engine defaults (kept on the chosen
+   * data set), 'classic…' the DESIGN experiment (on MNIST, as it was run).
+   */
   applyPreset(which: keyof Presets): void {
     const p = this.#presets?.[which];
     if (!p) return;
     this.#kind = p.kind;
-    this.#apply(p);
+    this.#apply(which === 'base' || which === 'lora' ? this.#onData(p, this.#dataId) : p);
     if (p.kind === 'lora') this.#pickBase(this.#baseModelId);
+  }
+
+  /**
+   * Train on data set `id`: a base run's input and output widths follow it (the hidden
+   * ones are kept), and the classes ticked are cleared when the data set changes.
+   */
+  setDataset(id: number): void {
+    const d = this.#datasets.find((x) => x.id === id);
+    if (!d) return;
+    if (id !== this.#dataId) this.classes = new Array<boolean>(d.classes.length).fill(false);
+    this.#dataId = id;
+    if (this.#kind === 'base') this.fields.sizes = widthsFor(d, parseSizes(this.fields.sizes)).join(', ');
   }
 
   applyQuickLimits(): void {
     Object.assign(this.fields, QUICK_LIMITS);
   }
 
+  /** Fine-tune this model: on the data set it was trained on (it may then be changed to another of the same shape). */
   setBaseModel(id: number | null): void {
     this.#baseModelId = id;
     // Keep the chosen targets that exist in the new model; none left → all layers.
     const layers = this.layers;
     const kept = this.targets.filter((t) => layers.includes(t));
     this.targets = kept.length ? kept : [...layers];
+    this.#dataForBase();
   }
 
   toggleTarget(layer: string): void {
     this.targets = this.targets.includes(layer) ? this.targets.filter((t) => t !== layer) : [...this.targets, layer];
   }
 
-  toggleDigit(d: number): void {
-    this.digits[d] = !this.digits[d];
+  toggleClass(c: number): void {
+    this.classes[c] = !this.classes[c];
   }
 
   /** Validate, then create the run; resolves to its id, or null (the reason is in the form). */
@@ -300,17 +359,36 @@ export class NewRunState {
     this.optimizer = cfg.optimizer;
     this.loraInit = cfg.lora?.init ?? 'kaiming';
     this.scaling = cfg.lora?.scaling ?? 'standard';
-    this.digits = Array.from({ length: 10 }, (_, d) => cfg.digits?.includes(d) ?? false);
+    this.#dataId = cfg.data;
+    const count = this.#datasets.find((d) => d.id === cfg.data)?.classes.length ?? Math.max(10, ...(cfg.classes ?? []).map((c) => c + 1));
+    this.classes = Array.from({ length: count }, (_, c) => cfg.classes?.includes(c) ?? false);
     this.targets = cfg.lora ? [...cfg.lora.targets] : [];
   }
 
-  /** A fine-tune's base: the asked-for model, else the newest with the config's layers, else the newest. */
+  /** A preset moved onto data set `id`: its widths and (no longer meaningful) classes follow the data set. */
+  #onData(cfg: RunConfig, id: number): RunConfig {
+    const d = this.#datasets.find((x) => x.id === id);
+    if (!d || id === cfg.data) return cfg;
+    return { ...cfg, data: id, sizes: widthsFor(d, cfg.sizes), classes: null };
+  }
+
+  /**
+   * A fine-tune's base: the asked-for model, else the newest trained on the chosen data
+   * set with the preset's hidden layers, else the newest on that data set, else the
+   * newest with the preset's layers, else the newest. The data set then follows it.
+   */
   #pickBase(asked: number | null): void {
     const want = this.#presets?.lora.sizes.join() ?? '';
+    const newest = [...this.#models].sort((a, b) => b.createdAt - a.createdAt);
+    const onData = newest.filter((m) => m.datasetId === this.#dataId);
+    const d = this.dataset;
+    const wantHere = d ? widthsFor(d, this.#presets?.lora.sizes ?? null).join() : want;
     const pick =
       this.#models.find((m) => m.id === asked) ??
-      [...this.#models].sort((a, b) => b.createdAt - a.createdAt).find((m) => m.sizes.join() === want) ??
-      [...this.#models].sort((a, b) => b.createdAt - a.createdAt)[0] ??
+      onData.find((m) => m.sizes.join() === wantHere) ??
+      onData[0] ??
+      newest.find((m) => m.sizes.join() === want) ??
+      newest[0] ??
       null;
     this.#baseModelId = pick?.id ?? null;
     if (pick) {
@@ -318,5 +396,16 @@ export class NewRunState {
       const kept = this.targets.filter((t) => layers.includes(t));
       this.targets = kept.length ? kept : layers;
     }
+    this.#dataForBase();
+  }
+
+  /** The base model's data set, when it is known; else, if the chosen one does not fit the base, the first that does. */
+  #dataForBase(): void {
+    const base = this.baseModel;
+    if (!base) return;
+    const own = base.datasetId !== null ? this.#datasets.find((d) => d.id === base.datasetId) : undefined;
+    const current = this.dataset;
+    const target = own ?? (current && fitsWidths(current, base.sizes) ? current : this.#datasets.find((d) => fitsWidths(d, base.sizes)));
+    if (target) this.setDataset(target.id);
   }
 }

@@ -1,16 +1,18 @@
 /**
- * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID),
- * #/compare?ids=1,2,3, #/merge (?base=ID&adapters=1,2), #/models. Hash URLs work from
+ * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID, ?data=ID),
+ * #/compare?ids=1,2,3, #/merge (?base=ID&adapters=1,2), #/models, #/data (#/data/ID: one
+ * data set selected). Hash URLs work from
  * Electron's file:// and from the web-mode server alike.
  */
 
 export type Route =
   | { page: 'runs' }
   | { page: 'run'; id: number }
-  | { page: 'new'; from: number | null; kind: 'base' | 'lora' | null; base: number | null }
+  | { page: 'new'; from: number | null; kind: 'base' | 'lora' | null; base: number | null; data: number | null }
   | { page: 'compare'; ids: number[] }
   | { page: 'merge'; base: number | null; adapters: number[] }
   | { page: 'models' }
+  | { page: 'data'; id: number | null }
   | { page: 'missing'; path: string };
 
 const positiveInt = (s: string | null): number | null => {
@@ -35,24 +37,30 @@ export function parseRoute(hash: string): Route {
   }
   if (parts[0] === 'new' && parts.length === 1) {
     const kind = q.get('kind');
-    return { page: 'new', from: positiveInt(q.get('from')), kind: kind === 'base' || kind === 'lora' ? kind : null, base: positiveInt(q.get('base')) };
+    return { page: 'new', from: positiveInt(q.get('from')), kind: kind === 'base' || kind === 'lora' ? kind : null, base: positiveInt(q.get('base')), data: positiveInt(q.get('data')) };
   }
   if (parts[0] === 'compare' && parts.length === 1) {
     return { page: 'compare', ids: idList(q.get('ids')) };
   }
   if (parts[0] === 'merge' && parts.length === 1) return { page: 'merge', base: positiveInt(q.get('base')), adapters: idList(q.get('adapters')) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
+  if (parts[0] === 'data' && parts.length === 1) return { page: 'data', id: null };
+  if (parts[0] === 'data' && parts.length === 2) {
+    const id = positiveInt(parts[1] ?? null);
+    if (id !== null) return { page: 'data', id };
+  }
   return { page: 'missing', path };
 }
 
 export const href = {
   runs: () => '#/runs',
   run: (id: number) => `#/runs/${id}`,
-  newRun: (opts: { from?: number; kind?: 'base' | 'lora'; base?: number } = {}) => {
+  newRun: (opts: { from?: number; kind?: 'base' | 'lora'; base?: number; data?: number } = {}) => {
     const q = new URLSearchParams();
     if (opts.from !== undefined) q.set('from', String(opts.from));
     if (opts.kind !== undefined) q.set('kind', opts.kind);
     if (opts.base !== undefined) q.set('base', String(opts.base));
+    if (opts.data !== undefined) q.set('data', String(opts.data));
     const s = q.toString();
     return `#/new${s ? `?${s}` : ''}`;
   },
@@ -65,6 +73,8 @@ export const href = {
     return `#/merge${s ? `?${s}` : ''}`;
   },
   models: () => '#/models',
+  /** The Data page, with one data set selected. */
+  data: (id?: number) => (id === undefined ? '#/data' : `#/data/${id}`),
 };
 
 class Router {

@@ -8,7 +8,7 @@
  */
 import { type FieldIssue, type ParamCounts, type RunConfig, layerNames, loraScaling, paramCounts } from '../../src-main/contract/config.ts';
 import { trainerMemory } from '../../src-main/trainer/memory.ts';
-import { MNIST_TEST_SIZE, estimateExamples, estimateSteps } from './estimates.ts';
+import { MNIST_TEST_SIZE, MNIST_TRAIN_COUNTS, estimateExamples, estimateSteps } from './estimates.ts';
 
 export interface RunFigures {
   counts: ParamCounts | null;
@@ -20,26 +20,37 @@ export interface RunFigures {
   memory: number | null;
 }
 
-/** The fields each figure is computed from (configIssues' field names, plus the form's baseModel). */
+/** The fields each figure is computed from (configIssues' field names, plus the form's baseModel and data). */
 export const FIGURE_INPUTS: Record<keyof RunFigures, readonly string[]> = {
   counts: ['kind', 'sizes', 'baseModel', 'lora', 'lora.r', 'lora.targets'],
   scaling: ['kind', 'lora', 'lora.r', 'lora.alpha', 'lora.scaling'],
-  examples: ['digits', 'trainLimit'],
-  steps: ['digits', 'trainLimit', 'batchSize', 'epochs', 'maxSteps'],
-  testImages: ['testLimit'],
-  memory: ['kind', 'sizes', 'baseModel', 'batchSize', 'optimizer', 'lora', 'lora.r', 'lora.targets'],
+  examples: ['data', 'classes', 'trainLimit'],
+  steps: ['data', 'classes', 'trainLimit', 'batchSize', 'epochs', 'maxSteps'],
+  testImages: ['data', 'testLimit'],
+  memory: ['data', 'kind', 'sizes', 'baseModel', 'batchSize', 'optimizer', 'lora', 'lora.r', 'lora.targets'],
 };
 
-export function runFigures(cfg: RunConfig, issues: readonly FieldIssue[]): RunFigures {
+/** What the figures need of the run's data set: its counts, and the bytes its samples take (undefined: MNIST's figure). */
+export interface DataCounts {
+  trainPerClass: readonly number[];
+  testCount: number;
+  bytes?: number | undefined;
+}
+
+export const MNIST_COUNTS: DataCounts = { trainPerClass: MNIST_TRAIN_COUNTS, testCount: MNIST_TEST_SIZE };
+
+/** `data` null: the data set is not known (none chosen, or deleted): the figures from its counts are null. */
+export function runFigures(cfg: RunConfig, issues: readonly FieldIssue[], data: DataCounts | null = MNIST_COUNTS): RunFigures {
   const bad = new Set(issues.map((i) => i.field));
-  const ok = (figure: keyof RunFigures) => FIGURE_INPUTS[figure].every((f) => !bad.has(f));
+  const ok = (figure: keyof RunFigures) => FIGURE_INPUTS[figure].every((f) => !bad.has(f)) && (data !== null || !FIGURE_INPUTS[figure].includes('data'));
   return {
     counts: ok('counts') ? paramCounts(cfg) : null,
     scaling: cfg.lora && ok('scaling') ? loraScaling(cfg.lora) : null,
-    examples: ok('examples') ? estimateExamples(cfg) : null,
-    steps: ok('steps') ? estimateSteps(cfg) : null,
-    testImages: ok('testImages') ? (cfg.testLimit ?? MNIST_TEST_SIZE) : null,
-    memory: ok('memory') ? trainerMemory(cfg).total : null,
+    examples: ok('examples') ? estimateExamples(cfg, data!.trainPerClass) : null,
+    steps: ok('steps') ? estimateSteps(cfg, data!.trainPerClass) : null,
+    // The trainer evaluates on at most the whole test split.
+    testImages: ok('testImages') ? Math.min(cfg.testLimit ?? data!.testCount, data!.testCount) : null,
+    memory: ok('memory') ? trainerMemory(cfg, data!.bytes).total : null,
   };
 }
 

@@ -9,7 +9,7 @@ import { errorText, lab, onConnection } from './api.ts';
 import { pendingDeletes } from './deletes.svelte.ts';
 
 export type SortKey =
-  | 'name' | 'kind' | 'status' | 'base' | 'rank' | 'alpha' | 'lr' | 'batch' | 'steps' | 'accuracy' | 'focus' | 'duration' | 'tags' | 'created';
+  | 'name' | 'kind' | 'dataset' | 'status' | 'base' | 'rank' | 'alpha' | 'lr' | 'batch' | 'steps' | 'accuracy' | 'focus' | 'duration' | 'tags' | 'created';
 
 /** What a row's menu can ask for. */
 export type RowAction = 'open' | 'rename' | 'tags' | 'notes' | 'clone' | 'cancel' | 'delete';
@@ -41,6 +41,7 @@ function sortValue(r: RunView, key: SortKey, baseName: (id: number | null) => st
   switch (key) {
     case 'name': return r.name.toLowerCase();
     case 'kind': return r.kind;
+    case 'dataset': return r.dataset?.name.toLowerCase() ?? null;
     case 'status': return STATUS_ORDER[r.status];
     case 'base': return r.baseModelId === null ? null : baseName(r.baseModelId).toLowerCase();
     case 'rank': return r.config.lora?.r ?? null;

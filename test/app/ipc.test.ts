@@ -175,8 +175,11 @@ describe('IPC handlers over a real Lab', () => {
     ['an unknown status', 'listRuns', [{ status: 'pwned' }]],
     ['a config with an extra key', 'createRun', [{ config: { ...defaultConfig('base'), shell: 'rm -rf /' } }]],
     ['a run input with an extra key', 'createRun', [{ config: defaultConfig('base'), ownerId: 1 }]],
-    ['too many images', 'testImages', [Array.from({ length: 501 }, (_, i) => i)]],
-    ['an image index out of range', 'testImages', [[10_000]]],
+    ['too many samples', 'datasetSamples', [1, 'test', Array.from({ length: 501 }, (_, i) => i)]],
+    ['an unknown split', 'datasetSamples', [1, 'validation', [0]]],
+    ['an absolute import path', 'importDataset', [{ path: '/etc/passwd' }]],
+    ['a test fraction of 1', 'importDataset', [{ path: 'data.csv', testFraction: 1 }]],
+    ['an unknown built-in', 'addBuiltinDataset', ['cifar-10']],
     ['too many runs to compare', 'compareRuns', [Array.from({ length: 51 }, (_, i) => i + 1)]],
     ['a non-array where an array belongs', 'compareRuns', ['1,2']],
   ];

@@ -5,6 +5,7 @@
  * code, `stderr` piped), built on a Node child running the REAL trainer. A Lab whose host
  * spawns through spawnUtilityTrainer trains a small run to completion.
  */
+import { MNIST_SOURCE as MNIST } from '../../src-main/contract/protocol.ts';
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,10 @@ import { tempDir } from '../helpers/tmp.ts';
 const tmp = tempDir();
 afterAll(tmp.cleanup);
 
-const forks = vi.hoisted(() => ({ calls: [] as { path: string; args: string[]; options: Record<string, unknown> }[], shimDir: '' }));
+const forks = vi.hoisted(() => ({
+  calls: [] as { path: string; args: string[]; options: Record<string, unknown>; child: { pid: number | undefined; once(e: 'exit', l: (code: number) => void): unknown } }[],
+  shimDir: '',
+}));
 afterAll(() => rmSync(forks.shimDir, { recursive: true, force: true }));
 
 vi.mock('electron', async () => {
@@ -82,14 +86,15 @@ process.parentPort = {
   return {
     utilityProcess: {
       fork: (path: string, args: string[], options: Record<string, unknown>) => {
-        forks.calls.push({ path, args, options });
-        return new FakeUtilityProcess(path, args, options as never);
+        const child = new FakeUtilityProcess(path, args, options as never);
+        forks.calls.push({ path, args, options, child });
+        return child;
       },
     },
   };
 });
 
-const { cleanEnv, spawnUtilityTrainer } = await import('../../src-main/app/utility-port.ts');
+const { cleanEnv, spawnUtilityTrainer, trainerGone } = await import('../../src-main/app/utility-port.ts');
 
 describe('spawnUtilityTrainer', () => {
   it('forks the trainer entry as a named utility process with piped stderr and a string-only env', () => {
@@ -97,7 +102,7 @@ describe('spawnUtilityTrainer', () => {
     port.kill();
     const call = forks.calls.at(-1)!;
     expect(call.path).toMatch(/src-main[/\\]trainer[/\\]entry\.ts$/);
-    expect(call.options['serviceName']).toBe('LoRA Lab trainer');
+    expect(call.options['serviceName']).toMatch(/^lora-lab-trainer-\d+$/);
     expect((call.options['stdio'] as string[])[2]).toBe('pipe');
     const env = call.options['env'] as Record<string, unknown>;
     expect(env['LORA_LAB_BACKEND']).toBe('cpu');
@@ -110,11 +115,13 @@ describe('spawnUtilityTrainer', () => {
 
   it('reports a trainer that fails to start, then its exit', async () => {
     const host = new TrainerHost({ spawn: spawnUtilityTrainer, env: { ...process.env, LORA_LAB_BACKEND: 'no-such-backend' } });
-    const outcome = await host.run({ runId: 'x', config: defaultConfig('base') });
+    const outcome = await host.run({ runId: 'x', config: defaultConfig('base'), data: MNIST });
     expect(outcome.status).toBe('failed');
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/no-such-backend/);
     const exit = await host.waitForExit(10_000);
     expect(exit.signal).toBeNull();
+    // Exit code 1 and no child-process-gone details (none were fed): abnormal-exit.
+    expect(exit.reason).toBe('abnormal-exit');
   });
 
   it('is killed on request and reports the exit', async () => {
@@ -139,8 +146,73 @@ describe('spawnUtilityTrainer', () => {
       expect(done.backend).toBe('wasm');
       expect(done.modelId).not.toBeNull();
       expect(done.accuracy).toBeGreaterThan(0);
+      expect(done.exitReason).toBe('clean-exit');
     } finally {
       await lab.close();
     }
+  });
+});
+
+describe('why a utility-process trainer ended: app child-process-gone', () => {
+  const env = { ...process.env, LORA_LAB_BACKEND: 'wasm' };
+  const endless = () => ({ ...defaultConfig('base'), sizes: [784, 16, 10], batchSize: 16, trainLimit: null, testLimit: 200, evalEvery: 0, maxSteps: 1_000_000, epochs: 1000 });
+  /** Details as Electron gives them for our trainer: the fork's serviceName in `name`. */
+  const details = (name: string, over: Partial<Electron.Details> = {}): Electron.Details => ({ type: 'Utility', reason: 'crashed', exitCode: 11, serviceName: 'node.mojom.NodeService', name, ...over });
+
+  /** A host on a utility-process trainer, its service name, and a hook at training step 2. */
+  function started(atStep2: (pid: number, name: string, child: (typeof forks.calls)[number]['child']) => void) {
+    const host = new TrainerHost({ spawn: spawnUtilityTrainer, env });
+    const call = forks.calls.at(-1)!;
+    const name = call.options['serviceName'] as string;
+    let fired = false;
+    host.onMessage((m) => {
+      if (!fired && m.type === 'progress' && m.phase === 'training' && m.step >= 2) {
+        fired = true;
+        atStep2(host.pid!, name, call.child);
+      }
+    });
+    return { host, name };
+  }
+
+  it('gives every trainer a service name of its own', () => {
+    const a = spawnUtilityTrainer(env);
+    const b = spawnUtilityTrainer(env);
+    a.kill();
+    b.kill();
+    const [na, nb] = forks.calls.slice(-2).map((c) => c.options['serviceName']);
+    expect(na).not.toBe(nb);
+  });
+
+  it('takes the reason from the details that arrive before the exit', async () => {
+    const { host } = started((pid, name) => {
+      process.kill(pid, 'SIGKILL');
+      expect(trainerGone(details(name, { reason: 'oom', exitCode: 9 }))).toBe(true);
+    });
+    const outcome = await host.run({ runId: 'u1', config: endless(), data: MNIST });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'crash', exitReason: 'oom' });
+    if (outcome.status === 'failed') expect(outcome.error).toMatch(/^the trainer ran out of memory \(exit code \d+\) at step \d+($|: )/);
+    expect((await host.waitForExit(5000)).reason).toBe('oom');
+  });
+
+  it('waits for details that arrive after the exit', async () => {
+    const { host } = started((pid, name, child) => {
+      child.once('exit', () => setTimeout(() => trainerGone(details(name, { reason: 'killed', exitCode: 9 })), 100));
+      process.kill(pid, 'SIGKILL');
+    });
+    const outcome = await host.run({ runId: 'u2', config: endless(), data: MNIST });
+    expect(outcome).toMatchObject({ status: 'failed', exitReason: 'killed' });
+    if (outcome.status === 'failed') expect(outcome.error).toMatch(/^the trainer was killed \(exit code \d+\) at step \d+($|: )/);
+  });
+
+  it("ignores other processes' details, and a trainer's once its exit is reported", async () => {
+    const port = spawnUtilityTrainer(env);
+    const name = forks.calls.at(-1)!.options['serviceName'] as string;
+    expect(trainerGone(details('Audio Service'))).toBe(false);
+    expect(trainerGone(details(name, { type: 'GPU' }))).toBe(false);
+    const exited = new Promise((resolve) => port.onExit((_code, _signal, reason) => resolve(reason)));
+    port.kill();
+    // The stand-in reports a kill as exit code 1; with no details fed, that is abnormal-exit.
+    expect(await exited).toBe('abnormal-exit');
+    expect(trainerGone(details(name))).toBe(false);
   });
 });

@@ -29,7 +29,7 @@ export function seedBigDb(file: string, runs = 300, points = 3_000_000): { runs:
     if (cfg.lora) {
       cfg.lora.r = [1, 2, 4, 8][i % 4] as number;
       cfg.lora.alpha = cfg.lora.r * 2;
-      cfg.digits = [i % 10];
+      cfg.classes = [i % 10];
     }
     const run = store.runs.create({ name: `${kind} sweep ${i}`, kind, config: cfg, baseModelId: kind === 'lora' ? base.id : null });
     store.runs.markRunning(run.id, 'wasm', 'seeded');

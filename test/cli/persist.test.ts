@@ -56,7 +56,7 @@ describe('persistent CLI', () => {
 
     const ft = await lab(['finetune', '--db', db, '--finetune-from', '1', ...quick, '--digits', '3', '--rank', '2', '--steps', '5', '--json', '-q']);
     expect(ft.code, ft.stderr).toBe(0);
-    expect(JSON.parse(ft.stdout)).toMatchObject({ kind: 'lora', modelId: 1, config: { digits: [3], lora: { r: 2 } } });
+    expect(JSON.parse(ft.stdout)).toMatchObject({ kind: 'lora', modelId: 1, config: { classes: [3], lora: { r: 2 } } });
     const bad = await lab(['finetune', '--db', db, '--finetune-from', '42']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/model 42 does not exist/);

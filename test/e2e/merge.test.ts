@@ -63,9 +63,9 @@ async function nav(name: string): Promise<void> {
 
 const modelRow = (id: number) => page.getByRole('table', { name: 'models' }).locator(`tr[data-model="${id}"]`);
 const adapterRow = (id: number) => page.getByRole('table', { name: 'adapters' }).locator(`tr[data-adapter="${id}"]`);
-/** Wrong counts per digit in a table row (its ten `td.digit` cells). */
+/** Wrong counts per digit in a table row (its ten per-class cells, `td.per-class-n`). */
 async function digitCells(row: ReturnType<Page['locator']>): Promise<number[]> {
-  const cells = await row.locator('td.digit').allTextContents();
+  const cells = await row.locator('td.per-class-n').allTextContents();
   expect(cells).toHaveLength(10);
   return cells.map(Number);
 }
@@ -74,7 +74,7 @@ function loraConfig(digit: number): RunConfig {
   return {
     ...defaultConfig('lora'),
     sizes: SIZES,
-    digits: [digit],
+    classes: [digit],
     batchSize: 16,
     maxSteps: 30,
     lr: 0.001,

@@ -52,7 +52,7 @@ beforeAll(async () => {
   expect([narrow.status, wide.status]).toEqual(['completed', 'completed']);
   ids.narrowModel = narrow.modelId as number;
   ids.wideModel = wide.modelId as number;
-  const loraCfg: RunConfig = { ...tiny(NARROW), kind: 'lora', digits: [7], maxSteps: 5, lora: { ...defaultLora(NARROW), r: 2, alpha: 2 } };
+  const loraCfg: RunConfig = { ...tiny(NARROW), kind: 'lora', classes: [7], maxSteps: 5, lora: { ...defaultLora(NARROW), r: 2, alpha: 2 } };
   const lora = await lab.waitForRun((await lab.createRun({ config: loraCfg, baseModelId: ids.narrowModel })).id); // the default name
   expect(lora.status).toBe('completed');
   ids.loraRun = lora.id;

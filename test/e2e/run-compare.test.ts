@@ -95,7 +95,7 @@ describe('Run and Compare pages while data loads', () => {
     const run = await l.createRun({
       name: 'rc lora on 7',
       baseModelId: ids.model,
-      config: { ...defaultConfig('lora'), sizes: SIZES, digits: [7], batchSize: 16, maxSteps: 12, trainLimit: 400, testLimit: 500, evalEvery: 0, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } },
+      config: { ...defaultConfig('lora'), sizes: SIZES, classes: [7], batchSize: 16, maxSteps: 12, trainLimit: 400, testLimit: 500, evalEvery: 0, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } },
     });
     ids.lora = run.id;
     await go(`#/runs/${run.id}`);

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const created = await lab.createRun({
     name: 'rm lora on 7',
     baseModelId: base.modelId,
-    config: { ...defaultConfig('lora'), ...TINY, digits: [7], maxSteps: 30, lr: 0.01, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } },
+    config: { ...defaultConfig('lora'), ...TINY, classes: [7], maxSteps: 30, lr: 0.01, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } },
   });
   lora = await lab.waitForRun(created.id);
   expect(lora.status).toBe('completed');

@@ -1,3 +1,4 @@
+import { MNIST_SOURCE as MNIST } from '../../src-main/contract/protocol.ts';
 import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { runInTrainer } from '../../src-main/trainer/host.ts';
 import type { Evaluation, TrainerMessage } from '../../src-main/contract/protocol.ts';
@@ -11,7 +12,7 @@ export const smallRun = (over: Partial<RunConfig> = {}): RunConfig => ({
 
 /** A small LoRA run on digit 7 over `smallRun`'s architecture. */
 export function smallLoraRun(): RunConfig {
-  const cfg = { ...defaultConfig('lora'), sizes: [784, 100, 10], batchSize: 16, testLimit: 200, evalEvery: 0, maxSteps: 20, digits: [7] };
+  const cfg = { ...defaultConfig('lora'), sizes: [784, 100, 10], batchSize: 16, testLimit: 200, evalEvery: 0, maxSteps: 20, classes: [7] };
   cfg.lora = { ...cfg.lora!, targets: ['linear1', 'linear2'], init: 'gaussian' as const };
   return cfg;
 }
@@ -23,7 +24,7 @@ export async function trainOn(
   baseWeights?: NamedTensors,
 ): Promise<{ losses: number[]; after: Evaluation; weights: NamedTensors; backend: string }> {
   const msgs: TrainerMessage[] = [];
-  const out = await runInTrainer({ runId: backend, config, ...(baseWeights ? { baseWeights } : {}) }, (m) => msgs.push(m), { env: { ...process.env, LORA_LAB_BACKEND: backend } });
+  const out = await runInTrainer({ runId: backend, config, data: MNIST, ...(baseWeights ? { baseWeights } : {}) }, (m) => msgs.push(m), { env: { ...process.env, LORA_LAB_BACKEND: backend } });
   if (out.status !== 'completed') throw new Error(`${backend}: ${out.status === 'failed' ? out.error : out.status}`);
   const losses = msgs.flatMap((m) => (m.type === 'metrics' ? m.points.filter((p) => p.key === 'train/loss').map((p) => p.value) : []));
   const after = msgs.find((m): m is Extract<TrainerMessage, { type: 'evaluation' }> => m.type === 'evaluation' && m.phase === 'after');

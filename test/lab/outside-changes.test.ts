@@ -4,6 +4,7 @@
  * app has) and the real `lora-lab` command, against a real database file and real
  * trainer processes.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabEvent } from '../../src-main/contract/api.ts';
@@ -18,7 +19,7 @@ const base = (over: Partial<RunConfig> = {}): RunConfig => ({
   ...defaultConfig('base'), sizes, batchSize: 16, trainLimit: 3200, testLimit: 300, evalEvery: 50, evalSubset: 100, maxSteps: 200, ...over,
 });
 const lora = (over: Partial<RunConfig> = {}): RunConfig => {
-  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, trainLimit: 1600, testLimit: 300, evalEvery: 0, maxSteps: 60, digits: [7], ...over };
+  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, trainLimit: 1600, testLimit: 300, evalEvery: 0, maxSteps: 60, classes: [7], ...over };
   c.lora = { ...c.lora!, targets: ['linear1', 'linear2'], init: 'gaussian' };
   return c;
 };
@@ -103,6 +104,16 @@ describe('changes made by another process', () => {
     await other.deleteRun(run.id);
     await until('the deleted run', () => seen.find((e) => e.type === 'run-deleted' && e.id === run.id));
     await until('its deleted adapter', () => seen.find((e) => e.type === 'adapter-deleted' && e.id === adapterId));
+  });
+
+  it('a data set imported elsewhere arrives, and its deletion too', async () => {
+    const csv = join(tmp.dir, 'tiny.csv');
+    writeFileSync(csv, ['a,b,label', ...Array.from({ length: 40 }, (_, i) => `${i % 7},${i % 5},${i % 2 ? 'odd' : 'even'}`)].join('\n'));
+    const d = await other.importDataset({ path: csv, name: 'tiny table' });
+    const got = await until('the data set', () => seen.find((e): e is Extract<LabEvent, { type: 'dataset' }> => e.type === 'dataset' && e.dataset.id === d.id));
+    expect(got.dataset).toMatchObject({ name: 'tiny table', classes: ['even', 'odd'], shape: [2] });
+    await other.deleteDataset(d.id);
+    await until('its deletion', () => seen.find((e) => e.type === 'dataset-deleted' && e.id === d.id));
   });
 
   it('a tag and a deletion by the real lora-lab command arrive', async () => {

@@ -20,7 +20,7 @@ let baseModel = 0;
 const adapters: number[] = [];
 
 function lora(digit: number): RunConfig {
-  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, trainLimit: 320, testLimit: 200, evalEvery: 0, maxSteps: 10, digits: [digit], seed: digit };
+  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, trainLimit: 320, testLimit: 200, evalEvery: 0, maxSteps: 10, classes: [digit], seed: digit };
   c.lora = { ...c.lora!, r: 2, alpha: 2, targets: ['linear1', 'linear2'] };
   return c;
 }

@@ -15,7 +15,7 @@ const base = (over: Partial<RunConfig> = {}): RunConfig => ({
   ...defaultConfig('base'), sizes, batchSize: 16, trainLimit: 480, testLimit: 500, evalEvery: 10, evalSubset: 100, maxSteps: 30, ...over,
 });
 const lora = (over: Partial<RunConfig> = {}): RunConfig => {
-  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, testLimit: 500, evalEvery: 0, maxSteps: 15, digits: [7], ...over };
+  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, testLimit: 500, evalEvery: 0, maxSteps: 15, classes: [7], ...over };
   c.lora = { ...c.lora!, targets: ['linear1', 'linear2'], init: 'gaussian' };
   return c;
 };
@@ -141,7 +141,7 @@ describe('run manager', () => {
     const loraRun = (await lab.listRuns({ kind: 'lora' }))[0]!;
     const c = await lab.compareRuns([baseRunId, loraRun.id]);
     const differs = c.params.filter((p) => p.differs).map((p) => p.path);
-    expect(differs).toEqual(expect.arrayContaining(['kind', 'digits', 'lora.r', 'maxSteps']));
+    expect(differs).toEqual(expect.arrayContaining(['kind', 'classes', 'lora.r', 'maxSteps']));
     expect(c.params.find((p) => p.path === 'lr')!.differs).toBe(false);
     expect(c.metrics['train/loss']).toHaveLength(2);
     expect(c.metrics['train/loss']![1]!.steps).toHaveLength(15);
@@ -167,10 +167,10 @@ describe('run manager', () => {
   });
 
   it('serves test images by index', async () => {
-    const [img] = await lab.testImages([0]);
+    const [img] = await lab.datasetSamples(1, 'test', [0]);
     expect(img!.label).toBe(7);
-    expect(img!.pixels).toHaveLength(784);
-    await expect(lab.testImages([10000])).rejects.toMatchObject({ status: 400 });
+    expect(img!.values).toHaveLength(784);
+    await expect(lab.datasetSamples(1, 'test', [10000])).rejects.toMatchObject({ status: 404 });
   });
 });
 
@@ -233,10 +233,10 @@ describe('test-set labels', () => {
     const tmp = tempDir();
     const lab = Lab.open(join(tmp.dir, 'lab.db'));
     try {
-      const labels = await lab.testLabels();
+      const labels = await lab.datasetLabels(1, 'test');
       expect(labels).toHaveLength(10000);
       expect(labels[0]).toBe(7);
-      expect(labels[0]).toBe((await lab.testImages([0]))[0]!.label);
+      expect(labels[0]).toBe((await lab.datasetSamples(1, 'test', [0]))[0]!.label);
     } finally {
       await lab.close();
       tmp.cleanup();

@@ -17,7 +17,7 @@ let baseModel = 0;
 const adapters: number[] = [];
 
 function lora(digit: number): RunConfig {
-  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, testLimit: 500, evalEvery: 0, maxSteps: 20, digits: [digit], seed: digit };
+  const c = { ...defaultConfig('lora'), sizes, batchSize: 16, testLimit: 500, evalEvery: 0, maxSteps: 20, classes: [digit], seed: digit };
   c.lora = { ...c.lora!, r: 2, alpha: 4, targets: ['linear1', 'linear2'], init: 'gaussian' };
   return c;
 }

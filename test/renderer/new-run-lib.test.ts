@@ -1,12 +1,14 @@
 /**
- * The New run form's pure logic (issue 12, items 4 and 7): side-panel figures are null
- * ("—") while a field they are computed from is invalid, the fields needing attention
- * are counted once each, and a clone's default name follows its edited config.
+ * The New run form's pure logic (issue 12, items 4 and 7; issue 13): side-panel figures
+ * are null ("—") while a field they are computed from is invalid and follow the data
+ * set's counts, the fields needing attention are counted once each, and a clone's
+ * default name follows its edited config.
  */
 import { describe, expect, it } from 'vitest';
 import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import { type RunConfig, configIssues, defaultConfig, defaultLora, paramCounts } from '../../src-main/contract/config.ts';
-import { fieldProblems, layerAdapterParams, runFigures } from '../../src-renderer/lib/run-figures.ts';
+import { trainerMemory } from '../../src-main/trainer/memory.ts';
+import { type DataCounts, MNIST_COUNTS, fieldProblems, layerAdapterParams, runFigures } from '../../src-renderer/lib/run-figures.ts';
 
 const SIZES = [784, 1000, 2000, 10];
 const lora = (r: number, over: Partial<RunConfig> = {}): RunConfig => ({ ...defaultConfig('lora'), sizes: SIZES, lora: { ...defaultLora(SIZES), r, alpha: 1 }, ...over });
@@ -38,7 +40,9 @@ describe('side-panel figures from invalid input', () => {
     expect(figuresOf({ ...base, epochs: -1 })).toMatchObject({ steps: null, examples: 60_000 });
     expect(figuresOf({ ...base, maxSteps: 0 }).steps).toBeNull();
     expect(figuresOf({ ...base, trainLimit: -5 })).toMatchObject({ examples: null, steps: null });
-    expect(figuresOf({ ...base, testLimit: 20_000 }).testImages).toBeNull();
+    expect(figuresOf({ ...base, testLimit: 0 }).testImages).toBeNull();
+    // More than the test split holds evaluates on all of it (the trainer's min).
+    expect(figuresOf({ ...base, testLimit: 20_000 }).testImages).toBe(10_000);
     expect(figuresOf({ ...base, sizes: [784, 0, 10] })).toMatchObject({ counts: null, memory: null, steps: expect.any(Number) });
     expect(figuresOf({ ...base, lr: -1 }).counts).not.toBeNull();
   });
@@ -58,6 +62,39 @@ describe('side-panel figures from invalid input', () => {
   });
 });
 
+describe('figures follow the data set’s counts', () => {
+  // A 13-feature table with 3 classes: 40/50/60 training rows, 30 test rows.
+  const wine: DataCounts = { trainPerClass: [40, 50, 60], testCount: 30, bytes: 180 * 13 * 4 + 180 };
+  const cfg = (over: Partial<RunConfig> = {}): RunConfig => ({ ...defaultConfig('base'), data: 2, sizes: [13, 16, 3], batchSize: 32, ...over });
+  const shape = { name: 'wine', inputSize: 13, classes: ['a', 'b', 'c'] };
+
+  it('training rows, steps and test rows are the data set’s, not MNIST’s', () => {
+    const f = runFigures(cfg(), configIssues(cfg(), shape), wine);
+    expect(f).toMatchObject({ examples: 150, steps: Math.ceil(150 / 32), testImages: 30 });
+    expect(f.memory).toBe(trainerMemory(cfg(), wine.bytes).total);
+    expect(runFigures(cfg({ classes: [0, 2] }), [], wine)).toMatchObject({ examples: 100, steps: 4 });
+    expect(runFigures(cfg({ testLimit: 1000 }), [], wine).testImages).toBe(30);
+  });
+
+  it('MNIST’s own figures when the counts are MNIST’s', () => {
+    const mnist = defaultConfig('base');
+    expect(runFigures(mnist, [], MNIST_COUNTS)).toMatchObject({ examples: 60_000, steps: 6000, testImages: 10_000, memory: trainerMemory(mnist).total });
+  });
+
+  it('no data set known: nothing computed from its counts, the parameter count stays', () => {
+    const f = runFigures(cfg(), [], null);
+    expect(f).toMatchObject({ examples: null, steps: null, testImages: null, memory: null });
+    expect(f.counts?.trainable).toBe(13 * 16 + 16 + 16 * 3 + 3);
+  });
+
+  it('widths that do not fit the data set are a sizes problem, and blank what they feed', () => {
+    const wrong = cfg({ sizes: [784, 16, 10] });
+    const issues = configIssues(wrong, shape);
+    expect(issues.map((i) => i.field)).toEqual(['sizes', 'sizes']);
+    expect(runFigures(wrong, issues, wine)).toMatchObject({ counts: null, memory: null, examples: 150 });
+  });
+});
+
 describe('fields that need attention', () => {
   it('a rank too large for three layers is one field, with every reason', () => {
     const issues = configIssues(lora(1001));
@@ -74,14 +111,14 @@ describe('fields that need attention', () => {
 });
 
 describe('a clone’s default name', () => {
-  const source = { name: 'LoRA r1 α1 on digit 7 seed 0', config: lora(1, { digits: [7] }) };
+  const source = { name: 'LoRA r1 α1 on digit 7 seed 0', config: lora(1, { classes: [7] }) };
 
   it('is "(copy)" while rank, alpha, digits and seed are the source’s', () => {
-    expect(cloneName(source, lora(1, { digits: [7], lr: 0.01 }))).toBe('LoRA r1 α1 on digit 7 seed 0 (copy)');
+    expect(cloneName(source, lora(1, { classes: [7], lr: 0.01 }))).toBe('LoRA r1 α1 on digit 7 seed 0 (copy)');
   });
 
   it('follows the edited config once the rank changed, as for a new run', () => {
-    const edited = lora(8, { digits: [7] });
+    const edited = lora(8, { classes: [7] });
     expect(cloneName(source, edited)).toBe('LoRA r8 α1 on digit 7 seed 0');
     expect(cloneName(source, edited)).toBe(defaultName(edited));
     expect(cloneName({ name: 'my experiment', config: source.config }, edited)).toBe(defaultName(edited));

@@ -1,12 +1,14 @@
 /**
  * The pure logic behind the Run and Compare pages: progress in words (never "0 / 0"
  * while loading or evaluating), chart axis ranges (accuracy within 0–100%), x as % of
- * each run for runs of very different lengths, and the focus digits' wrong counts.
+ * each run for runs of very different lengths, the focus classes' wrong counts, and
+ * class names as the per-class figures show them (MNIST's digits, other sets' names).
  */
 import { describe, expect, it } from 'vitest';
 import type { RunProgress, RunStatus } from '../../src-main/contract/api.ts';
 import { defaultConfig } from '../../src-main/contract/config.ts';
-import { lineOptions } from '../../src-renderer/lib/charts.ts';
+import { classTicks, groupedBarOptions, lineOptions } from '../../src-renderer/lib/charts.ts';
+import { classNames, classNoun, commonNoun, describeClasses, groupByClasses, listNames, sameClasses, shortName } from '../../src-renderer/lib/classes.ts';
 import { focusSummary, runLength } from '../../src-renderer/lib/compare-summary.ts';
 import { describeProgress, fmtSteps } from '../../src-renderer/lib/format.ts';
 import { align, defaultXAxis, xValues } from '../../src-renderer/lib/series.ts';
@@ -124,14 +126,79 @@ describe('focus digits in the Compare summary', () => {
   const after = evaluation([2, 2, 2, 2, 2, 2, 2, 5, 2, 2]);
 
   it('a fine-tune on 7: wrong on 7 before → after of its images, and accuracy on the other digits', () => {
-    const f = focusSummary({ kind: 'lora', config: { ...defaultConfig('lora'), digits: [7] } }, { before, after });
-    expect(f).toEqual({ digits: [7], wrongBefore: 37, wrongAfter: 5, images: 100, otherBefore: 1 - 9 / 900, otherAfter: 1 - 18 / 900, otherImages: 900 });
+    const f = focusSummary({ kind: 'lora', config: { ...defaultConfig('lora'), classes: [7] } }, { before, after });
+    expect(f).toEqual({ classes: [7], names: ['7'], wrongBefore: 37, wrongAfter: 5, images: 100, otherBefore: 1 - 9 / 900, otherAfter: 1 - 18 / 900, otherImages: 900 });
   });
 
   it('a base run on every digit has no focus; a base run has no "before"', () => {
     expect(focusSummary({ kind: 'base', config: defaultConfig('base') }, { after })).toBeNull();
-    const f = focusSummary({ kind: 'base', config: { ...defaultConfig('base'), digits: [3, 7] } }, { before, after });
+    const f = focusSummary({ kind: 'base', config: { ...defaultConfig('base'), classes: [3, 7] } }, { before, after });
     expect(f?.wrongBefore).toBeNull();
     expect(f?.wrongAfter).toBe(7);
+  });
+});
+
+describe('focus classes of a data set with named classes', () => {
+  const fashion = { id: 3, name: 'Fashion-MNIST', kind: 'image' as const, shape: [28, 28, 1], classes: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress'] };
+  const ev = (wrong: number[]) => ({ wrongPerClass: wrong, countPerClass: [50, 50, 50, 50] });
+
+  it('names the focus classes from the run\'s data set, sorted by class', () => {
+    const f = focusSummary({ kind: 'lora', config: { ...defaultConfig('lora'), classes: [3, 1] }, dataset: fashion }, { before: ev([1, 20, 1, 30]), after: ev([2, 4, 2, 6]) });
+    expect(f).toMatchObject({ classes: [1, 3], names: ['Trouser', 'Dress'], wrongBefore: 50, wrongAfter: 10, images: 100, otherImages: 100 });
+    expect(describeClasses(fashion, f!.names)).toBe('Trouser, Dress');
+  });
+
+  it('a subset that is every class of the data set is no focus', () => {
+    expect(focusSummary({ kind: 'lora', config: { ...defaultConfig('lora'), classes: [0, 1, 2, 3] }, dataset: fashion }, { after: ev([1, 1, 1, 1]) })).toBeNull();
+  });
+});
+
+describe('class names', () => {
+  const mnist = { id: 1, classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] };
+  const shapes = { id: 4, classes: ['Apple', 'Leaf', 'Sky', 'Sunflower-yellow'] };
+
+  it('MNIST keeps saying digit; any other data set says class', () => {
+    expect(classNoun(mnist)).toBe('digit');
+    expect(classNoun(mnist, true)).toBe('digits');
+    expect(classNoun(shapes)).toBe('class');
+    expect(classNoun(null, true)).toBe('classes');
+    expect(commonNoun([mnist, mnist])).toBe('digit');
+    expect(commonNoun([mnist, shapes], true)).toBe('classes');
+    expect(describeClasses(mnist, ['7'])).toBe('digit 7');
+    expect(describeClasses(mnist, ['3', '8'])).toBe('digits 3, 8');
+    expect(describeClasses(shapes, ['Sky'])).toBe('Sky');
+    expect(listNames(['a', 'b', 'c', 'd', 'e', 'f'], 4)).toBe('a, b, c, d +2 more');
+  });
+
+  it('unknown data sets fall back to the class indices; long names are cut with an ellipsis', () => {
+    expect(classNames(null, 3)).toEqual(['0', '1', '2']);
+    expect(classNames(shapes)).toEqual(shapes.classes);
+    expect(shortName('Sunflower-yellow', 12)).toBe('Sunflower-y…');
+    expect(shortName('Sky', 12)).toBe('Sky');
+  });
+
+  it('groups runs by class list: only equal lists (same names, same order) share per-class figures', () => {
+    expect(sameClasses(['a', 'b'], ['a', 'b'])).toBe(true);
+    expect(sameClasses(['a', 'b'], ['b', 'a'])).toBe(false);
+    expect(sameClasses(['a'], null)).toBe(false);
+    const groups = groupByClasses([mnist, shapes, mnist], (d) => d.classes);
+    expect(groups.map((g) => g.indices)).toEqual([[0, 2], [1]]);
+  });
+
+  it('the per-class bar chart spans every class and names them on its axis, every k-th when crowded', () => {
+    const opts = groupedBarOptions(colors, [{ label: 'after', color: '#00f' }], { classes: shapes.classes, noun: 'class' });
+    expect(opts.scales?.x?.range).toEqual([-0.6, 3.6]);
+    expect(opts.axes?.[0]?.label).toBe('true class');
+    const value = opts.series?.[0]?.value as (u: unknown, v: number) => string;
+    expect(value(null, 2)).toBe('Sky');
+    // 600 px for 4 classes: every name, cut to 12 characters; 200 px for 50 classes (4 px each): every 5th.
+    expect(classTicks({ bbox: { width: 600 } }, [0, 1, 2, 3], shapes.classes, true)).toEqual(['Apple', 'Leaf', 'Sky', 'Sunflower-y…']);
+    const fifty = Array.from({ length: 50 }, (_, i) => `class ${i}`);
+    const ticks = classTicks({ bbox: { width: 200 } }, fifty.map((_, i) => i), fifty, true);
+    expect(ticks.filter((t) => t !== '')).toHaveLength(10);
+    expect(ticks[5]).toBe('class 5');
+    expect(ticks[4]).toBe('');
+    // Upright digits in 60 px slots: each one.
+    expect(classTicks({ bbox: { width: 600 } }, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], false)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   });
 });

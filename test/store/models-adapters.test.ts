@@ -24,6 +24,7 @@ describe('models', () => {
       sizes: [784, 10],
       parentModelId: base.id,
       sourceRunId: run.id,
+      datasetId: null,
       origin,
       createdAt: expect.any(Number) as number,
     });

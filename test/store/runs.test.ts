@@ -29,7 +29,7 @@ describe('runs', () => {
     expect(created).toEqual<StoredRun>({
       id: created.id, name: 'digit 7, r=1', kind: 'lora', status: 'queued', config, baseModelId: base.id,
       modelId: null, adapterId: null, backend: null, device: null, owner: null, createdAt: created.createdAt,
-      startedAt: null, finishedAt: null, error: null, tags: [], notes: '', summary: null, progress: null,
+      startedAt: null, finishedAt: null, error: null, exitReason: null, tags: [], notes: '', summary: null, progress: null,
     });
     const running = store.runs.markRunning(created.id, 'wasm', 'cpu (2 threads)');
     expect(running).toMatchObject({ status: 'running', backend: 'wasm', device: 'cpu (2 threads)' });
@@ -193,7 +193,7 @@ describe('run listing filters', () => {
     const a = mk('baseline', 'base', () => {});
     const b = mk('fast lr', 'base', (c) => { c.lr = 0.01; c.optimizer = 'sgd'; });
     const c = mk('lora r1 digit 7', 'lora', () => {});
-    const d = mk('lora r4 100%_sure', 'lora', (c) => { if (c.lora) c.lora.r = 4; c.digits = [3, 7]; });
+    const d = mk('lora r4 100%_sure', 'lora', (c) => { if (c.lora) c.lora.r = 4; c.classes = [3, 7]; });
     store.runs.setTags(a, ['paper', 'reference']);
     store.runs.setTags(c, ['paper']);
     store.runs.setNotes(b, 'Diverged early; try a SMALLER lr');
@@ -222,7 +222,7 @@ describe('run listing filters', () => {
     expect(ids(store.runs.list({ params: { lr: 0.01 } }))).toEqual([b]);
     expect(ids(store.runs.list({ params: { lr: 0.001, optimizer: 'adam' } }))).toEqual([d, c, a]);
     expect(ids(store.runs.list({ params: { 'lora.r': 1 } }))).toEqual([c]);
-    expect(ids(store.runs.list({ params: { 'lora.r': 4, 'digits.1': 7 } }))).toEqual([d]);
+    expect(ids(store.runs.list({ params: { 'lora.r': 4, 'classes.1': 7 } }))).toEqual([d]);
     expect(ids(store.runs.list({ params: { 'lora.r': 1, kind: 'base' } }))).toEqual([]);
     expect(ids(store.runs.list({ kind: 'lora', status: 'completed', tag: 'paper', text: 'digit', params: { seed: 0 } }))).toEqual([c]);
     expect(ids(store.runs.list({ limit: 2 }))).toEqual([d, c]);

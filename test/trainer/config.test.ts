@@ -4,6 +4,8 @@ import { formatBytes, memoryProblem, trainerMemory } from '../../src-main/traine
 
 const lora = () => classicPreset('lora');
 
+const MNIST = { name: 'mnist', inputSize: 784, classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] };
+
 describe('run config', () => {
   it('defaults are valid for both kinds', () => {
     expect(configIssues(defaultConfig('base'))).toEqual([]);
@@ -32,12 +34,14 @@ describe('run config', () => {
     ['rank 0', (c) => (c.lora!.r = 0), /lora\.r: rank must be a positive integer, got 0/],
     ['rank larger than a layer', (c) => (c.lora!.r = 11), /rank 11 is larger than layer linear3 allows \(min\(in, out\) = 10\)/],
     ['negative learning rate', (c) => (c.lr = -0.1), /lr: learning rate must be a number in \(0, 10\], got -0.1/],
-    ['unknown digit', (c) => (c.digits = [7, 12]), /digits: unknown digit 12/],
+    ['unknown class', (c) => (c.classes = [7, 12]), /classes: unknown class 12 \(classes are 0–9 in mnist\)/],
     ['unknown layer', (c) => (c.lora!.targets = ['linear9']), /unknown layer linear9/],
     ['zero alpha', (c) => (c.lora!.alpha = 0), /lora\.alpha: must be a positive number/],
     ['alpha 1e308 (a scaling that overflows float32)', (c) => (c.lora!.alpha = 1e308), /lora\.alpha: alpha 1e\+308 with rank 1 gives a scaling of 1\.00e\+308, more than 10,000/],
     ['fractional batch', (c) => (c.batchSize = 2.5), /batchSize: must be an integer/],
-    ['wrong input width', (c) => (c.sizes = [100, 10]), /input width must be 784/],
+    ['wrong input width', (c) => ((c.sizes = [100, 10]), (c.lora!.targets = ['linear1'])), /sizes: the input width must be 784 \(the values of one sample of mnist\), got 100/],
+    ['wrong output width', (c) => ((c.sizes = [784, 7]), (c.lora!.targets = ['linear1'])), /sizes: the output width must be 10 \(the classes of mnist\), got 7/],
+    ['a class twice', (c) => (c.classes = [7, 7]), /classes: lists a class twice \(7 \(7\)\)/],
     ['unknown optimizer', (c) => ((c as { optimizer: string }).optimizer = 'rmsprop'), /optimizer: must be "adam" or "sgd"/],
     ['a layer of 4.3 billion weights', (c) => (c.sizes = [784, 65536, 65536, 10]), /sizes: layer linear2 \(65536→65536\) would hold 4,294,967,296 weights; a layer holds at most 268,435,456/],
     ['a thousand layers', (c) => (c.sizes = [784, ...new Array(1000).fill(16), 10]), /sizes: at most 64 layers, got 1001/],
@@ -46,8 +50,8 @@ describe('run config', () => {
     it(`rejects ${name} with a clear message`, () => {
       const c = lora();
       mutate(c);
-      expect(() => validateConfig(c)).toThrow(ConfigError);
-      expect(() => validateConfig(c)).toThrow(message);
+      expect(() => validateConfig(c, MNIST)).toThrow(ConfigError);
+      expect(() => validateConfig(c, MNIST)).toThrow(message);
     });
   }
 });

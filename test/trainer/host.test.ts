@@ -2,6 +2,7 @@
  * The trainer as a real child process: progress arrives, cancel works, a killed,
  * hung or failing trainer becomes a clear `failed` outcome — never a hang.
  */
+import { MNIST_SOURCE as MNIST } from '../../src-main/contract/protocol.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { TrainerHost, runInTrainer } from '../../src-main/trainer/host.ts';
@@ -31,7 +32,7 @@ function start(opts: ConstructorParameters<typeof TrainerHost>[0] = {}): Trainer
 describe('trainer process', () => {
   it('runs a job: ready, progress, evaluation, weights, done — then exits', async () => {
     const msgs: TrainerMessage[] = [];
-    const outcome = await runInTrainer({ runId: 'r1', config: small() }, (m) => msgs.push(m), { env });
+    const outcome = await runInTrainer({ runId: 'r1', config: small(), data: MNIST }, (m) => msgs.push(m), { env });
     expect(outcome.status).toBe('completed');
     if (outcome.status !== 'completed') return;
     expect(outcome.backend).toBe('wasm');
@@ -57,7 +58,7 @@ describe('trainer process', () => {
         h.cancel();
       }
     });
-    const outcome = await h.run({ runId: 'r2', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    const outcome = await h.run({ runId: 'r2', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }), data: MNIST });
     expect(outcome.status).toBe('cancelled');
     if (outcome.status === 'cancelled') expect(outcome.step).toBeGreaterThanOrEqual(3);
     expect((await h.waitForExit(5000)).code).toBe(0);
@@ -68,7 +69,7 @@ describe('trainer process', () => {
     h.onMessage((m) => {
       if (m.type === 'progress' && m.phase === 'training' && m.step >= 2) process.kill(h.pid!, 'SIGKILL');
     });
-    const outcome = await h.run({ runId: 'r3', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    const outcome = await h.run({ runId: 'r3', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }), data: MNIST });
     expect(outcome).toMatchObject({ status: 'failed', code: 'crash' });
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/killed by SIGKILL/);
   });
@@ -79,7 +80,7 @@ describe('trainer process', () => {
       if (m.type === 'progress' && m.phase === 'training' && m.step >= 2) process.kill(h.pid!, 'SIGSTOP');
     });
     const t0 = Date.now();
-    const outcome = await h.run({ runId: 'r4', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    const outcome = await h.run({ runId: 'r4', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }), data: MNIST });
     expect(outcome).toMatchObject({ status: 'failed', code: 'hung' });
     expect(Date.now() - t0).toBeLessThan(30_000);
   });
@@ -88,7 +89,7 @@ describe('trainer process', () => {
     const tmp = tempDir();
     try {
       const h = start({ env: { ...env, LORA_LAB_MNIST_DIR: tmp.dir } });
-      const outcome = await h.run({ runId: 'r5', config: small() });
+      const outcome = await h.run({ runId: 'r5', config: small(), data: MNIST });
       expect(outcome).toMatchObject({ status: 'failed', code: 'data' });
       if (outcome.status === 'failed') expect(outcome.error).toContain(tmp.dir);
     } finally {
@@ -98,14 +99,14 @@ describe('trainer process', () => {
 
   it('an invalid config is refused by the trainer too', async () => {
     const h = start();
-    const outcome = await h.run({ runId: 'r6', config: small({ lr: -1 }) });
+    const outcome = await h.run({ runId: 'r6', config: small({ lr: -1 }), data: MNIST });
     expect(outcome).toMatchObject({ status: 'failed', code: 'config' });
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/lr: learning rate must be/);
   });
 
   it('an unknown forced backend is a clear error', async () => {
     const h = start({ env: { ...env, LORA_LAB_BACKEND: 'quantum' } });
-    const outcome = await h.run({ runId: 'r7', config: small() });
+    const outcome = await h.run({ runId: 'r7', config: small(), data: MNIST });
     expect(outcome).toMatchObject({ status: 'failed', code: 'backend' });
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/LORA_LAB_BACKEND=quantum is not a backend/);
   });
@@ -127,7 +128,7 @@ describe('a trainer dies while its host is busy', () => {
         }
       }
     });
-    const outcome = await h.run({ runId: 'p1', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    const outcome = await h.run({ runId: 'p1', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }), data: MNIST });
     expect(outcome).toMatchObject({ status: 'failed', code: 'crash' });
     if (outcome.status === 'failed') expect(outcome.error).toMatch(/killed by SIGKILL/);
   });
@@ -140,7 +141,7 @@ describe('crash reports', () => {
     h.onMessage((m) => {
       if (m.type === 'progress' && m.phase === 'training' && m.step >= 2) process.kill(h.pid!, 'SIGKILL');
     });
-    const outcome = await h.run({ runId: 'n1', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }) });
+    const outcome = await h.run({ runId: 'n1', config: small({ maxSteps: 5000, epochs: 1000, trainLimit: null }), data: MNIST });
     expect(outcome).toMatchObject({ status: 'failed', code: 'crash' });
     if (outcome.status === 'failed') {
       expect(outcome.error).toMatch(/killed by SIGKILL/);
@@ -161,7 +162,7 @@ describe('crash reports', () => {
 
 describe('evaluation jobs', () => {
   it('evaluates stored weights (with and without an adapter) in a trainer process', async () => {
-    const trained = await runInTrainer({ runId: 'e1', config: small({ maxSteps: 10 }) }, undefined, { env });
+    const trained = await runInTrainer({ runId: 'e1', config: small({ maxSteps: 10 }), data: MNIST }, undefined, { env });
     expect(trained.status).toBe('completed');
     if (trained.status !== 'completed') return;
     const tensors = trained.weights.tensors;
@@ -170,6 +171,7 @@ describe('evaluation jobs', () => {
     const r = await h.evaluate({
       runId: 'e2',
       sizes: [784, 64, 10],
+      data: MNIST,
       testLimit: 500,
       models: [
         { name: 'base', tensors },

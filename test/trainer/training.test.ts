@@ -2,9 +2,10 @@
  * Real training on small MNIST slices, in-process: loss falls, fine-tuning on one digit
  * lowers that digit's errors, the frozen base stays bit-identical, no tensors leak.
  */
+import { MNIST_SOURCE as MNIST } from '../../src-main/contract/protocol.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { subsetIndices } from '../../src-main/data/datasets.ts';
-import { loadMnist } from '../../src-main/data/mnist.ts';
+import { mnistSamples } from '../../src-main/data/mnist.ts';
 import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import { runJob } from '../../src-main/trainer/job.ts';
 import { DivergedError, fullCollector, trainLoop } from '../../src-main/trainer/loop.ts';
@@ -23,7 +24,7 @@ function baseCfg(over: Partial<RunConfig> = {}): RunConfig {
 
 async function run(config: RunConfig, baseWeights?: NamedTensors): Promise<TrainerMessage[]> {
   const msgs: TrainerMessage[] = [];
-  await runJob({ runId: 't', config, ...(baseWeights ? { baseWeights } : {}) }, 'test', (m) => msgs.push(m));
+  await runJob({ runId: 't', config, data: MNIST, ...(baseWeights ? { baseWeights } : {}) }, 'test', (m) => msgs.push(m));
   return msgs;
 }
 
@@ -62,7 +63,7 @@ describe('training on real MNIST', () => {
   it('LoRA on digit 7 lowers its wrong count, trains only A and B, and leaves the base bit-identical', async () => {
     const w0 = weightsOf(base);
     const snapshot = Object.fromEntries(Object.entries(w0).map(([k, v]) => [k, v.data.slice()]));
-    const cfg = { ...defaultConfig('lora'), sizes: small, batchSize: 16, testLimit: 1000, evalEvery: 0, maxSteps: 30, digits: [7] };
+    const cfg = { ...defaultConfig('lora'), sizes: small, batchSize: 16, testLimit: 1000, evalEvery: 0, maxSteps: 30, classes: [7] };
     cfg.lora = { ...cfg.lora!, r: 1, alpha: 1, init: 'gaussian' as const, targets: ['linear1', 'linear2', 'linear3'] };
     const ft = await run(cfg, w0);
     const before = evalOf(ft, 'before');
@@ -86,9 +87,9 @@ describe('training on real MNIST', () => {
     const { attachLora } = await import('../../src-main/trainer/lora.ts');
     attachLora(model, { r: 2, alpha: 4, targets: ['linear1', 'linear3'], init: 'kaiming', scaling: 'standard', loraPlusRatio: 16 }, new Rng(3));
     const before = await model.toNamed();
-    const train = loadMnist('train');
+    const train = mnistSamples('train');
     const cfg = { ...defaultConfig('lora'), sizes: small, batchSize: 16, maxSteps: 10, evalEvery: 0 };
-    await trainLoop(model, cfg, { train, indices: subsetIndices(train, { digits: [7], limit: 200, seed: 1 }), test: loadMnist('test'), shuffleSeed: 1 });
+    await trainLoop(model, cfg, { train, indices: subsetIndices(train, { classes: [7], limit: 200, seed: 1 }), test: mnistSamples('test'), shuffleSeed: 1 });
     const after = await model.toNamed();
     for (const k of Object.keys(before)) expect(Buffer.from(after[k]!.data.buffer).equals(Buffer.from(before[k]!.data.buffer))).toBe(true);
     expect(model.layers[1]!.A).toBeNull();
@@ -96,8 +97,8 @@ describe('training on real MNIST', () => {
   });
 
   it('does not leak tensors across steps (base and LoRA)', async () => {
-    const train = loadMnist('train');
-    const test = loadMnist('test');
+    const train = mnistSamples('train');
+    const test = mnistSamples('test');
     for (const kind of ['base', 'lora'] as const) {
       const model = kind === 'base' ? Mlp.init(small, new Rng(1)) : Mlp.fromNamed(small, weightsOf(base), false);
       if (kind === 'lora') {
@@ -106,7 +107,7 @@ describe('training on real MNIST', () => {
       }
       const counts: number[] = [];
       const cfg = { ...defaultConfig(kind), sizes: small, batchSize: 8, maxSteps: 30, evalEvery: 10, evalSubset: 50 };
-      await trainLoop(model, cfg, { train, indices: subsetIndices(train, { digits: null, limit: 300, seed: 1 }), test, shuffleSeed: 2 }, {
+      await trainLoop(model, cfg, { train, indices: subsetIndices(train, { classes: null, limit: 300, seed: 1 }), test, shuffleSeed: 2 }, {
         flushMs: 0,
         onProgress: () => counts.push(tf.memory().numTensors),
       });
@@ -120,9 +121,9 @@ describe('training on real MNIST', () => {
     const w = weightsOf(base);
     const poisoned: NamedTensors = { ...w, 'linear3.bias': { shape: [10], data: new Float32Array(10).fill(Infinity) } };
     const model = Mlp.fromNamed(small, poisoned, true);
-    const train = loadMnist('train');
+    const train = mnistSamples('train');
     const cfg = baseCfg({ maxSteps: 5 });
-    const err = await trainLoop(model, cfg, { train, indices: subsetIndices(train, { digits: null, limit: 100 }), test: loadMnist('test'), shuffleSeed: 1 }).catch((e) => e);
+    const err = await trainLoop(model, cfg, { train, indices: subsetIndices(train, { classes: null, limit: 100 }), test: mnistSamples('test'), shuffleSeed: 1 }).catch((e) => e);
     expect(err).toBeInstanceOf(DivergedError);
     expect(err.message).toMatch(/^diverged at step 1: the loss became NaN/);
     model.dispose();

@@ -2,6 +2,7 @@
  * The threaded wasm backend (both cores) as the trainer starts it: it reports its
  * threads, and it trains as the single-threaded build does (same losses to 1e-4).
  */
+import { MNIST_SOURCE as MNIST } from '../../src-main/contract/protocol.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import type { TrainerMessage } from '../../src-main/contract/protocol.ts';
 async function train(threads: number): Promise<{ device: string; losses: number[] }> {
   const msgs: TrainerMessage[] = [];
   const config = { ...defaultConfig('base'), sizes: [784, 256, 10], batchSize: 64, trainLimit: 1280, testLimit: 200, evalEvery: 0, maxSteps: 20 };
-  const out = await runInTrainer({ runId: `t${threads}`, config }, (m) => msgs.push(m), {
+  const out = await runInTrainer({ runId: `t${threads}`, config, data: MNIST }, (m) => msgs.push(m), {
     env: { ...process.env, LORA_LAB_BACKEND: 'wasm', LORA_LAB_WASM_THREADS: String(threads) },
   });
   if (out.status !== 'completed') throw new Error(out.status === 'failed' ? out.error : out.status);

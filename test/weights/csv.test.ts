@@ -77,7 +77,7 @@ describe('CSV export', () => {
   });
 
   it('params: the same long layout with step and time empty', () => {
-    const rows = parseCsv(paramsCsv([{ runId: 'r1', params: { lr: 0.001, 'lora.r': 4, name: '=cmd', digits: null, on: false } }]));
+    const rows = parseCsv(paramsCsv([{ runId: 'r1', params: { lr: 0.001, 'lora.r': 4, name: '=cmd', classes: null, on: false } }]));
     expect(rows).toEqual([
       ['run_id', 'key', 'step', 'value', 'time'],
       ['r1', 'lr', '', '0.001', ''],

@@ -1,7 +1,8 @@
 /** Shared fixtures for the weights tests: seeded random bases and adapters, MNIST batches. */
 import { layerNames } from '../../src-main/contract/config.ts';
 import type { AdapterInfo } from '../../src-main/contract/protocol.ts';
-import { IMAGE_SIZE, loadMnist, normaliseInto } from '../../src-main/data/mnist.ts';
+import { IMAGE_SIZE, mnistSamples } from '../../src-main/data/mnist.ts';
+import { normaliseInto } from '../../src-main/data/dataset.ts';
 import type { NamedTensors } from '../../src-main/contract/named.ts';
 import { Rng, normalArray, uniformArray } from '../../src-main/util/rng.ts';
 
@@ -49,7 +50,7 @@ export function randomAdapter(sizes: number[], spec: AdapterSpec, seed: number):
 
 /** The first `n` MNIST test images, normalised as the trainer does: [n, 784]. */
 export function mnistTestBatch(n: number): { x: Float32Array; labels: Uint8Array } {
-  const split = loadMnist('test');
+  const split = mnistSamples('test');
   const idx = Array.from({ length: n }, (_, i) => i);
   const x = new Float32Array(n * IMAGE_SIZE);
   normaliseInto(split, idx, 0, n, x);

@@ -1,0 +1,216 @@
+/**
+ * The Data page: the lab's data sets with their counts and what uses them, the
+ * built-ins not added yet, the exchange folder to import from, progress of imports and
+ * additions (`task` events), and a few test samples per class for the selected set.
+ * Kept live: data sets, runs and models arriving or going elsewhere reload the list.
+ */
+import { SvelteMap } from 'svelte/reactivity';
+import type { FolderEntry, LabEvent, RunView } from '../../src-main/contract/api.ts';
+import type { BuiltinDataset, DatasetImportRequest, DatasetList, DatasetSample, DatasetView } from '../../src-main/contract/dataset.ts';
+import { errorText, lab, onConnection } from './api.ts';
+import { chunk, pickPerClass } from './datasets.ts';
+
+/** Samples per class in the grid, and the classes shown before "show all". */
+export const SAMPLES_PER_CLASS = 8;
+export const CLASSES_SHOWN = 24;
+/** `datasetSamples` answers at most this many per call. */
+const CHUNK = 500;
+
+export interface TaskProgress {
+  done: number;
+  total: number;
+  what: string;
+}
+
+/** The grid of one data set: sample indices per class (test split), and the samples loaded. */
+export class SampleGridState {
+  perClass = $state.raw<number[][] | null>(null);
+  readonly samples = new SvelteMap<number, DatasetSample>();
+  /** Classes whose samples are loaded, from the first. */
+  shownClasses = $state(0);
+  loading = $state(false);
+  error = $state<string | null>(null);
+}
+
+/** The task name the Lab gives an import's progress events (lab.ts importDataset). */
+export const importTask = (req: Pick<DatasetImportRequest, 'path' | 'name'>) => `import ${req.name ?? req.path}`;
+export const builtinTask = (name: BuiltinDataset) => `add ${name}`;
+
+function changesData(e: LabEvent): boolean {
+  // Runs and models reference data sets: their coming and going changes "used by".
+  return (
+    e.type === 'dataset' ||
+    e.type === 'dataset-deleted' ||
+    e.type === 'run-deleted' ||
+    e.type === 'model' ||
+    e.type === 'model-deleted' ||
+    (e.type === 'run' && e.run.status === 'queued')
+  );
+}
+
+export class DataState {
+  #list = $state.raw<DatasetList | null>(null);
+  #runs = $state.raw<RunView[]>([]);
+  #folder = $state.raw<{ folder: string; entries: FolderEntry[] } | null>(null);
+  #folderError = $state<string | null>(null);
+  #loading = $state(true);
+  #error = $state<string | null>(null);
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  /** Progress of imports and built-in additions, by task name, while they run. */
+  readonly tasks = new SvelteMap<string, TaskProgress>();
+  /** Built-ins being added here, with the error if adding failed. */
+  readonly adding = new SvelteMap<BuiltinDataset, { busy: boolean; error: string | null }>();
+  readonly #grids = new SvelteMap<number, SampleGridState>();
+
+  get datasets(): DatasetView[] { return this.#list?.datasets ?? []; }
+  get builtins(): DatasetList['builtins'] { return this.#list?.builtins ?? []; }
+  get loading(): boolean { return this.#loading; }
+  get error(): string | null { return this.#error; }
+  get folder(): { folder: string; entries: FolderEntry[] } | null { return this.#folder; }
+  get folderError(): string | null { return this.#folderError; }
+
+  readonly #runsById = $derived(new Map(this.#runs.map((r) => [r.id, r])));
+
+  dataset(id: number | null): DatasetView | null {
+    return id === null ? null : (this.datasets.find((d) => d.id === id) ?? null);
+  }
+
+  /** A run's status as last loaded (for "cancel it first" beside runs that use a data set). */
+  runStatus(id: number): RunView['status'] | null {
+    return this.#runsById.get(id)?.status ?? null;
+  }
+
+  grid(id: number): SampleGridState | undefined {
+    return this.#grids.get(id);
+  }
+
+  start(): () => void {
+    const off = lab.subscribe((e) => {
+      if (e.type === 'task') {
+        this.tasks.set(e.task, { done: e.done, total: e.total, what: e.what ?? '' });
+        // Exports write into the folder this page lists.
+        if (e.done >= e.total) this.#scheduleFolder();
+      }
+      if (e.type === 'dataset-deleted') this.#grids.delete(e.id);
+      if (changesData(e)) this.#schedule();
+    });
+    const offConn = onConnection((_c, reconnected) => {
+      if (reconnected) void this.load();
+    });
+    void this.load();
+    void this.loadFolder();
+    return () => {
+      off();
+      offConn();
+      if (this.#timer) clearTimeout(this.#timer);
+      if (this.#folderTimer) clearTimeout(this.#folderTimer);
+    };
+  }
+
+  async load(): Promise<void> {
+    try {
+      const [list, runs] = await Promise.all([lab.listDatasets(), lab.listRuns()]);
+      this.#list = list;
+      this.#runs = runs;
+      this.#error = null;
+    } catch (err) {
+      this.#error = errorText(err);
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  async loadFolder(): Promise<void> {
+    try {
+      this.#folder = await lab.listFolder();
+      this.#folderError = null;
+    } catch (err) {
+      this.#folderError = errorText(err);
+    }
+  }
+
+  /** Import from the exchange folder; throws the Lab's message (nothing is stored then). */
+  async import(req: DatasetImportRequest): Promise<DatasetView> {
+    const task = importTask(req);
+    this.tasks.delete(task);
+    try {
+      const view = await lab.importDataset(req);
+      await this.load();
+      return view;
+    } finally {
+      this.tasks.delete(task);
+    }
+  }
+
+  async addBuiltin(name: BuiltinDataset): Promise<DatasetView | null> {
+    if (this.adding.get(name)?.busy) return null;
+    this.adding.set(name, { busy: true, error: null });
+    const task = builtinTask(name);
+    try {
+      const view = await lab.addBuiltinDataset(name);
+      await this.load();
+      this.adding.delete(name);
+      return view;
+    } catch (err) {
+      this.adding.set(name, { busy: false, error: errorText(err) });
+      return null;
+    } finally {
+      this.tasks.delete(task);
+    }
+  }
+
+  /** Deletes; a refusal (runs or models use it) is thrown on with the Lab's reason. */
+  async delete(id: number): Promise<void> {
+    await lab.deleteDataset(id);
+    this.#grids.delete(id);
+    await this.load();
+  }
+
+  /**
+   * The grid's samples: the test labels once, then SAMPLES_PER_CLASS samples of each of
+   * the first `classes` classes (more when asked again with a larger number).
+   */
+  async loadSamples(id: number, classes = CLASSES_SHOWN): Promise<void> {
+    let grid = this.#grids.get(id);
+    if (!grid) {
+      grid = new SampleGridState();
+      this.#grids.set(id, grid);
+    }
+    if (grid.loading || (grid.perClass && grid.shownClasses >= Math.min(classes, grid.perClass.length))) return;
+    grid.loading = true;
+    grid.error = null;
+    try {
+      if (!grid.perClass) {
+        const d = this.dataset(id) ?? (await lab.getDataset(id));
+        grid.perClass = pickPerClass(await lab.datasetLabels(id, 'test'), d.classes.length, SAMPLES_PER_CLASS);
+      }
+      const upto = Math.min(classes, grid.perClass.length);
+      for (const part of chunk(grid.perClass.slice(grid.shownClasses, upto).flat(), CHUNK)) {
+        for (const s of await lab.datasetSamples(id, 'test', part)) grid.samples.set(s.index, s);
+      }
+      grid.shownClasses = upto;
+    } catch (err) {
+      grid.error = errorText(err);
+    } finally {
+      grid.loading = false;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.load();
+    }, 200);
+  }
+
+  #folderTimer: ReturnType<typeof setTimeout> | null = null;
+
+  #scheduleFolder(): void {
+    if (this.#folderTimer) return;
+    this.#folderTimer = setTimeout(() => {
+      this.#folderTimer = null;
+      void this.loadFolder();
+    }, 200);
+  }
+}
