@@ -16,7 +16,7 @@ Commands:
   train       train a base MLP (--data NAME: on another data set)
   finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model)
   data        data sets: import PATH (CSV, IDX, image folders), add fashion-mnist, list, show, rm
-  runs        list stored runs (--status, --kind, --tag, --search TEXT, --param lora.r=1)
+  runs        list stored runs (--status, --kind, --data, --tag, --search TEXT, --param lora.r=1)
   show RUN    one run: config, metrics, evaluation before/after
   compare RUN RUN...   hyperparameter differences (--all for every row), metrics, wrong per class
   rm RUN...   delete runs (their metrics, evaluations and adapters go too)
@@ -36,7 +36,8 @@ Commands:
 ${runOptions()}
 
 Every command takes --db FILE (default: $LORA_LAB_DB, else $XDG_DATA_HOME/lora-lab/lab.db)
-and --json; --reset-db keeps a damaged database aside (renamed) and starts a fresh one. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files.`;
+and --json; --reset-db keeps a damaged database aside (renamed) and starts a fresh one. Environment: LORA_LAB_BACKEND forces a backend; LORA_LAB_MNIST_DIR points at other IDX files;
+LORA_LAB_FASHION_DIR at another copy of the fashion-mnist package's src/clothes.`;
 
 function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string {
   const lora = kind !== 'train';
@@ -72,7 +73,7 @@ function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string
       : []),
     '  --train-limit N --test-limit N   use fewer samples (quick checks)',
     '  --backend cuda|tensorflow|webgpu|wasm|cpu   force a compute backend',
-    ...(kind === 'all' ? [] : ['  --name NAME           the run\'s name']),
+    ...(kind === 'all' ? [] : [`  --name NAME           the run's name${kind === 'demo' ? '' : ' (default: from its widths, classes, data set and seed)'}`]),
     '  --json                print one JSON object instead of a table',
     '  -q, --quiet           no progress bar',
   ].join('\n');
@@ -123,15 +124,16 @@ const HELP: Record<string, CommandHelp> = {
     ],
   },
   runs: {
-    usage: 'lora-lab runs [--status S[,S...]] [--kind base|lora] [--tag TAG] [--search TEXT] [--param PATH=VALUE ...]',
+    usage: 'lora-lab runs [--status S[,S...]] [--kind base|lora] [--data NAME|ID] [--tag TAG] [--search TEXT] [--param PATH=VALUE ...]',
     about: 'List stored runs, newest first.',
     options: `  --status S            queued, running, completed, failed, cancelled, interrupted (comma-separated)
   --kind base|lora      only base runs or only LoRA runs
+  --data NAME|ID        only runs on this data set
   --tag TAG             only runs with this tag
   --search TEXT         name, notes or tags contain TEXT
   --param PATH=VALUE    config value, e.g. lora.r=1 or lr=0.001 (repeatable)
 ${JSON_FLAG}`,
-    examples: ['lora-lab runs --kind lora --status completed', 'lora-lab runs --param lora.r=1 --json'],
+    examples: ['lora-lab runs --kind lora --status completed', 'lora-lab runs --data fashion-mnist', 'lora-lab runs --param lora.r=1 --json'],
   },
   show: {
     usage: 'lora-lab show RUN',
@@ -206,8 +208,8 @@ ${JSON_FLAG}`,
   },
   data: {
     usage: 'lora-lab data import PATH | add NAME | list | show NAME|ID | rm NAME|ID...',
-    about: `Data sets to train on. MNIST is always there; fashion-mnist is added from its package (data add, or on first
---data fashion-mnist). data import reads your own, into the database:
+    about: `Data sets to train on. MNIST is always there; fashion-mnist is added from its package by data add fashion-mnist,
+or on first use of --data fashion-mnist. data import reads your own into the database:
   a .csv file or a folder of CSV files (one *train* and one *test* file, or one file split by --test-fraction):
     one label column (label, class, target or y, else the first) and numeric features; columns pixel0…pixelN
     with values 0–255 are a square grey image. Class names are the labels (or a classes.txt beside them);

@@ -9,7 +9,7 @@ import { type Flags, UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';
 import { oneLine } from './sanitize.ts';
 import { plural, pct, sig, table } from './table.ts';
-import { classHeading, classLabels } from './data-ref.ts';
+import { classHeading, classLabels, lookupDataset } from './data-ref.ts';
 import { describeShape } from '../contract/dataset.ts';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];
@@ -70,8 +70,15 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
     tag: { type: 'string' },
     search: { type: 'string' },
     param: { type: 'string', multiple: true },
+    data: { type: 'string' },
   });
-  const runs = await s.lab().listRuns(filterFromFlags(values));
+  const filter = filterFromFlags(values);
+  if (typeof values['data'] === 'string') {
+    // A built-in not added yet has no runs: nothing is added for a filter.
+    const found = lookupDataset(await s.lab().listDatasets(), values['data']);
+    filter.params = { ...filter.params, data: found.dataset?.id ?? 0 };
+  }
+  const runs = await s.lab().listRuns(filter);
   if (values['json']) return s.out(JSON.stringify(runs));
   if (runs.length === 0) return s.out('no runs match');
   s.out(
@@ -206,17 +213,18 @@ export async function modelsCommand(argv: string[], s: Session): Promise<void> {
   if (models.length === 0) return s.out('no models yet: lora-lab train or lora-lab demo makes one');
   s.out(
     table(
-      ['id', 'name', 'kind', 'layers', 'from', 'used by', 'created'],
+      ['id', 'name', 'kind', 'layers', 'data', 'from', 'used by', 'created'],
       models.map((m) => [
         m.id,
         m.name,
         m.kind,
         m.sizes.join('→'),
+        m.dataset?.name ?? '—',
         m.sourceRunId ? `run ${m.sourceRunId}` : m.parentModelId ? `model ${m.parentModelId}` : '—',
         `${plural(m.dependents.runs, 'run')}, ${plural(m.dependents.adapters, 'adapter')}`,
         date(m.createdAt),
       ]),
-      ['r', 'l', 'l', 'l', 'l', 'l', 'l'],
+      ['r', 'l', 'l', 'l', 'l', 'l', 'l', 'l'],
     ),
   );
 }

@@ -87,9 +87,13 @@ export class DataState {
   start(): () => void {
     const off = lab.subscribe((e) => {
       if (e.type === 'task') {
-        this.tasks.set(e.task, { done: e.done, total: e.total, what: e.what ?? '' });
-        // Exports write into the folder this page lists.
-        if (e.done >= e.total) this.#scheduleFolder();
+        // A finished task's bar goes back to waiting: what follows (storing) has no count.
+        if (e.done < e.total) this.tasks.set(e.task, { done: e.done, total: e.total, what: e.what ?? '' });
+        else {
+          this.tasks.delete(e.task);
+          // Exports write into the folder this page lists.
+          this.#scheduleFolder();
+        }
       }
       if (e.type === 'dataset-deleted') this.#grids.delete(e.id);
       if (changesData(e)) this.#schedule();

@@ -14,63 +14,13 @@ import {
 import { type DatasetView, MNIST_DATASET_ID } from '../../src-main/contract/dataset.ts';
 import { errorText, lab } from './api.ts';
 import { dataCountsOf, dataShapeOf, fitProblem, fitsWidths, widthsFor } from './datasets.ts';
+import { FIELD_LABELS, type FieldId, NUMBERS, QUICK_LIMITS, type TextField, parseNumber, parseSizes } from './run-fields.ts';
 import { type RunFigures, fieldProblems, runFigures } from './run-figures.ts';
 
-/** Fields typed as text (numbers are parsed, so half-typed input is never lost). */
-export type TextField =
-  | 'sizes' | 'seed' | 'batchSize' | 'epochs' | 'maxSteps' | 'lr' | 'trainLimit' | 'testLimit' | 'evalEvery' | 'evalSubset'
-  | 'lora.r' | 'lora.alpha' | 'lora.loraPlusRatio';
-
-/** Field ids as configIssues names them, plus the form's own. */
-export type FieldId = TextField | 'name' | 'data' | 'classes' | 'lora.targets' | 'baseModel' | 'kind' | 'optimizer' | 'lora.init' | 'lora.scaling';
-
-type NumSpec = { int: boolean; nullable: boolean };
-const NUMBERS: Record<Exclude<TextField, 'sizes'>, NumSpec> = {
-  seed: { int: true, nullable: false },
-  batchSize: { int: true, nullable: false },
-  epochs: { int: true, nullable: false },
-  maxSteps: { int: true, nullable: true },
-  lr: { int: false, nullable: false },
-  trainLimit: { int: true, nullable: true },
-  testLimit: { int: true, nullable: true },
-  evalEvery: { int: true, nullable: false },
-  evalSubset: { int: true, nullable: false },
-  'lora.r': { int: true, nullable: false },
-  'lora.alpha': { int: false, nullable: false },
-  'lora.loraPlusRatio': { int: false, nullable: false },
-};
-
-/** The quick-run limits the Advanced section offers: seconds, not minutes, per run. */
-export const QUICK_LIMITS = { trainLimit: '2000', testLimit: '1000', evalEvery: '20' } as const;
-
-function parseNumber(text: string, spec: NumSpec): { value: number | null; issue: string | null } {
-  const t = text.trim().replace(/_/g, '');
-  if (t === '') return spec.nullable ? { value: null, issue: null } : { value: null, issue: 'required' };
-  const n = Number(t);
-  if (!Number.isFinite(n)) return { value: null, issue: `“${text.trim()}” is not a number` };
-  if (spec.int && !Number.isInteger(n)) return { value: null, issue: 'must be a whole number' };
-  return { value: n, issue: null };
-}
-
-/** "784, 1000, 2000, 10" (or with → / spaces) → numbers; the engine's rules judge them. */
-export function parseSizes(text: string): number[] | null {
-  const parts = text.split(/[\s,→>x×]+/).filter(Boolean);
-  if (parts.length === 0) return null;
-  const nums = parts.map(Number);
-  return nums.every((n) => Number.isFinite(n)) ? nums : null;
-}
+export { FIELD_LABELS, type FieldId, QUICK_LIMITS, type TextField, parseSizes } from './run-fields.ts';
 
 /** The name the Lab gives a run left unnamed (the Lab's own function). */
 export const defaultRunName: (cfg: RunConfig, data?: NamedData | null) => string = defaultName;
-
-/** What each field is called on the form, for the side panel's list of fields that need attention. */
-export const FIELD_LABELS: Record<FieldId | 'lora', string> = {
-  sizes: 'Layer widths', seed: 'Seed', batchSize: 'Batch size', epochs: 'Epochs', maxSteps: 'Max steps', lr: 'Learning rate',
-  trainLimit: 'Training images', testLimit: 'Test images', evalEvery: 'Evaluate every', evalSubset: 'Evaluation subset',
-  'lora.r': 'Rank r', 'lora.alpha': 'Alpha α', 'lora.loraPlusRatio': 'LoRA+ ratio', name: 'Name', data: 'Data set', classes: 'Train on classes',
-  'lora.targets': 'Target layers', baseModel: 'Base model', kind: 'Kind of run', optimizer: 'Optimizer', 'lora.init': 'A initialisation',
-  'lora.scaling': 'Scaling', lora: 'LoRA adapter',
-};
 
 export class NewRunState {
   /** Raw text of every typed field, bound to the inputs. */
@@ -109,6 +59,16 @@ export class NewRunState {
   get dataId(): number { return this.#dataId; }
   /** The chosen data set (null while the list is not loaded, or when it is gone). */
   get dataset(): DatasetView | null { return this.#datasets.find((d) => d.id === this.#dataId) ?? null; }
+  /** MNIST's classes are its digits, and are called so. */
+  get digits(): boolean { return this.#dataId === MNIST_DATASET_ID; }
+  /** What the chosen data set's samples are called. */
+  get samplesNoun(): 'images' | 'rows' { return this.dataset?.kind === 'table' ? 'rows' : 'images'; }
+
+  /** A field's label, in the chosen data set's words ("Train on digits", "Training rows"). */
+  fieldLabel(field: FieldId | 'lora'): string {
+    const l = field === 'classes' && this.digits ? 'Train on digits' : FIELD_LABELS[field];
+    return this.samplesNoun === 'rows' ? l.replace('images', 'rows') : l;
+  }
   get cloneOf(): { id: number; name: string } | null { return this.#cloneOf; }
   /**
    * The name field: what the user typed, else (for a clone) its default name, which

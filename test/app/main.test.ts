@@ -157,6 +157,8 @@ describe('main process', () => {
     expect(s.paths['userData']).toBe(join(appData, 'LoRA Lab'));
     expect(s.log.indexOf('register app')).toBeGreaterThanOrEqual(0);
     expect(s.log.indexOf('register app')).toBeLessThan(s.log.indexOf('whenReady'));
+    // Trainer crash reasons come from Electron's child-process-gone (trainer/host.ts matches them by service name).
+    expect(s.listeners.get('child-process-gone')).toHaveLength(1);
     const db = dbIn(appData);
     expect(existsSync(db)).toBe(true);
 

@@ -14,7 +14,7 @@ const tmp = tempDir();
 afterAll(tmp.cleanup);
 
 // Each call is a real process (seconds each on a busy 2-core machine): generous timeouts.
-const COMMANDS = ['demo', 'train', 'finetune', 'runs', 'show', 'compare', 'rm', 'tag', 'models', 'merge', 'export', 'import', 'evaluate', 'serve'];
+const COMMANDS = ['demo', 'train', 'finetune', 'data', 'runs', 'show', 'compare', 'rm', 'tag', 'models', 'merge', 'export', 'import', 'evaluate', 'serve'];
 
 describe('help and version', { timeout: 400_000 }, () => {
   it('every command answers --help / -h with usage, options and an example, never touching the database', async () => {

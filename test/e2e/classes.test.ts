@@ -9,7 +9,8 @@
  * class and, with runs on two data sets, each run's data set; Compare names the focus
  * class, and says so when the runs are on different data sets (a per-class chart per
  * class list); a merge preview heads its per-class columns with the names; Models names
- * each model's data set. And a table data set of 60 classes (a CSV of 3 features): its
+ * each model's data set; a LoRA from the Shapes base on a second set of that shape ("Gems")
+ * says "domain shift". And a table data set of 60 classes (a CSV of 3 features): its
  * confusion matrix gives way to the largest confusions, its gallery filters by a menu of
  * names and shows each row as a heat strip with its first values.
  */
@@ -39,7 +40,9 @@ let e2e: E2E | undefined;
 let lab: Lab;
 let page: Page;
 let pageErrors: string[] = [];
-const runs: { base?: RunView; lora?: RunView; mnist?: RunView; table?: RunView } = {};
+const runs: { base?: RunView; lora?: RunView; mnist?: RunView; table?: RunView; shifted?: RunView } = {};
+/** A second set of the same shape and class count: a LoRA on it from the Shapes base is a domain shift. */
+const GEMS = ['Azure', 'Gold', 'Jade', 'Ruby'];
 let datasetId = 0;
 const SPECIES = Array.from({ length: 60 }, (_, i) => `species ${String(i + 1).padStart(2, '0')}`);
 
@@ -63,9 +66,9 @@ function rng(seed: number): () => number {
 }
 
 /** ROOT/<class>/<n>.png: each class a colour with strong noise (a 3-step model still gets many wrong). */
-async function writeShapes(root: string): Promise<void> {
-  const rand = rng(13);
-  for (const [c, name] of CLASSES.entries()) {
+async function writeShapes(root: string, classes = CLASSES, seed = 13): Promise<void> {
+  const rand = rng(seed);
+  for (const [c, name] of classes.entries()) {
     const dir = join(root, name);
     mkdirSync(dir, { recursive: true });
     for (let k = 0; k < PER_CLASS; k++) {
@@ -108,6 +111,16 @@ beforeAll(async () => {
   });
   runs.lora = await lab.waitForRun(lora.id);
   expect(runs.lora.status).toBe('completed');
+
+  await writeShapes(join(lab.exportDir, 'gems'), GEMS, 29);
+  const gems = await lab.importDataset({ path: 'gems', name: 'Gems', testFraction: 0.25, seed: 1 });
+  const shifted = await lab.createRun({
+    name: 'gems lora from shapes',
+    baseModelId: runs.base.modelId,
+    config: { ...defaultConfig('lora'), ...tiny, data: gems.id, sizes: SIZES, classes: null, maxSteps: 4, lora: { ...defaultLora(SIZES), r: 2, alpha: 2 } },
+  });
+  runs.shifted = await lab.waitForRun(shifted.id);
+  expect(runs.shifted.status).toBe('completed');
 
   writeSpecies(join(lab.exportDir, 'species.csv'));
   const table = await lab.importDataset({ path: 'species.csv', name: 'Species', testFraction: 0.2, seed: 1 });
@@ -301,6 +314,22 @@ describe('class names and data set shapes in the views', () => {
     await pick.selectOption(String(withErrors));
     await expect.poll(() => page.locator('.tiles li').count()).toBe(after.wrongPerClass[withErrors]);
     await saveScreenshot(page, 'run-table-classes');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('a LoRA on another data set than its base’s says so: domain shift on its page and in the Runs table', async () => {
+    const run = runs.shifted!;
+    expect(run.baseDataset?.name).toBe('Shapes');
+    await go(`#/runs/${run.id}`);
+    await page.locator('.page-head [data-status="completed"]').waitFor();
+    await expect(page.getByTestId('run-dataset').textContent().then(text)).resolves.toBe('data Gems · 8×8 colour · 4 classes');
+    await expect(page.getByTestId('domain-shift').textContent().then(text)).resolves.toBe('domain shift: base trained on Shapes');
+    const matrix = page.getByRole('table', { name: 'Confusion matrix' });
+    await expect(matrix.getByRole('rowheader').allTextContents()).resolves.toEqual(GEMS);
+    await go('#/runs');
+    const cell = page.locator(`table.runs tbody tr[data-run-id="${run.id}"]`).getByTestId('run-dataset');
+    await expect(cell.textContent().then(text)).resolves.toBe('Gems from Shapes');
+    await expect(page.locator(`table.runs tbody tr[data-run-id="${runs.lora!.id}"]`).getByTestId('run-dataset').locator('.shift').count()).resolves.toBe(0);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -33,7 +33,7 @@ afterAll(tmp.cleanup);
 
 /** A run that trains until stopped: tiny model, endless steps. */
 const LONG = ['--sizes', '784,16,10', '--steps', '1000000', '--epochs', '1000', '--batch-size', '16'];
-const longConfig = { kind: 'base', sizes: [784, 16, 10], seed: 0, batchSize: 16, epochs: 1000, maxSteps: 1_000_000, optimizer: 'adam', lr: 1e-3, classes: null, trainLimit: null, testLimit: 200, evalEvery: 0, evalSubset: 100, lora: null };
+const longConfig = { kind: 'base', data: 1, sizes: [784, 16, 10], seed: 0, batchSize: 16, epochs: 1000, maxSteps: 1_000_000, optimizer: 'adam', lr: 1e-3, classes: null, trainLimit: null, testLimit: 200, evalEvery: 0, evalSubset: 100, lora: null };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,6 +10,7 @@ import { defaultConfig } from '../../src-main/contract/config.ts';
 import { classTicks, groupedBarOptions, lineOptions } from '../../src-renderer/lib/charts.ts';
 import { classNames, classNoun, commonNoun, describeClasses, groupByClasses, listNames, sameClasses, shortName } from '../../src-renderer/lib/classes.ts';
 import { focusSummary, runLength } from '../../src-renderer/lib/compare-summary.ts';
+import { focusCell, otherCell } from '../../src-renderer/lib/focus-cells.ts';
 import { describeProgress, fmtSteps } from '../../src-renderer/lib/format.ts';
 import { align, defaultXAxis, xValues } from '../../src-renderer/lib/series.ts';
 import type { ChartColors } from '../../src-renderer/lib/chart-colors.ts';
@@ -200,5 +201,31 @@ describe('class names', () => {
     expect(ticks[4]).toBe('');
     // Upright digits in 60 px slots: each one.
     expect(classTicks({ bbox: { width: 600 } }, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], false)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  });
+});
+
+describe('the Runs table focus column', () => {
+  const shapes = { id: 4, name: 'Shapes', kind: 'image' as const, shape: [8, 8, 3], classes: ['Apple', 'Leaf', 'Sky', 'Sunflower-yellow'] };
+  const mnist = { id: 1, name: 'mnist', kind: 'image' as const, shape: [28, 28, 1], classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] };
+
+  it('names the focus classes beside the wrong count before → after', () => {
+    expect(focusCell({ focusWrong: 4, focusWrongBefore: 33, focusClasses: ['Leaf', 'Sky'], dataset: shapes })).toEqual({
+      on: 'on Leaf, Sky',
+      title: 'wrong answers on the test samples of classes Leaf, Sky: before → after training',
+      text: '33 → 4',
+      better: true,
+    });
+    expect(focusCell({ focusWrong: 5, focusWrongBefore: null, focusClasses: ['7'], dataset: mnist })).toMatchObject({ on: 'on 7', text: '5', better: null });
+    expect(focusCell({ focusWrong: null, focusWrongBefore: null, focusClasses: null, dataset: mnist })).toMatchObject({ on: null, text: '—' });
+  });
+
+  it('says "other digits" for MNIST and "other classes" elsewhere, naming them in the tooltip', () => {
+    const run = (dataset: typeof shapes, classes: number[]) => ({ otherAccuracy: 0.9, otherAccuracyBefore: 0.95, otherCount: 30, dataset, config: { ...defaultConfig('lora'), classes } });
+    expect(otherCell(run(shapes, [2]))).toEqual({
+      text: 'other classes 95.0% → 90.0%',
+      title: 'test accuracy on the other classes (Apple, Leaf, Sunflower-yellow; n = 30): before → after training',
+      better: false,
+    });
+    expect(otherCell(run(mnist, [7]))?.text).toBe('other digits 95.0% → 90.0%');
   });
 });

@@ -299,7 +299,7 @@ describe('web-mode server', () => {
 
     // atob's DOMException on bad base64 in a tagged value must not become a 500.
     it('answers 400, not 500, to a tagged value with broken base64', async () => {
-      const r = await http(server.port, '/api/testImages', { ...json(null), body: '{"args":[{"$u8":"%%%"}]}' });
+      const r = await http(server.port, '/api/datasetSamples', { ...json(null), body: '{"args":[1,"test",{"$u8":"%%%"}]}' });
       expect(r.status).toBe(400);
     });
 
