@@ -5,6 +5,7 @@
  * and JSON friendly, except `predictions`, a Uint8Array, which transports encode).
  */
 import type { RunStatus } from './run-status.ts';
+import { type AdapterRecord, MODEL_KINDS, type ModelKind, type ModelRecord, type RunRecord } from './records.ts';
 import type { BuiltinDataset, DatasetImportRequest, DatasetKind, DatasetList, DatasetSample, DatasetView } from './dataset.ts';
 import type { RunConfig, RunKind } from './config.ts';
 import type { TrainerExitReason } from './exit-reasons.ts';
@@ -22,27 +23,8 @@ export interface RunProgress {
   etaSeconds: number;
 }
 
-/** A run as lists show it (the stored record, see store/run-row.ts, plus what is derived for display). */
-export interface RunView {
-  id: number;
-  name: string;
-  kind: RunKind;
-  status: RunStatus;
-  config: RunConfig;
-  baseModelId: number | null;
-  modelId: number | null;
-  adapterId: number | null;
-  backend: string | null;
-  device: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  error: string | null;
-  /** How its trainer process ended (`killed`, `oom` …); null while it runs and for runs no trainer ended under watch. */
-  exitReason: TrainerExitReason | null;
-  tags: string[];
-  notes: string;
-  summary: RunSummary | null;
+/** A run as lists show it: the stored record (its owner aside) plus what is derived for display. */
+export interface RunView extends Omit<RunRecord, 'owner' | 'progress'> {
   /** Live while running or queued; for a cancelled, failed or interrupted run, how far it got (null once completed). */
   progress: RunProgress | null;
   /** Final test accuracy (fraction), when evaluated. */
@@ -122,20 +104,9 @@ export interface Comparison {
   summary: MetricSummary[];
 }
 
-export const MODEL_KINDS = ['base', 'merged', 'imported'] as const;
-export type ModelKind = (typeof MODEL_KINDS)[number];
+export { MODEL_KINDS, type ModelKind };
 
-export interface ModelView {
-  id: number;
-  name: string;
-  kind: ModelKind;
-  sizes: number[];
-  parentModelId: number | null;
-  sourceRunId: number | null;
-  origin: unknown;
-  createdAt: number;
-  /** The data set it maps to classes (trained on, or chosen at import). */
-  datasetId: number | null;
+export interface ModelView extends ModelRecord {
   dataset: DatasetRef | null;
   /** Runs fine-tuned from it, adapters on it, models derived from it. */
   dependents: { runs: number; adapters: number; models: number };
@@ -152,16 +123,7 @@ export interface NamedRef {
   name: string;
 }
 
-export interface AdapterView {
-  id: number;
-  name: string;
-  runId: number | null;
-  baseModelId: number;
-  info: AdapterInfo;
-  /** Where it came from: a run, a merge (method, inputs) or an imported folder. */
-  origin: unknown;
-  createdAt: number;
-}
+export type AdapterView = AdapterRecord;
 
 export interface NewRunInput {
   name?: string;

@@ -39,25 +39,9 @@ export function runView(store: Store, run: StoredRun, progress: RunProgress | nu
   const otherAfter = otherOn(ev.after);
   const baseData = run.baseModelId !== null ? (store.models.find(run.baseModelId)?.datasetId ?? null) : null;
   const baseRef = baseData !== null && baseData !== run.config.data ? refOf(baseData) : null;
+  const { owner: _owner, progress: _stored, ...record } = run;
   return {
-    id: run.id,
-    name: run.name,
-    kind: run.kind,
-    status: run.status,
-    config: run.config,
-    baseModelId: run.baseModelId,
-    modelId: run.modelId,
-    adapterId: run.adapterId,
-    backend: run.backend,
-    device: run.device,
-    createdAt: run.createdAt,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-    error: run.error,
-    exitReason: run.exitReason,
-    tags: run.tags,
-    notes: run.notes,
-    summary: run.summary,
+    ...record,
     progress,
     accuracy: ev.after?.accuracy ?? null,
     focusWrong: wrongOn(ev.after),

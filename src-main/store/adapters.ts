@@ -4,20 +4,13 @@
  * The tensors themselves are in the tensors table, owned by `{ adapterId }`.
  */
 import type { AdapterInfo } from '../contract/protocol.ts';
+import type { AdapterRecord } from '../contract/records.ts';
 import { fromJson, toJson } from './codec.ts';
 import type { Db } from './database.ts';
 import { NotFoundError } from './errors.ts';
 
-export interface StoredAdapter {
-  id: number;
-  name: string;
-  /** The LoRA run that trained it; null for an imported adapter. */
-  runId: number | null;
-  baseModelId: number;
-  info: AdapterInfo;
-  origin: unknown;
-  createdAt: number;
-}
+/** The adapter record (contract/records.ts). */
+export type StoredAdapter = AdapterRecord;
 
 export interface NewAdapter {
   name: string;

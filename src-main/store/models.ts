@@ -8,24 +8,11 @@ import type { Db } from './database.ts';
 import type { Dependents, Ref } from './errors.ts';
 import { DependencyError, NotFoundError, hasDependents } from './errors.ts';
 
-export type { ModelKind } from '../contract/api.ts';
-import type { ModelKind } from '../contract/api.ts';
+export type { ModelKind } from '../contract/records.ts';
+import type { ModelKind, ModelRecord } from '../contract/records.ts';
 
-export interface StoredModel {
-  id: number;
-  name: string;
-  kind: ModelKind;
-  /** Layer widths, input first: [784, 1000, 2000, 10]. */
-  sizes: number[];
-  /** The model this one was derived from (a merged model's base). */
-  parentModelId: number | null;
-  /** The run that produced it (a base run, or the LoRA run whose adapter was merged). */
-  sourceRunId: number | null;
-  /** The data set whose samples it maps to classes (what it is trained on or evaluated with). */
-  datasetId: number | null;
-  origin: unknown;
-  createdAt: number;
-}
+/** The model record (contract/records.ts). */
+export type StoredModel = ModelRecord;
 
 export interface NewModel {
   name: string;

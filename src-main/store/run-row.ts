@@ -3,39 +3,14 @@
  * runs table stores it, with the one mapping between them.
  */
 import type { RunConfig, RunKind } from '../contract/config.ts';
+import type { RunRecord } from '../contract/records.ts';
 import { type TrainerExitReason, isTrainerExitReason } from '../contract/exit-reasons.ts';
 import type { RunSummary } from '../contract/protocol.ts';
 import { fromJson } from './codec.ts';
 import type { RunStatus } from './run-status.ts';
 
-export interface StoredRun {
-  id: number;
-  name: string;
-  kind: RunKind;
-  status: RunStatus;
-  config: RunConfig;
-  /** The model a LoRA run starts from. */
-  baseModelId: number | null;
-  /** The model a base run produced. */
-  modelId: number | null;
-  /** The adapter a LoRA run produced. */
-  adapterId: number | null;
-  backend: string | null;
-  device: string | null;
-  /** The process (e.g. `host/pid`) that queued or runs it; see `setOwner`. */
-  owner: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  error: string | null;
-  /** How its trainer process ended (contract/exit-reasons.ts); null when no trainer of it ended under watch. */
-  exitReason: TrainerExitReason | null;
-  tags: string[];
-  notes: string;
-  summary: RunSummary | null;
-  /** The last progress message, as the trainer sent it. */
-  progress: unknown;
-}
+/** The run record (contract/records.ts). */
+export type StoredRun = RunRecord;
 
 export interface NewRun {
   name: string;
