@@ -26,6 +26,30 @@ export const MNIST_DATASET_ID = 1;
 export const BUILTIN_DATASETS = ['mnist', 'fashion-mnist'] as const;
 export type BuiltinDataset = (typeof BUILTIN_DATASETS)[number];
 
+/** Data set names: one line of at most 64 characters, starting with a letter or digit (the Lab also refuses a bare number: that reads as an id). */
+export const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,63}$/;
+export const DATASET_NAME_RULE = '1–64 letters, digits, spaces and . _ - ( ) +, starting with a letter or digit, not only digits';
+
+/** The problem with a data set name, or null when it is one. */
+export function datasetNameIssue(name: string): string | null {
+  const t = name.trim();
+  if (t === '') return 'a data set needs a name';
+  if (!DATASET_NAME.test(t)) return `"${name}" is not a data set name: ${DATASET_NAME_RULE}`;
+  if (/^\d+$/.test(t)) return `a data set name cannot be a bare number ("${t}" would read as an id)`;
+  return null;
+}
+
+/**
+ * The name a data set imported from a file or folder gets by default: its last path
+ * segment without extensions, in the characters a name may have.
+ */
+export function defaultDatasetName(path: string): string {
+  let base = path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+  for (let m = /\.[A-Za-z0-9]{1,8}$/.exec(base); m && m.index > 0; m = /\.[A-Za-z0-9]{1,8}$/.exec(base)) base = base.slice(0, m.index);
+  const clean = base.replace(/[^A-Za-z0-9 ._()+-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return clean && !/^\d+$/.test(clean) ? clean : `data ${clean || 'set'}`;
+}
+
 /** Values per sample: height × width × channels, or the number of features. */
 export function inputSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -3,12 +3,11 @@
  * (data/import/ reads them; this stores them in one transaction), adding a built-in,
  * samples for the gallery, and the DataSource a trainer reads a run's data from.
  */
-import { basename, extname } from 'node:path';
 import { LabError, type LabEvent } from '../contract/api.ts';
 import type { DataShape } from '../contract/config.ts';
 import {
   BUILTIN_DATASETS, type BuiltinDataset, type BuiltinView, type DatasetImportRequest, type DatasetList, type DatasetSample, type DatasetView,
-  MNIST_DATASET_ID, inputSize,
+  MNIST_DATASET_ID, datasetNameIssue, defaultDatasetName, inputSize,
 } from '../contract/dataset.ts';
 import type { DataSource } from '../contract/protocol.ts';
 import { type LoadedDataset, computeNormalisation, countPerClass, datasetHash } from '../data/dataset.ts';
@@ -28,22 +27,10 @@ const BUILTINS: Record<BuiltinDataset, { title: string; description: string }> =
   },
 };
 
-/** Data set names: one line, at most 64 characters, and not a bare number (that is an id). */
-const NAME_RULE = /^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,63}$/;
-
 export function checkDatasetName(name: string): string {
-  const trimmed = name.trim();
-  if (!NAME_RULE.test(trimmed)) throw new LabError(`"${name}" is not a data set name: 1–64 letters, digits, spaces and . _ - ( ) +, starting with a letter or digit`);
-  if (/^\d+$/.test(trimmed)) throw new LabError(`a data set name cannot be a bare number ("${trimmed}" would read as an id)`);
-  return trimmed;
-}
-
-/** A default name from a path: the file or folder name without extensions. */
-function nameFromPath(path: string): string {
-  let base = basename(path.replace(/[\\/]+$/, ''));
-  while (extname(base)) base = base.slice(0, -extname(base).length);
-  const clean = base.replace(/[^A-Za-z0-9 ._()+-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
-  return clean && !/^\d+$/.test(clean) ? clean : `data ${clean || 'set'}`;
+  const issue = datasetNameIssue(name);
+  if (issue) throw new LabError(issue);
+  return name.trim();
 }
 
 /** Where a trainer reads data set `id` from: MNIST's package, or this lab's database. */
@@ -143,7 +130,7 @@ export class DatasetsService {
 
   /** Reads PATH (a file or folder; any path: the transports restrict it) and stores it. */
   async importFrom(path: string, req: Omit<DatasetImportRequest, 'path'>, progress?: ImportProgress, signal?: AbortSignal): Promise<DatasetView> {
-    const name = checkDatasetName(req.name ?? nameFromPath(path));
+    const name = checkDatasetName(req.name ?? defaultDatasetName(path));
     this.#checkFree(name);
     let data;
     try {

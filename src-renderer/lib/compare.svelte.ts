@@ -6,6 +6,7 @@
  */
 import type { Comparison, LabEvent, RunView, Series } from '../../src-main/contract/api.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { Coalesced } from './coalesce.ts';
 import { classNames, groupByClasses } from './classes.ts';
 import { runLength } from './compare-summary.ts';
 import { estimateStepsPerEpoch } from './estimates.ts';
@@ -21,7 +22,7 @@ export class CompareState {
   #smoothing = $state(0.6);
   /** The x axis picked by hand; until then `defaultXAxis` of the runs' lengths. */
   #xAxis = $state<XAxis | null>(null);
-  #reloadTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #reloadSoon = new Coalesced(() => void this.load(), 300);
 
   constructor(ids: number[]) {
     this.ids = ids;
@@ -103,7 +104,7 @@ export class CompareState {
     return () => {
       offEvents();
       offConn();
-      if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
+      this.#reloadSoon.cancel();
     };
   }
 
@@ -120,18 +121,10 @@ export class CompareState {
     }
   }
 
-  #scheduleLoad(): void {
-    if (this.#reloadTimer) return;
-    this.#reloadTimer = setTimeout(() => {
-      this.#reloadTimer = null;
-      void this.load();
-    }, 300);
-  }
-
   #onEvent(e: LabEvent): void {
     const data = this.#data;
     if (!data) {
-      if (this.#candidates && (e.type === 'run' || e.type === 'run-deleted')) this.#scheduleLoad();
+      if (this.#candidates && (e.type === 'run' || e.type === 'run-deleted')) this.#reloadSoon.ask();
       return;
     }
     if (e.type === 'metrics') {
@@ -152,7 +145,7 @@ export class CompareState {
       const i = this.ids.indexOf(e.run.id);
       const old = data.runs[i];
       this.#data = { ...data, runs: data.runs.with(i, e.run) };
-      if (old && old.status !== e.run.status) this.#scheduleLoad();
+      if (old && old.status !== e.run.status) this.#reloadSoon.ask();
     } else if (e.type === 'progress' && this.ids.includes(e.runId)) {
       const i = this.ids.indexOf(e.runId);
       const r = data.runs[i];

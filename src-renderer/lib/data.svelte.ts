@@ -5,10 +5,12 @@
  * Kept live: data sets, runs and models arriving or going elsewhere reload the list.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { FolderEntry, LabEvent, RunView } from '../../src-main/contract/api.ts';
+import type { LabEvent, RunView } from '../../src-main/contract/api.ts';
 import type { BuiltinDataset, DatasetImportRequest, DatasetList, DatasetSample, DatasetView } from '../../src-main/contract/dataset.ts';
-import { errorText, lab, onConnection } from './api.ts';
+import { errorText, lab } from './api.ts';
 import { chunk, pickPerClass } from './datasets.ts';
+import { changesDatasets } from './events.ts';
+import { LiveLists } from './live-lists.svelte.ts';
 
 /** Samples per class in the grid, and the classes shown before "show all". */
 export const SAMPLES_PER_CLASS = 8;
@@ -36,26 +38,9 @@ export class SampleGridState {
 export const importTask = (req: Pick<DatasetImportRequest, 'path' | 'name'>) => `import ${req.name ?? req.path}`;
 export const builtinTask = (name: BuiltinDataset) => `add ${name}`;
 
-function changesData(e: LabEvent): boolean {
-  // Runs and models reference data sets: their coming and going changes "used by".
-  return (
-    e.type === 'dataset' ||
-    e.type === 'dataset-deleted' ||
-    e.type === 'run-deleted' ||
-    e.type === 'model' ||
-    e.type === 'model-deleted' ||
-    (e.type === 'run' && e.run.status === 'queued')
-  );
-}
-
-export class DataState {
+export class DataState extends LiveLists {
   #list = $state.raw<DatasetList | null>(null);
   #runs = $state.raw<RunView[]>([]);
-  #folder = $state.raw<{ folder: string; entries: FolderEntry[] } | null>(null);
-  #folderError = $state<string | null>(null);
-  #loading = $state(true);
-  #error = $state<string | null>(null);
-  #timer: ReturnType<typeof setTimeout> | null = null;
   /** Progress of imports and built-in additions, by task name, while they run. */
   readonly tasks = new SvelteMap<string, TaskProgress>();
   /** Built-ins being added here, with the error if adding failed. */
@@ -64,10 +49,6 @@ export class DataState {
 
   get datasets(): DatasetView[] { return this.#list?.datasets ?? []; }
   get builtins(): DatasetList['builtins'] { return this.#list?.builtins ?? []; }
-  get loading(): boolean { return this.#loading; }
-  get error(): string | null { return this.#error; }
-  get folder(): { folder: string; entries: FolderEntry[] } | null { return this.#folder; }
-  get folderError(): string | null { return this.#folderError; }
 
   readonly #runsById = $derived(new Map(this.#runs.map((r) => [r.id, r])));
 
@@ -84,53 +65,20 @@ export class DataState {
     return this.#grids.get(id);
   }
 
-  start(): () => void {
-    const off = lab.subscribe((e) => {
-      if (e.type === 'task') {
-        // A finished task's bar goes back to waiting: what follows (storing) has no count.
-        if (e.done < e.total) this.tasks.set(e.task, { done: e.done, total: e.total, what: e.what ?? '' });
-        else {
-          this.tasks.delete(e.task);
-          // Exports write into the folder this page lists.
-          this.#scheduleFolder();
-        }
-      }
-      if (e.type === 'dataset-deleted') this.#grids.delete(e.id);
-      if (changesData(e)) this.#schedule();
-    });
-    const offConn = onConnection((_c, reconnected) => {
-      if (reconnected) void this.load();
-    });
-    void this.load();
-    void this.loadFolder();
-    return () => {
-      off();
-      offConn();
-      if (this.#timer) clearTimeout(this.#timer);
-      if (this.#folderTimer) clearTimeout(this.#folderTimer);
-    };
+  protected onEvent(e: LabEvent): void {
+    if (e.type === 'task') {
+      // A finished task's bar goes back to waiting: what follows (storing) has no count.
+      if (e.done < e.total) this.tasks.set(e.task, { done: e.done, total: e.total, what: e.what ?? '' });
+      else this.tasks.delete(e.task);
+    }
+    if (e.type === 'dataset-deleted') this.#grids.delete(e.id);
+    if (changesDatasets(e)) this.scheduleLoad();
   }
 
-  async load(): Promise<void> {
-    try {
-      const [list, runs] = await Promise.all([lab.listDatasets(), lab.listRuns()]);
-      this.#list = list;
-      this.#runs = runs;
-      this.#error = null;
-    } catch (err) {
-      this.#error = errorText(err);
-    } finally {
-      this.#loading = false;
-    }
-  }
-
-  async loadFolder(): Promise<void> {
-    try {
-      this.#folder = await lab.listFolder();
-      this.#folderError = null;
-    } catch (err) {
-      this.#folderError = errorText(err);
-    }
+  protected async fetch(): Promise<void> {
+    const [list, runs] = await Promise.all([lab.listDatasets(), lab.listRuns()]);
+    this.#list = list;
+    this.#runs = runs;
   }
 
   /** Import from the exchange folder; throws the Lab's message (nothing is stored then). */
@@ -198,23 +146,5 @@ export class DataState {
     } finally {
       grid.loading = false;
     }
-  }
-
-  #schedule(): void {
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.load();
-    }, 200);
-  }
-
-  #folderTimer: ReturnType<typeof setTimeout> | null = null;
-
-  #scheduleFolder(): void {
-    if (this.#folderTimer) return;
-    this.#folderTimer = setTimeout(() => {
-      this.#folderTimer = null;
-      void this.loadFolder();
-    }, 200);
   }
 }

@@ -65,16 +65,7 @@ export function chunk<T>(items: readonly T[], max: number): T[][] {
   return out;
 }
 
-/**
- * The name a data set imported from an exchange-folder entry gets by default: the
- * entry's name without extensions, in the characters a name may have (as the Lab does).
- */
-export function defaultDatasetName(entry: string): string {
-  let base = entry.replace(/[\\/]+$/, '');
-  for (let m = /\.[A-Za-z0-9]{1,8}$/.exec(base); m && m.index > 0; m = /\.[A-Za-z0-9]{1,8}$/.exec(base)) base = base.slice(0, m.index);
-  const clean = base.replace(/[^A-Za-z0-9 ._()+-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
-  return clean && !/^\d+$/.test(clean) ? clean : `data ${clean || 'set'}`;
-}
+export { defaultDatasetName } from '../../src-main/contract/dataset.ts';
 
 const ORIGIN_LABELS: Record<string, string> = {
   files: 'Files',

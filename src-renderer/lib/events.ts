@@ -11,3 +11,15 @@ export function changesWeights(e: LabEvent): boolean {
     (e.type === 'run' && e.run.status === 'completed')
   );
 }
+
+/** Whether an event changes the data sets or what uses them ("used by": runs and models reference them). */
+export function changesDatasets(e: LabEvent): boolean {
+  return (
+    e.type === 'dataset' ||
+    e.type === 'dataset-deleted' ||
+    e.type === 'run-deleted' ||
+    e.type === 'model' ||
+    e.type === 'model-deleted' ||
+    (e.type === 'run' && e.run.status === 'queued')
+  );
+}

@@ -3,7 +3,7 @@
  * file name checked as the server checks it, progress from `task` events, the files
  * written with their SHA-256, and the "replace it?" round when the name is taken (409).
  */
-import type { ExportFormat, ExportResult, ExportTarget } from '../../src-main/contract/api.ts';
+import { type ExportFormat, type ExportResult, type ExportTarget, SAFE_FILE_NAME } from '../../src-main/contract/api.ts';
 import { ApiError, errorText, lab } from './api.ts';
 
 /** What is being exported, with the name the dialog shows and file names start from. */
@@ -65,14 +65,12 @@ export function exportTarget(s: ExportSubject): ExportTarget {
   return s.kind === 'comparison' ? { kind: 'comparison', ids: s.ids } : { kind: s.kind, id: s.id };
 }
 
-/** The server's rule for names in the export folder (src-main/lab/lab.ts, SAFE_NAME). */
-const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._ ()+-]{0,127}$/;
-
+/** What is wrong with a file name, in a few words, by the rule the Lab checks (SAFE_FILE_NAME); null when nothing. */
 export function fileNameIssue(name: string): string | null {
   if (name === '') return 'a file name is needed';
   if (name.length > 128) return 'at most 128 characters';
   if (name.startsWith('.')) return 'a name may not start with a dot';
-  if (!SAFE_NAME.test(name)) {
+  if (!SAFE_FILE_NAME.test(name)) {
     const bad = [...new Set([...name].filter((c) => !/[A-Za-z0-9._ ()+-]/.test(c)))];
     if (bad.length) return `“${bad.join('')}” not allowed: letters, digits, spaces and . _ - ( ) + only, no folders`;
     return 'start with a letter, a digit or _';

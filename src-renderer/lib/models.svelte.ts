@@ -3,9 +3,10 @@
  * folder to import from; evaluations a person asks for; deletes and imports.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { AdapterView, EvalSummary, FolderEntry, ImportRequest, ModelView, RunView } from '../../src-main/contract/api.ts';
-import { errorText, lab, onConnection } from './api.ts';
+import type { AdapterView, EvalSummary, ImportRequest, LabEvent, ModelView, RunView } from '../../src-main/contract/api.ts';
+import { errorText, lab } from './api.ts';
 import { changesWeights } from './events.ts';
+import { LiveLists } from './live-lists.svelte.ts';
 
 export interface ModelEvaluation {
   busy: boolean;
@@ -13,29 +14,17 @@ export interface ModelEvaluation {
   error: string | null;
 }
 
-export class ModelsState {
+export class ModelsState extends LiveLists {
   #models = $state.raw<ModelView[]>([]);
   #adapters = $state.raw<AdapterView[]>([]);
   #runs = $state.raw<RunView[]>([]);
-  #folder = $state.raw<{ folder: string; entries: FolderEntry[] } | null>(null);
-  #folderError = $state<string | null>(null);
-  #loading = $state(true);
-  #error = $state<string | null>(null);
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #folderTimer: ReturnType<typeof setTimeout> | null = null;
   /** Evaluations asked for on this page, by model id. */
   readonly evaluations = new SvelteMap<number, ModelEvaluation>();
 
   get models(): ModelView[] { return this.#models; }
   get adapters(): AdapterView[] { return this.#adapters; }
-  get loading(): boolean { return this.#loading; }
-  get error(): string | null { return this.#error; }
-  get folder(): { folder: string; entries: FolderEntry[] } | null { return this.#folder; }
-  get folderError(): string | null { return this.#folderError; }
 
-  readonly #runNames = $derived(new Map(this.#runs.map((r) => [r.id, r.name])));
   readonly #modelNames = $derived(new Map(this.#models.map((m) => [m.id, m.name])));
-
   readonly #runsById = $derived(new Map(this.#runs.map((r) => [r.id, r])));
 
   /** A run as last loaded (for the status of runs that use a model). */
@@ -44,55 +33,22 @@ export class ModelsState {
   }
 
   runName(id: number | null): string | null {
-    return id === null ? null : (this.#runNames.get(id) ?? null);
+    return id === null ? null : (this.#runsById.get(id)?.name ?? null);
   }
 
   modelName(id: number | null): string | null {
     return id === null ? null : (this.#modelNames.get(id) ?? null);
   }
 
-  start(): () => void {
-    const off = lab.subscribe((e) => {
-      if (changesWeights(e)) {
-        this.#schedule();
-      }
-      // Exports write into the folder this page lists (from here, the CLI or another window).
-      if (e.type === 'task' && e.done >= e.total) this.#scheduleFolder();
-    });
-    const offConn = onConnection((_c, reconnected) => {
-      if (reconnected) void this.load();
-    });
-    void this.load();
-    void this.loadFolder();
-    return () => {
-      off();
-      offConn();
-      if (this.#timer) clearTimeout(this.#timer);
-      if (this.#folderTimer) clearTimeout(this.#folderTimer);
-    };
+  protected onEvent(e: LabEvent): void {
+    if (changesWeights(e)) this.scheduleLoad();
   }
 
-  async load(): Promise<void> {
-    try {
-      const [models, adapters, runs] = await Promise.all([lab.listModels(), lab.listAdapters(), lab.listRuns()]);
-      this.#models = models;
-      this.#adapters = adapters;
-      this.#runs = runs;
-      this.#error = null;
-    } catch (err) {
-      this.#error = errorText(err);
-    } finally {
-      this.#loading = false;
-    }
-  }
-
-  async loadFolder(): Promise<void> {
-    try {
-      this.#folder = await lab.listFolder();
-      this.#folderError = null;
-    } catch (err) {
-      this.#folderError = errorText(err);
-    }
+  protected async fetch(): Promise<void> {
+    const [models, adapters, runs] = await Promise.all([lab.listModels(), lab.listAdapters(), lab.listRuns()]);
+    this.#models = models;
+    this.#adapters = adapters;
+    this.#runs = runs;
   }
 
   /** Evaluate a model on the whole test set; the outcome lands in `evaluations`. */
@@ -127,21 +83,5 @@ export class ModelsState {
     const view = await lab.importWeights(req);
     await this.load();
     return view;
-  }
-
-  #schedule(): void {
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.load();
-    }, 200);
-  }
-
-  #scheduleFolder(): void {
-    if (this.#folderTimer) return;
-    this.#folderTimer = setTimeout(() => {
-      this.#folderTimer = null;
-      void this.loadFolder();
-    }, 200);
   }
 }

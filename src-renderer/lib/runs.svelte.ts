@@ -6,6 +6,7 @@ import { SvelteSet } from 'svelte/reactivity';
 import type { LabEvent, ModelView, RunFilter, RunStatus, RunView } from '../../src-main/contract/api.ts';
 import type { RunKind } from '../../src-main/contract/config.ts';
 import { errorText, lab, onConnection } from './api.ts';
+import { Coalesced } from './coalesce.ts';
 import { pendingDeletes } from './deletes.svelte.ts';
 
 export type SortKey =
@@ -73,7 +74,7 @@ export class RunsState {
   #now = $state(Date.now());
   readonly selected = new SvelteSet<number>();
   #textTimer: ReturnType<typeof setTimeout> | null = null;
-  #reloadTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #reloadSoon = new Coalesced(() => void this.reload(), 150);
   #seq = 0;
 
   readonly #modelNames = $derived(new Map(this.#models.map((m) => [m.id, m.name])));
@@ -136,7 +137,7 @@ export class RunsState {
       offConn();
       clearInterval(tick);
       if (this.#textTimer) clearTimeout(this.#textTimer);
-      if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
+      this.#reloadSoon.cancel();
     };
   }
 
@@ -259,17 +260,9 @@ export class RunsState {
     for (const t of run.tags) this.#knownTags.add(t);
     const i = this.#runs.findIndex((r) => r.id === run.id);
     if (i >= 0) this.#runs = this.#runs.with(i, run);
-    else this.#scheduleReload();
+    else this.#reloadSoon.ask();
     // A filtered list may no longer (or newly) hold the run: ask the Lab.
-    if (this.filtering) this.#scheduleReload();
-  }
-
-  #scheduleReload(): void {
-    if (this.#reloadTimer) return;
-    this.#reloadTimer = setTimeout(() => {
-      this.#reloadTimer = null;
-      void this.reload();
-    }, 150);
+    if (this.filtering) this.#reloadSoon.ask();
   }
 
   #onEvent(e: LabEvent): void {

@@ -117,6 +117,8 @@ describe('lora-lab data', { timeout: 400_000 }, () => {
       ['LoRA r1 α1 on dog seed 0', ['bird', 'cat', 'dog']],
       ['base 16→8→3 on pets seed 0', ['bird', 'cat', 'dog']],
     ]);
+    expect(await json('runs', '--data', 'mnist')).toEqual([]);
+    expect(await json('runs', '--data', 'pets', '--kind', 'lora')).toHaveLength(1);
     expect(await json('evaluate', 'm1')).toMatchObject({ classes: ['bird', 'cat', 'dog'], countPerClass: [6, 6, 6] });
     expect((await cli('evaluate', 'm1')).stdout).toMatch(/^wrong per class\s+model 1\n[─ ]+\nbird\s+\d+\ncat\s+\d+\ndog\s+\d+\naccuracy/m);
     const merge = await json('merge', '--adapter', 'a1', '-q');

@@ -6,7 +6,7 @@
  * bytes no longer match their hash, and a fine-tune on another data set of the same
  * shape says it is a domain shift.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts
 import type { DatasetView } from '../../src-main/contract/dataset.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { Rng } from '../../src-main/util/rng.ts';
+import { readSafetensors } from '../../src-main/weights/safetensors.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const tmp = tempDir();
@@ -85,9 +86,16 @@ describe('a data set of your own', () => {
 
     const out = await lab.exportWeights({ target: { kind: 'comparison', ids: [base.id, run.id] }, format: 'csv', fileName: 'cmp.csv' });
     expect(out.files).toHaveLength(1);
-    const csv = (await import('node:fs')).readFileSync(out.files[0]!.path, 'utf8');
+    const csv = readFileSync(out.files[0]!.path, 'utf8');
     expect(csv).toMatch(/^data_set,blobs,blobs/m);
     expect(csv).toMatch(/^eval:wrong:blue,/m);
+
+    // The merged weights say what their outputs mean: the data set and its class names.
+    const st = await lab.exportWeights({ target: { kind: 'model', id: merged.id }, format: 'safetensors', fileName: 'merged.safetensors' });
+    const { metadata } = readSafetensors(readFileSync(st.files[0]!.path));
+    expect(metadata).toMatchObject({ 'lora_lab.data_set': 'blobs', 'lora_lab.classes': '["blue","green","red"]', 'lora_lab.input_shape': '[6]' });
+    const json = JSON.parse(readFileSync((await lab.exportWeights({ target: { kind: 'run', id: run.id }, format: 'json', fileName: 'run.json' })).files[0]!.path, 'utf8'));
+    expect(json.runs[0].dataset).toMatchObject({ name: 'blobs', classes: ['blue', 'green', 'red'], shape: [6] });
   });
 
   it('is refused by the trainer when its stored bytes no longer match their hash', async () => {
