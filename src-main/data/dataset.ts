@@ -5,6 +5,7 @@
  * so a set costs one copy of its stored form and never a second float32 copy.
  */
 import { createHash } from 'node:crypto';
+import { Rng } from '../util/rng.ts';
 import { type DatasetKind, MAX_CLASSES, type SampleDtype, inputSize } from '../contract/dataset.ts';
 
 export { MAX_CLASSES, inputSize, type DatasetKind, type SampleDtype };
@@ -95,6 +96,36 @@ export function normaliseInto(split: SampleSplit, idx: ArrayLike<number>, from: 
     const src = (idx[from + b] as number) * size;
     const dst = b * size;
     for (let p = 0; p < size; p++) out[dst + p] = (x[src + p] as number) * (scale[p] as number) - (shift[p] as number);
+  }
+}
+
+/**
+ * Reorders a split's rows in place to a seeded shuffle, one row of scratch space
+ * (following the permutation's cycles), so no second copy of the samples is made.
+ * Stored data sets are shuffled so that the first N test samples, which a test limit and
+ * the periodic evaluation subset read, hold every class and not only the first ones.
+ */
+export function shuffleRows(split: DataSplit, width: number, seed: number): void {
+  const n = split.count;
+  const order = new Rng(seed).shuffle(Uint32Array.from({ length: n }, (_, i) => i)); // row i takes old row order[i]
+  const done = new Uint8Array(n);
+  const row = split.x instanceof Float32Array ? new Float32Array(width) : new Uint8Array(width);
+  for (let start = 0; start < n; start++) {
+    if (done[start] || order[start] === start) continue;
+    // Walk the cycle: keep row `start`, pull each next row into the one before it.
+    row.set(split.x.subarray(start * width, (start + 1) * width));
+    const label = split.labels[start] as number;
+    let i = start;
+    for (;;) {
+      done[i] = 1;
+      const from = order[i] as number;
+      if (from === start) break;
+      split.x.copyWithin(i * width, from * width, (from + 1) * width);
+      split.labels[i] = split.labels[from] as number;
+      i = from;
+    }
+    split.x.set(row, i * width);
+    split.labels[i] = label;
   }
 }
 

@@ -10,7 +10,7 @@ import {
   MNIST_DATASET_ID, datasetNameIssue, defaultDatasetName, inputSize,
 } from '../contract/dataset.ts';
 import type { DataSource } from '../contract/protocol.ts';
-import { type LoadedDataset, computeNormalisation, countPerClass, datasetHash } from '../data/dataset.ts';
+import { type LoadedDataset, computeNormalisation, countPerClass, datasetHash, shuffleRows } from '../data/dataset.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { DataImportError } from '../data/import/errors.ts';
 import { importSource } from '../data/import/index.ts';
@@ -139,7 +139,7 @@ export class DatasetsService {
       if (err instanceof DataImportError) throw new LabError(err.message, 400);
       throw err;
     }
-    return this.#store(name, data.format, null, data, data.origin);
+    return this.#store(name, data.format, null, data, data.origin, req.seed ?? 0);
   }
 
   async addBuiltin(name: BuiltinDataset, progress?: ImportProgress): Promise<DatasetView> {
@@ -158,7 +158,13 @@ export class DatasetsService {
     this.emit({ type: 'dataset-deleted', id });
   }
 
-  #store(name: string, source: StoredDataset['source'], builtin: BuiltinDataset | null, data: LoadedDataset, origin: Record<string, unknown>): DatasetView {
+  #store(name: string, source: StoredDataset['source'], builtin: BuiltinDataset | null, data: LoadedDataset, origin: Record<string, unknown>, seed = 0): DatasetView {
+    // Files are often in class order: shuffled, the first N test samples (a test limit,
+    // the periodic evaluation subset) hold every class. Seeded, so an import is reproducible.
+    const width = inputSize(data.shape);
+    shuffleRows(data.train, width, seed);
+    shuffleRows(data.test, width, seed + 1);
+    origin = { ...origin, rowsShuffled: { seed } };
     const hash = datasetHash(data);
     const same = this.store.datasets.findByHash(hash);
     if (same) throw new LabError(`this data is already in the lab as data set ${same.id} "${same.name}" (same content); nothing was stored`, 409);
