@@ -44,7 +44,7 @@ function number(flags: Flags, name: string): number | undefined {
 }
 
 async function importData(argv: string[], s: Session): Promise<void> {
-  const { values, positionals } = parse(argv, { ...commonFlags, name: { type: 'string' }, format: { type: 'string' }, 'test-fraction': { type: 'string' }, seed: { type: 'string' } }, true);
+  const { values, positionals } = parse(argv, { ...commonFlags, name: { type: 'string' }, format: { type: 'string' }, 'test-fraction': { type: 'string' }, seed: { type: 'string' }, 'label-column': { type: 'string' } }, true);
   const path = positionals[0];
   if (!path) throw new UsageError('data import needs a file or folder: a .csv file, a folder of IDX files, of CSV files, or of one folder of images per class');
   if (positionals.length > 1) throw new UsageError(`data import reads one file or folder, got ${positionals.length} (${positionals.join(' ')})`);
@@ -62,6 +62,7 @@ async function importData(argv: string[], s: Session): Promise<void> {
   if (testFraction !== undefined) req.testFraction = testFraction;
   const seed = number(values, 'seed');
   if (seed !== undefined) req.seed = seed;
+  if (typeof values['label-column'] === 'string') req.labelColumn = values['label-column'];
   const lab = s.lab();
   // The Lab names the task after the import ("import NAME"); this process runs one at a time.
   const d = await withTaskBar(lab, 'import ', 'importing', s.quiet, () => lab.importDataset(req));

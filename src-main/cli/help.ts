@@ -221,6 +221,7 @@ A data set is named by its name or id (a bare number). rm is refused while runs 
   --format idx|csv|images   import: what PATH is (default: found from its name and listing)
   --test-fraction F     import: the share of each class held out as test samples, when PATH has no test split (0.2)
   --seed N              import: the seed of that split (0)
+  --label-column NAME   import: a CSV table's class column (default: label, class, target, species …, else the first)
 ${JSON_FLAG}
   -q, --quiet           no progress bar`,
     examples: [

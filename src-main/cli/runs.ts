@@ -155,7 +155,9 @@ function stripPredictions(e: RunDetail['evaluations']): object {
 
 export function compareText(c: Comparison, all: boolean): string {
   const head = ['', ...c.runs.map((r) => `run ${r.id}`)];
-  const rows = c.params.filter((p) => all || p.differs).map((p) => [p.path, ...p.values.map((v) => (v === null ? '—' : String(v)))]);
+  // The data set by name (the config holds its id).
+  const shown = (path: string, v: unknown, i: number) => (v === null ? '—' : path === 'data' ? (c.runs[i]?.dataset?.name ?? String(v)) : String(v));
+  const rows = c.params.filter((p) => all || p.differs).map((p) => [p.path, ...p.values.map((v, i) => shown(p.path, v, i))]);
   const out = [`${c.runs.map((r) => `run ${r.id}: ${oneLine(r.name)} (${r.status})`).join('\n')}`, ''];
   out.push(all ? 'hyperparameters:' : 'hyperparameters that differ:', rows.length ? table(head, rows) : '  (none: identical configs)', '');
   const metricRows = c.summary.map((m) => [m.key, ...m.perRun.map((p) => (p ? `${metric(m.key, p.final)} (best ${metric(m.key, p.best)})` : '—'))]);

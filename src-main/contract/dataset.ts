@@ -122,4 +122,6 @@ export interface DatasetImportRequest {
   /** For sources without a train/test split: the fraction of each class held out (default 0.2). */
   testFraction?: number;
   seed?: number;
+  /** CSV tables: the column holding the class (default: label, class, target, species … else the first). */
+  labelColumn?: string;
 }

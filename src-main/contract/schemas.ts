@@ -80,6 +80,7 @@ export const callSchemas = {
       format: v.optional(v.picklist(IMPORT_FORMATS)),
       testFraction: v.optional(v.pipe(finite, v.gtValue(0), v.ltValue(1))),
       seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff))),
+      labelColumn: v.optional(shortText(200)),
     }),
   ]),
   addBuiltinDataset: v.strictTuple([v.picklist(BUILTIN_DATASETS)]),

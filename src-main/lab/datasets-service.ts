@@ -134,7 +134,7 @@ export class DatasetsService {
     this.#checkFree(name);
     let data;
     try {
-      data = await importSource(path, { format: req.format, testFraction: req.testFraction, seed: req.seed, onProgress: progress, signal });
+      data = await importSource(path, { format: req.format, testFraction: req.testFraction, seed: req.seed, labelColumn: req.labelColumn, onProgress: progress, signal });
     } catch (err) {
       if (err instanceof DataImportError) throw new LabError(err.message, 400);
       throw err;

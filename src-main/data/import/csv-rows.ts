@@ -38,7 +38,7 @@ export interface ParsedCsv {
   count: number;
 }
 
-const LABEL_NAMES = ['label', 'class', 'target', 'y'];
+const LABEL_NAMES = ['label', 'labels', 'class', 'class_name', 'category', 'target', 'y', 'species', 'outcome', 'digit'];
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NOT_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -225,7 +225,9 @@ class Rows implements CsvSink {
     if (t === '') throw new DataImportError(`${this.#where(col)}: empty value`);
     if (!NUMBER.test(t)) {
       if (NOT_FINITE.test(t)) throw new DataImportError(`${this.#where(col)}: "${t}" is not a finite number`);
-      throw new DataImportError(`${this.#where(col)}: "${t.length > 40 ? `${t.slice(0, 40)}…` : t}" is not a number`);
+      // Text in a feature column of the first row: most likely the label column, not found by its name.
+      const hint = this.tokenizer?.recordLine === 2 ? ` (if "${this.#header?.names[col] ?? col + 1}" holds the class names, name it as the label column: --label-column)` : '';
+      throw new DataImportError(`${this.#where(col)}: "${t.length > 40 ? `${t.slice(0, 40)}…` : t}" is not a number${hint}`);
     }
     const v = Number(t);
     if (!Number.isFinite(v)) throw new DataImportError(`${this.#where(col)}: "${t}" is not a finite number`);
