@@ -155,10 +155,11 @@ function moveAside(file: string): string {
  * The bulk tables, left out of the check at open: on a 490 MB file (450 MB of weights,
  * 1M metric points) a quick check of the whole file takes 0.4–0.8 s, of `metrics` alone
  * 0.1–0.17 s, of everything else 2 ms — and it runs before every command. Tensors carry
- * a sha-256 checksum verified on every read; damage met in either later raises
+ * a sha-256 checksum verified on every read, a data set's samples a content hash the
+ * trainer checks before it trains on them; damage met in any of them later raises
  * SQLITE_CORRUPT and marks the store damaged (damage.ts).
  */
-const BULK_TABLES = ['tensors', 'metrics'];
+const BULK_TABLES = ['tensors', 'metrics', 'dataset_chunks'];
 
 /**
  * Quick-checks (b-tree structure, cell bounds, index entries) the schema and every table
