@@ -255,7 +255,9 @@ export class Lab implements LabApi {
    */
   async importDataset(req: DatasetImportRequest): Promise<DatasetView> {
     return guardAsync(async () => {
-      const path = isAbsolute(req.path) ? req.path : (this.#inFolder(req.path), join(this.exportDir, req.path));
+      const { path, inFolder } = this.#target(req.path);
+      // Through the transports only the export folder's own entries: a link there could point anywhere.
+      if (inFolder && existsSync(path) && lstatSync(path).isSymbolicLink()) throw new LabError(`${req.path} is a link; put the data itself in the export folder`);
       const task = `import ${req.name ?? basename(req.path)}`;
       return this.#datasets.importFrom(path, req, (done, total, what) => this.#emit({ type: 'task', task, done, total, what }));
     });

@@ -6,7 +6,7 @@
  * bytes no longer match their hash, and a fine-tune on another data set of the same
  * shape says it is a domain shift.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,17 @@ describe('a data set of your own', () => {
     expect(base.name).toBe('base 6→16→3 on blobs seed 0');
     expect(base.dataset).toMatchObject({ id: blobs.id, name: 'blobs', classes: ['blue', 'green', 'red'] });
     expect(base.accuracy).toBeGreaterThan(0.5); // chance is 1/3
+  });
+
+  it('takes a plain name inside the export folder, and refuses a link there', async () => {
+    mkdirSync(lab.exportDir, { recursive: true });
+    blobCsv(join(lab.exportDir, 'in-folder.csv'), 90, 9);
+    const d = await lab.importDataset({ path: 'in-folder.csv' });
+    expect(d).toMatchObject({ name: 'in-folder', classes: ['blue', 'green', 'red'] });
+    symlinkSync(join(tmp.dir, 'blobs.csv'), join(lab.exportDir, 'linked.csv'));
+    await expect(lab.importDataset({ path: 'linked.csv', name: 'linked' })).rejects.toThrow(/linked\.csv is a link/);
+    await expect(lab.importDataset({ path: '../blobs.csv' })).rejects.toMatchObject({ status: 400 });
+    await lab.deleteDataset(d.id);
   });
 
   it('refuses widths that do not fit the data set, naming it', async () => {
