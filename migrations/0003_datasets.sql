@@ -10,7 +10,8 @@
 -- its row carries the content hash of those files.
 
 CREATE TABLE datasets (
-  id              INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id is never reused after a delete, so nothing that names a data set by id can meet another one.
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
   name            TEXT    NOT NULL UNIQUE,
   source          TEXT    NOT NULL CHECK (source IN ('builtin', 'idx', 'csv', 'images')),
   builtin         TEXT    CHECK (builtin IN ('mnist', 'fashion-mnist')),

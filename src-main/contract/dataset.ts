@@ -50,6 +50,15 @@ export function defaultDatasetName(path: string): string {
   return clean && !/^\d+$/.test(clean) ? clean : `data ${clean || 'set'}`;
 }
 
+/** datasetSamples answers at most this many samples, and this many values in all, per call. */
+export const MAX_SAMPLES_PER_CALL = 500;
+export const MAX_SAMPLE_VALUES = 4_000_000;
+
+/** How many samples of this width one datasetSamples call may ask for. */
+export function samplesPerCall(inputSize: number): number {
+  return Math.max(1, Math.min(MAX_SAMPLES_PER_CALL, Math.floor(MAX_SAMPLE_VALUES / Math.max(1, inputSize))));
+}
+
 /** Values per sample: height × width × channels, or the number of features. */
 export function inputSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -7,7 +7,7 @@ import { LabError, type LabEvent } from '../contract/api.ts';
 import type { DataShape } from '../contract/config.ts';
 import {
   BUILTIN_DATASETS, type BuiltinDataset, type BuiltinView, type DatasetImportRequest, type DatasetList, type DatasetSample, type DatasetView,
-  MNIST_DATASET_ID, datasetNameIssue, defaultDatasetName, inputSize,
+  MNIST_DATASET_ID, datasetNameIssue, defaultDatasetName, inputSize, samplesPerCall,
 } from '../contract/dataset.ts';
 import type { DataSource } from '../contract/protocol.ts';
 import { type LoadedDataset, computeNormalisation, countPerClass, datasetHash, shuffleRows } from '../data/dataset.ts';
@@ -111,9 +111,11 @@ export class DatasetsService {
     return found;
   }
 
-  samples(id: number, split: SplitName, indices: number[]): DatasetSample[] {
+  samples(id: number, split: SplitName, asked: number[]): DatasetSample[] {
     const d = this.#get(id);
-    if (indices.length > 500) throw new LabError('ask for at most 500 samples at a time');
+    const indices = [...new Set(asked)];
+    const most = samplesPerCall(inputSize(d.shape));
+    if (indices.length > most) throw new LabError(`ask for at most ${most} samples of ${d.name} at a time (${inputSize(d.shape).toLocaleString('en-US')} values each)`);
     const count = split === 'train' ? d.trainCount : d.testCount;
     for (const i of indices) {
       if (!Number.isInteger(i) || i < 0 || i >= count) throw new LabError(`${d.name} has no ${split} sample ${i} (0–${count - 1})`, 404);
@@ -163,14 +165,14 @@ export class DatasetsService {
     // the periodic evaluation subset) hold every class. Seeded, so an import is reproducible.
     const width = inputSize(data.shape);
     shuffleRows(data.train, width, seed);
-    shuffleRows(data.test, width, seed + 1);
+    shuffleRows(data.test, width, (seed + 1) >>> 0);
     origin = { ...origin, rowsShuffled: { seed } };
     const hash = datasetHash(data);
     const same = this.store.datasets.findByHash(hash);
     if (same) throw new LabError(`this data is already in the lab as data set ${same.id} "${same.name}" (same content); nothing was stored`, 409);
     this.#checkFree(name);
     const classes = data.classes.length;
-    const stored = this.store.datasets.create({
+    const stored = this.#create({
       name,
       source,
       builtin,
@@ -184,6 +186,19 @@ export class DatasetsService {
     const view = this.#view(stored);
     this.emit({ type: 'dataset', dataset: view });
     return view;
+  }
+
+  /** Stores it; another process that stored the same name or content a moment before gets the same refusal as here. */
+  #create(n: Parameters<Store['datasets']['create']>[0]): StoredDataset {
+    try {
+      return this.store.datasets.create(n);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
+      const same = this.store.datasets.findByHash(n.hash);
+      if (same) throw new LabError(`this data is already in the lab as data set ${same.id} "${same.name}" (same content); nothing was stored`, 409);
+      this.#checkFree(n.name);
+      throw err;
+    }
   }
 
   #checkFree(name: string): void {

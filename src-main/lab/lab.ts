@@ -9,7 +9,7 @@ import { classicPreset, defaultConfig, validateConfig } from '../contract/config
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { machineMemory } from '../util/machine.ts';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { WeightsService, evalSummary } from './weights-service.ts';
 import { checkImportEntry } from './export-folder.ts';
 import { inspectAdapter } from './import-inspect.ts';
@@ -257,7 +257,7 @@ export class Lab implements LabApi {
     return guardAsync(async () => {
       const { path, inFolder } = this.#target(req.path);
       // Through the transports only the export folder's own entries: a link there could point anywhere.
-      if (inFolder && existsSync(path) && lstatSync(path).isSymbolicLink()) throw new LabError(`${req.path} is a link; put the data itself in the export folder`);
+      if (inFolder && existsSync(path)) refuseLinks(path, req.path);
       const task = `import ${req.name ?? basename(req.path)}`;
       return this.#datasets.importFrom(path, req, (done, total, what) => this.#emit({ type: 'task', task, done, total, what }));
     });
@@ -429,6 +429,8 @@ export class Lab implements LabApi {
   }
 
   #deliver(e: LabEvent): void {
+    // Another process may delete a data set and import another under its id's successor: never serve a stale name.
+    if (e.type === 'dataset' || e.type === 'dataset-deleted') this.#datasetRefs.delete(e.type === 'dataset' ? e.dataset.id : e.id);
     for (const l of this.#listeners) {
       try {
         l(e);
@@ -468,5 +470,18 @@ export class Lab implements LabApi {
   #datasetRef(id: number): DatasetRef | null {
     if (!this.#datasetRefs.has(id)) this.#datasetRefs.set(id, datasetRef(this.store, id));
     return this.#datasetRefs.get(id) ?? null;
+  }
+}
+
+/**
+ * An import through the transports reads only what is in the export folder: the entry
+ * and everything below it must be real files and folders, not links that could point
+ * anywhere (the CLI, the local user, may import any path).
+ */
+function refuseLinks(path: string, shown: string): void {
+  if (lstatSync(path).isSymbolicLink()) throw new LabError(`${shown} is a link; put the data itself in the export folder`);
+  if (!lstatSync(path).isDirectory()) return;
+  for (const e of readdirSync(path, { withFileTypes: true, recursive: true })) {
+    if (e.isSymbolicLink()) throw new LabError(`${shown}: ${relative(path, join(e.parentPath ?? e.path, e.name))} is a link; put the data itself in the export folder`);
   }
 }

@@ -92,7 +92,7 @@ export class WeightsService {
     const results = await this.evaluate({
       runId: `preview-${base.id}`,
       sizes: base.sizes,
-      data: this.dataOf(base.id),
+      data: dataSource(this.store, this.mergeData(req)),
       testLimit: req.testLimit ?? null,
       models: [
         { name: 'base', tensors: merged.base },
@@ -100,7 +100,7 @@ export class WeightsService {
         { name: 'combined', tensors: merged.tensors },
       ],
     });
-    const classes = this.classesOf(base.id);
+    const classes = this.store.datasets.find(this.mergeData(req))?.classes ?? [];
     const summary = (e: Evaluation) => evalSummary(e, classes);
     return { request: req, base: summary(results[0] as Evaluation), adapters: results.slice(1, -1).map(summary), combined: summary(results.at(-1) as Evaluation) };
   }
@@ -114,7 +114,7 @@ export class WeightsService {
     const origin = { merge: { method: req.method, base: base.id, adapters: req.adapters, rank: req.rank, density: req.density, dropRate: req.dropRate, seed: req.seed } };
     if (output === 'model') {
       return this.store.transaction(() => {
-        const m = this.store.models.create({ name, kind: 'merged', sizes: base.sizes, parentModelId: base.id, datasetId: base.datasetId, origin });
+        const m = this.store.models.create({ name, kind: 'merged', sizes: base.sizes, parentModelId: base.id, datasetId: this.mergeData(req), origin });
         this.store.tensors.put({ modelId: m.id }, merged.tensors);
         return { kind: 'model' as const, id: m.id };
       });
@@ -125,6 +125,21 @@ export class WeightsService {
       this.store.tensors.put({ adapterId: a.id }, merged.tensors);
       return { kind: 'adapter' as const, id: a.id };
     });
+  }
+
+  /**
+   * The data set a merge is evaluated on and its result is for: the one every adapter was
+   * fine-tuned on when they agree (a fine-tune may shift domain from its base's), else
+   * the base model's.
+   */
+  mergeData(req: MergeRequest): number {
+    const baseData = this.store.models.find(req.baseModelId)?.datasetId ?? MNIST_DATASET_ID;
+    const trained = req.adapters.map((a) => {
+      const runId = this.store.adapters.find(a.adapterId)?.runId;
+      return runId == null ? null : (this.store.runs.find(runId)?.config.data ?? null);
+    });
+    const first = trained[0];
+    return first != null && trained.every((d) => d === first) ? first : baseData;
   }
 
   /** Where a model's evaluation reads its test set: the model's data set (MNIST for one that has none). */

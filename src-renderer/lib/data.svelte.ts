@@ -6,7 +6,7 @@
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type { LabEvent, RunView } from '../../src-main/contract/api.ts';
-import type { BuiltinDataset, DatasetImportRequest, DatasetList, DatasetSample, DatasetView } from '../../src-main/contract/dataset.ts';
+import { type BuiltinDataset, type DatasetImportRequest, type DatasetList, type DatasetSample, type DatasetView, samplesPerCall } from '../../src-main/contract/dataset.ts';
 import { errorText, lab } from './api.ts';
 import { chunk, pickPerClass } from './datasets.ts';
 import { changesDatasets } from './events.ts';
@@ -15,9 +15,6 @@ import { LiveLists } from './live-lists.svelte.ts';
 /** Samples per class in the grid, and the classes shown before "show all". */
 export const SAMPLES_PER_CLASS = 8;
 export const CLASSES_SHOWN = 24;
-/** `datasetSamples` answers at most this many per call. */
-const CHUNK = 500;
-
 export interface TaskProgress {
   done: number;
   total: number;
@@ -137,7 +134,8 @@ export class DataState extends LiveLists {
         grid.perClass = pickPerClass(await lab.datasetLabels(id, 'test'), d.classes.length, SAMPLES_PER_CLASS);
       }
       const upto = Math.min(classes, grid.perClass.length);
-      for (const part of chunk(grid.perClass.slice(grid.shownClasses, upto).flat(), CHUNK)) {
+      const d = this.dataset(id) ?? (await lab.getDataset(id));
+      for (const part of chunk(grid.perClass.slice(grid.shownClasses, upto).flat(), samplesPerCall(d.inputSize))) {
         for (const s of await lab.datasetSamples(id, 'test', part)) grid.samples.set(s.index, s);
       }
       grid.shownClasses = upto;

@@ -8,12 +8,9 @@
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type { DatasetRef, EvaluationView } from '../../src-main/contract/api.ts';
-import { MNIST_DATASET_ID } from '../../src-main/contract/dataset.ts';
+import { MAX_SAMPLES_PER_CALL, MNIST_DATASET_ID, samplesPerCall } from '../../src-main/contract/dataset.ts';
 import { errorText, lab } from './api.ts';
 import { classNames } from './classes.ts';
-
-/** `datasetSamples` answers at most this many samples per call. */
-const CHUNK = 500;
 
 /** One data set's test labels (all) and sample values (those shown), kept for the session. */
 class TestSplit {
@@ -24,6 +21,8 @@ class TestSplit {
   readonly #values = new SvelteMap<number, number[]>();
   readonly #asked = new Set<number>();
   #loading: Promise<void> | null = null;
+  /** Samples per datasetSamples call: 500, fewer for large samples. */
+  #perCall = MAX_SAMPLES_PER_CALL;
 
   constructor(id: number) {
     this.id = id;
@@ -43,7 +42,10 @@ class TestSplit {
     if (this.#labels) return;
     this.#loading ??= Promise.all([lab.datasetLabels(this.id, 'test'), lab.getDataset(this.id).catch(() => null)]).then(
       ([labels, view]) => {
-        if (view) this.#ink = view.source === 'builtin' || view.source === 'idx';
+        if (view) {
+          this.#ink = view.source === 'builtin' || view.source === 'idx';
+          this.#perCall = samplesPerCall(view.inputSize);
+        }
         this.#labels = labels;
       },
       (err: unknown) => {
@@ -58,8 +60,8 @@ class TestSplit {
   async ensureValues(indices: readonly number[]): Promise<void> {
     const missing = indices.filter((i) => !this.#asked.has(i));
     for (const i of missing) this.#asked.add(i);
-    for (let k = 0; k < missing.length; k += CHUNK) {
-      const part = missing.slice(k, k + CHUNK);
+    for (let k = 0; k < missing.length; k += this.#perCall) {
+      const part = missing.slice(k, k + this.#perCall);
       try {
         for (const s of await lab.datasetSamples(this.id, 'test', part)) this.#values.set(s.index, s.values);
       } catch (err) {

@@ -71,6 +71,15 @@ describe('a data set of your own', () => {
     symlinkSync(join(tmp.dir, 'blobs.csv'), join(lab.exportDir, 'linked.csv'));
     await expect(lab.importDataset({ path: 'linked.csv', name: 'linked' })).rejects.toThrow(/linked\.csv is a link/);
     await expect(lab.importDataset({ path: '../blobs.csv' })).rejects.toMatchObject({ status: 400 });
+    // …nor a link anywhere below a folder there.
+    mkdirSync(join(lab.exportDir, 'tables'));
+    symlinkSync(join(tmp.dir, 'blobs.csv'), join(lab.exportDir, 'tables', 'train.csv'));
+    await expect(lab.importDataset({ path: 'tables' })).rejects.toThrow(/tables: train\.csv is a link/);
+    // Samples: repeated indices are answered once; the largest seed is a seed like any other.
+    expect((await lab.datasetSamples(d.id, 'test', [0, 0, 0, 1])).map((x) => x.index)).toEqual([0, 1]);
+    const top = await lab.importDataset({ path: 'in-folder.csv', name: 'seed max', seed: 0xffffffff });
+    expect(top.origin).toMatchObject({ rowsShuffled: { seed: 0xffffffff } });
+    await lab.deleteDataset(top.id);
     await lab.deleteDataset(d.id);
   });
 
@@ -131,6 +140,13 @@ describe('a data set of your own', () => {
     const run = await lab.waitForRun((await lab.createRun({ config: cfg, baseModelId: base.modelId! })).id);
     expect(run.status).toBe('completed');
     expect(run.baseDataset).toEqual({ id: blobs.id, name: 'blobs' });
+    // Its merge is evaluated on, and saved for, the data set it was fine-tuned on.
+    const preview = await lab.previewMerge({ baseModelId: base.modelId!, adapters: [{ adapterId: run.adapterId!, weight: 1 }], method: 'linear' });
+    expect(preview.combined.total).toBe(shifted.test.count);
+    expect(preview.base.total).toBe(shifted.test.count);
+    const merged = await lab.saveMerge({ baseModelId: base.modelId!, adapters: [{ adapterId: run.adapterId!, weight: 1 }], method: 'linear', name: 'shifted merge', output: 'model' });
+    expect((await lab.listModels()).find((m) => m.id === merged.id)?.dataset?.name).toBe('shifted blobs');
+    await lab.deleteModel(merged.id);
     await expect(lab.deleteDataset(shifted.id)).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/used by run/) });
     await lab.deleteRun(run.id);
     await lab.deleteDataset(shifted.id);
