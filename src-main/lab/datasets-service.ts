@@ -64,18 +64,6 @@ export class DatasetsService {
     return this.#view(this.#get(id));
   }
 
-  /** A data set by name or id ("fashion-mnist", "3"); a built-in not added yet is added. */
-  async resolve(ref: string | number, progress?: ImportProgress): Promise<StoredDataset> {
-    // (Used by tests and in-process callers; the CLI resolves through listDatasets.)
-    const text = String(ref).trim();
-    if (/^\d+$/.test(text)) return this.#get(Number(text));
-    const byName = this.store.datasets.findByName(text);
-    if (byName) return byName;
-    if ((BUILTIN_DATASETS as readonly string[]).includes(text)) return this.#get((await this.addBuiltin(text as BuiltinDataset, progress)).id);
-    const names = this.store.datasets.list().map((d) => d.name);
-    throw new LabError(`no data set named "${text}" (data sets: ${names.join(', ')})`, 404);
-  }
-
   /** What validation needs: the widths of its samples and its class names. */
   shape(id: number): DataShape {
     const d = this.#get(id);

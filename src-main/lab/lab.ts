@@ -333,7 +333,7 @@ export class Lab implements LabApi {
       const name = checkName(req.name ?? basename(path));
       const noFollow = inFolder;
       // Read and checked on a worker thread: a large file does not block this one.
-      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name, { noFollow }) });
+      if (req.kind === 'model') return this.#announce({ kind: 'model', id: await this.weights.importModel(path, name, { noFollow, dataset: (sizes) => this.#datasets.fitting(sizes).id }) });
       if (req.baseModelId === undefined) throw new LabError('importing an adapter needs the model it was trained on (baseModelId)');
       return this.#announce({ kind: 'adapter', id: await this.weights.importAdapter(path, req.baseModelId, name, { noFollow }) });
     });

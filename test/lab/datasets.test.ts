@@ -15,7 +15,7 @@ import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts
 import type { DatasetView } from '../../src-main/contract/dataset.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { Rng } from '../../src-main/util/rng.ts';
-import { readSafetensors } from '../../src-main/weights/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../../src-main/weights/safetensors.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const tmp = tempDir();
@@ -81,6 +81,16 @@ describe('a data set of your own', () => {
     expect(top.origin).toMatchObject({ rowsShuffled: { seed: 0xffffffff } });
     await lab.deleteDataset(top.id);
     await lab.deleteDataset(d.id);
+  });
+
+  it('an imported model is for the data set its widths fit, and one that fits none is refused', async () => {
+    const out = await lab.exportWeights({ target: { kind: 'model', id: base.modelId! }, format: 'safetensors', fileName: join(tmp.dir, 'base.safetensors') });
+    const back = await lab.importWeights({ fileName: out.files[0]!.path, kind: 'model', name: 'blobs base again' });
+    expect('dataset' in back && back.dataset?.name).toBe('blobs');
+    const odd = writeSafetensors({ 'linear1.weight': { shape: [3, 5], data: new Float32Array(15) }, 'linear1.bias': { shape: [3], data: new Float32Array(3) } }, { format: 'pt' });
+    writeFileSync(join(tmp.dir, 'odd.safetensors'), odd);
+    await expect(lab.importWeights({ fileName: join(tmp.dir, 'odd.safetensors'), kind: 'model' })).rejects.toThrow(/maps 5 inputs to 3 classes; no data set in the lab has that shape/);
+    await lab.deleteModel(back.id);
   });
 
   it('refuses widths that do not fit the data set, naming it', async () => {
