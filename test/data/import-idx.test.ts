@@ -165,6 +165,21 @@ describe('IDX importer', () => {
     );
   });
 
+  it('words a .gz damaged mid-stream like any bad gzip, naming the file', async () => {
+    // The deflate data breaks after some chunks have been taken: zlib's error then reaches
+    // the reader through its iterator, not the pipeline (it once surfaced as "invalid …" alone).
+    const s = makeSet(2000, 28, 28, [0, 1], 9);
+    const rnd = new Uint8Array(s.images.length);
+    for (let i = 0; i < rnd.length; i++) rnd[i] = (i * 2654435761) >>> 24;
+    const gz = Buffer.from(gzipSync(Buffer.concat([s.images.subarray(0, 16), rnd.subarray(16)]), { level: 1 }));
+    for (let i = gz.length >> 1; i < (gz.length >> 1) + 64; i++) gz[i] = 0xff;
+    for (let k = 0; k < 3; k++) {
+      await expect(importSource(folder({ 'train-images-idx3-ubyte.gz': gz, 'train-labels-idx1-ubyte': s.labelFile }), {})).rejects.toThrow(
+        /train-images-idx3-ubyte\.gz: (not a valid gzip file|the header claims)/,
+      );
+    }
+  });
+
   it('refuses a .gz that expands far past its header without holding the expansion', async () => {
     const dir = join(tmp.dir, 'bomb');
     mkdirSync(dir);

@@ -101,12 +101,15 @@ async function readGzip(file: string, label: string, layout: LayoutFn, opts: Rea
   let header: Uint8Array | null = null;
   let body: Uint8Array | null = null;
   let done = 0;
-  let refused: unknown = null; // consume's own error: pipeline reports it as an abort
+  // consume's own refusal (pipeline reports it as an abort). Only ours: a zlib error can
+  // reach consume too, through its iterator, when the stream fails while consume awaits
+  // the next chunk — that one must be worded below like any other bad gzip.
+  let refused: DataImportError | null = null;
   const consume = async (source: AsyncIterable<Buffer>) => {
     try {
       await take(source);
     } catch (err) {
-      refused = err;
+      if (err instanceof DataImportError) refused = err;
       throw err;
     }
   };
