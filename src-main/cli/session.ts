@@ -3,7 +3,7 @@
  * `LORA_LAB_DB`, or the per-user default), trained through the run manager, and shown
  * with a progress bar. Ctrl-C cancels the current run cleanly; a second Ctrl-C quits.
  */
-import { BACKEND_CHOICES } from '../trainer/backend-choices.ts';
+import { BACKEND_CHOICES } from '../contract/backend-choices.ts';
 import type { RunConfig } from '../contract/config.ts';
 import type { LabApi, ModelView } from '../contract/api.ts';
 import { Lab } from '../lab/lab.ts';

@@ -29,7 +29,7 @@ import { compareData } from './compare.ts';
 import { deletePreview, keepPreview, listPreviews, savePreview } from './previews.ts';
 import { OWNER, RunManager, type RunManagerOptions } from './run-manager.ts';
 import { OutsideChanges } from './outside-changes.ts';
-import { memoryProblem, trainerMemory } from '../trainer/memory.ts';
+import { memoryProblem, trainerMemory } from '../contract/memory.ts';
 
 export interface LabOptions extends RunManagerOptions {
   /** Mark runs orphaned by a dead process as interrupted at start (default true). */

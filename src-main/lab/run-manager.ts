@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { pidAlive } from '../util/pid.ts';
 import { machineMemory } from '../util/machine.ts';
-import { RUN_MEMORY_FRACTION, trainerMemory } from '../trainer/memory.ts';
+import { RUN_MEMORY_FRACTION, trainerMemory } from '../contract/memory.ts';
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';

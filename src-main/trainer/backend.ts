@@ -9,7 +9,7 @@ import { installWasmKernels } from './wasm-kernels.ts';
 import { registerThreadedWasm, wantedThreads, wasmThreads } from './wasm-threads.ts';
 import { tf } from './tf.ts';
 
-import { BACKEND_CHOICES, type BackendChoice } from './backend-choices.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../contract/backend-choices.ts';
 
 export { BACKEND_CHOICES, type BackendChoice };
 

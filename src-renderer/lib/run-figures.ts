@@ -7,7 +7,7 @@
  * problem. Pure: unit-tested without a browser.
  */
 import { type FieldIssue, type ParamCounts, type RunConfig, layerNames, loraScaling, paramCounts } from '../../src-main/contract/config.ts';
-import { trainerMemory } from '../../src-main/trainer/memory.ts';
+import { trainerMemory } from '../../src-main/contract/memory.ts';
 import { MNIST_TEST_SIZE, MNIST_TRAIN_COUNTS, estimateExamples, estimateSteps } from './estimates.ts';
 
 export interface RunFigures {

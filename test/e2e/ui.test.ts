@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../src-main/lab/lab.ts';
 import type { RunningServer } from '../../src-main/server/server.ts';
 import { defaultLora, paramCounts } from '../../src-main/contract/config.ts';
-import { trainerMemory } from '../../src-main/trainer/memory.ts';
+import { trainerMemory } from '../../src-main/contract/memory.ts';
 import { fmtBytes } from '../../src-renderer/lib/format.ts';
 import { type E2E, saveScreenshot, startE2E } from '../helpers/browser.ts';
 

@@ -12,7 +12,7 @@ import { Lab } from '../../src-main/lab/lab.ts';
 import { EVALUATION_SLOTS } from '../../src-main/lab/trainer-slots.ts';
 import { startServer } from '../../src-main/server/server.ts';
 import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
-import { RUN_MEMORY_FRACTION, trainerMemory } from '../../src-main/trainer/memory.ts';
+import { RUN_MEMORY_FRACTION, trainerMemory } from '../../src-main/contract/memory.ts';
 import { type SpawnTrainer, spawnNodeTrainer } from '../../src-main/trainer/port.ts';
 import { lab } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';

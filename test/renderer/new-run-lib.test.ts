@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import { type RunConfig, configIssues, defaultConfig, defaultLora, paramCounts } from '../../src-main/contract/config.ts';
-import { trainerMemory } from '../../src-main/trainer/memory.ts';
+import { trainerMemory } from '../../src-main/contract/memory.ts';
 import { type DataCounts, MNIST_COUNTS, fieldProblems, layerAdapterParams, runFigures } from '../../src-renderer/lib/run-figures.ts';
 
 const SIZES = [784, 1000, 2000, 10];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, classicPreset, configIssues, defaultConfig, loraScaling, paramCounts, validateConfig } from '../../src-main/contract/config.ts';
-import { formatBytes, memoryProblem, trainerMemory } from '../../src-main/trainer/memory.ts';
+import { formatBytes, memoryProblem, trainerMemory } from '../../src-main/contract/memory.ts';
 
 const lora = () => classicPreset('lora');
 

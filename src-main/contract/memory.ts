@@ -12,7 +12,7 @@
  *   784→8192→8192→10, batch 32 (Adam)   2582 MB measured, 2930 MB estimated
  *   784→2048→10, batch 8192 (Adam)      1058 MB measured, 1056 MB estimated
  */
-import { paramCounts, type RunConfig } from '../contract/config.ts';
+import { paramCounts, type RunConfig } from './config.ts';
 
 const F32 = 4;
 /** Node, TF.js, the wasm module and their heaps, before any tensor. */
