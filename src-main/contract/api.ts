@@ -6,7 +6,7 @@
  */
 import type { RunStatus } from './run-status.ts';
 import { type AdapterRecord, MODEL_KINDS, type ModelKind, type ModelRecord, type RunRecord } from './records.ts';
-import type { BuiltinDataset, DatasetImportRequest, DatasetKind, DatasetList, DatasetSample, DatasetView } from './dataset.ts';
+import type { BuiltinDataset, DatasetImportRequest, DatasetKind, DatasetList, DatasetSample, DatasetView, SplitName } from './dataset.ts';
 import type { RunConfig, RunKind } from './config.ts';
 import type { TrainerExitReason } from './exit-reasons.ts';
 import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protocol.ts';
@@ -306,9 +306,9 @@ export interface LabApi {
   /** Refused while runs or models use it. */
   deleteDataset(id: number): Promise<void>;
   /** Samples by index, for galleries of (mis)classified samples (at most 500 per call). */
-  datasetSamples(id: number, split: 'train' | 'test', indices: number[]): Promise<DatasetSample[]>;
+  datasetSamples(id: number, split: SplitName, indices: number[]): Promise<DatasetSample[]>;
   /** The label of every sample of a split (one byte each), in split order. */
-  datasetLabels(id: number, split: 'train' | 'test'): Promise<Uint8Array>;
+  datasetLabels(id: number, split: SplitName): Promise<Uint8Array>;
   previewMerge(req: MergeRequest): Promise<MergePreview>;
   saveMerge(req: MergeRequest & { name: string; output: 'model' | 'adapter' }): Promise<ModelView | AdapterView>;
   /** Kept previews, newest first. */

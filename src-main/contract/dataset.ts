@@ -76,7 +76,11 @@ export interface SplitCounts {
   perClass: number[];
 }
 
-export interface DatasetView {
+export const SPLITS = ['train', 'test'] as const;
+export type SplitName = (typeof SPLITS)[number];
+
+/** What the store keeps of a data set and its view shows alike. */
+export interface DatasetRecord {
   id: number;
   name: string;
   source: DatasetSource;
@@ -85,11 +89,8 @@ export interface DatasetView {
   kind: DatasetKind;
   /** image: [height, width, channels]; table: [features]. */
   shape: number[];
-  inputSize: number;
   dtype: SampleDtype;
   classes: string[];
-  train: SplitCounts;
-  test: SplitCounts;
   /** sha-256 of the content (see data/dataset.ts datasetHash). */
   hash: string;
   /** What was read: file names, test fraction and seed of a derived split, skipped files. */
@@ -97,6 +98,12 @@ export interface DatasetView {
   /** Bytes the samples take in the database (0 for MNIST, read from its package). */
   bytes: number;
   createdAt: number;
+}
+
+export interface DatasetView extends DatasetRecord {
+  inputSize: number;
+  train: SplitCounts;
+  test: SplitCounts;
   /** Runs and models that use it (delete is refused while runs do). */
   usedBy: { runs: { id: number; name: string }[]; models: { id: number; name: string }[] };
 }

@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import { EXPORT_FORMATS, FILE_NAME_RULE, LAB_CALLS, type LabCall, LabError, MERGE_METHODS, SAFE_FILE_NAME } from './api.ts';
 import { RUN_KINDS, runConfigSchema } from './config.ts';
-import { BUILTIN_DATASETS, IMPORT_FORMATS } from './dataset.ts';
+import { BUILTIN_DATASETS, IMPORT_FORMATS, SPLITS } from './dataset.ts';
 import { RUN_STATUSES } from './run-status.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
@@ -39,7 +39,7 @@ const newRun = v.strictObject({
 });
 
 const none = v.strictTuple([]);
-const split = v.picklist(['train', 'test']);
+const split = v.picklist(SPLITS);
 
 const mergeRequestEntries = {
   baseModelId: id,

@@ -19,7 +19,7 @@
  * Messages name files, never their content.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { LabError } from '../contract/api.ts';
 
 /** What a file's first bytes say it is. */
@@ -192,5 +192,18 @@ export function checkImportEntry(folder: string, name: string, kind: 'model' | '
     if (!inner) continue; // the importer says which file is missing
     linkOrOdd(shown(f), inner);
     if (!inner.isFile()) throw new LabError(`${shown(f)} in the export folder is a folder, not a file`);
+  }
+}
+
+/**
+ * An import through the transports reads only what is in the export folder: the entry
+ * and everything below it must be real files and folders, not links that could point
+ * anywhere (the CLI, the local user, may import any path).
+ */
+export function refuseLinks(path: string, shown: string): void {
+  if (lstatSync(path).isSymbolicLink()) throw new LabError(`${shown} is a link; put the data itself in the export folder`);
+  if (!lstatSync(path).isDirectory()) return;
+  for (const e of readdirSync(path, { withFileTypes: true, recursive: true })) {
+    if (e.isSymbolicLink()) throw new LabError(`${shown}: ${relative(path, join(e.parentPath ?? e.path, e.name))} is a link; put the data itself in the export folder`);
   }
 }

@@ -9,9 +9,9 @@ import { classicPreset, defaultConfig, validateConfig } from '../contract/config
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { machineMemory } from '../util/machine.ts';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WeightsService, evalSummary } from './weights-service.ts';
-import { checkImportEntry } from './export-folder.ts';
+import { checkImportEntry, refuseLinks } from './export-folder.ts';
 import { inspectAdapter } from './import-inspect.ts';
 import { sweepPartials } from './files.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../weights/peft.ts';
@@ -21,7 +21,7 @@ import type {
   AdapterView, Comparison, DatasetRef, EvaluationView, LabApi, MergePreviewView, LabEvent, ModelView, NewRunInput, Presets, RunDetail, RunFilter, RunProgress, RunView, Series,
 } from '../contract/api.ts';
 import { FILE_NAME_RULE, LabError, SAFE_FILE_NAME } from '../contract/api.ts';
-import type { BuiltinDataset, DatasetImportRequest, DatasetList, DatasetSample, DatasetView } from '../contract/dataset.ts';
+import type { BuiltinDataset, DatasetImportRequest, DatasetList, DatasetSample, DatasetView, SplitName } from '../contract/dataset.ts';
 import { DatasetsService } from './datasets-service.ts';
 import { adapterView, datasetRef, modelView, runView } from './views.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
@@ -271,11 +271,11 @@ export class Lab implements LabApi {
     guard(() => this.#datasets.delete(id));
   }
 
-  async datasetSamples(id: number, split: 'train' | 'test', indices: number[]): Promise<DatasetSample[]> {
+  async datasetSamples(id: number, split: SplitName, indices: number[]): Promise<DatasetSample[]> {
     return guard(() => this.#datasets.samples(id, split, indices));
   }
 
-  async datasetLabels(id: number, split: 'train' | 'test'): Promise<Uint8Array> {
+  async datasetLabels(id: number, split: SplitName): Promise<Uint8Array> {
     return guard(() => this.#datasets.labels(id, split));
   }
 
@@ -473,15 +473,3 @@ export class Lab implements LabApi {
   }
 }
 
-/**
- * An import through the transports reads only what is in the export folder: the entry
- * and everything below it must be real files and folders, not links that could point
- * anywhere (the CLI, the local user, may import any path).
- */
-function refuseLinks(path: string, shown: string): void {
-  if (lstatSync(path).isSymbolicLink()) throw new LabError(`${shown} is a link; put the data itself in the export folder`);
-  if (!lstatSync(path).isDirectory()) return;
-  for (const e of readdirSync(path, { withFileTypes: true, recursive: true })) {
-    if (e.isSymbolicLink()) throw new LabError(`${shown}: ${relative(path, join(e.parentPath ?? e.path, e.name))} is a link; put the data itself in the export folder`);
-  }
-}

@@ -4,7 +4,7 @@
  * into one preallocated typed array, chunk by chunk, so reading costs one copy of it.
  * MNIST's row has no chunks: it is read from its package (data/mnist.ts).
  */
-import type { BuiltinDataset, DatasetKind, DatasetSource, SampleDtype } from '../contract/dataset.ts';
+import type { BuiltinDataset, DatasetKind, DatasetRecord, DatasetSource, SampleDtype, SplitName } from '../contract/dataset.ts';
 import { inputSize } from '../contract/dataset.ts';
 import type { DataSplit, LoadedDataset, Normalisation } from '../data/dataset.ts';
 import { fromJson, toJson } from './codec.ts';
@@ -12,26 +12,14 @@ import type { Db } from './database.ts';
 import type { Dependents, Ref } from './errors.ts';
 import { DependencyError, NotFoundError, StoreError, hasDependents } from './errors.ts';
 
-export type SplitName = 'train' | 'test';
+export type { SplitName };
 
-export interface StoredDataset {
-  id: number;
-  name: string;
-  source: DatasetSource;
-  builtin: BuiltinDataset | null;
-  kind: DatasetKind;
-  shape: number[];
-  dtype: SampleDtype;
-  classes: string[];
+export interface StoredDataset extends DatasetRecord {
   trainCount: number;
   testCount: number;
   trainPerClass: number[];
   testPerClass: number[];
   normalisation: Normalisation;
-  hash: string;
-  origin: Record<string, unknown> | null;
-  bytes: number;
-  createdAt: number;
 }
 
 export interface NewDataset {
