@@ -10,6 +10,8 @@ import type { BuiltinDataset, DatasetImportRequest, DatasetKind, DatasetList, Da
 import type { RunConfig, RunKind } from './config.ts';
 import type { TrainerExitReason } from './exit-reasons.ts';
 import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protocol.ts';
+import type { SweepDetail, SweepSpec, SweepView } from './sweep.ts';
+import type { GroupComparison, GroupComparisonRequest, GroupRequest, GroupTable } from './groups.ts';
 
 export type { RunStatus };
 
@@ -145,6 +147,9 @@ export type LabEvent =
   | { type: 'adapter-deleted'; id: number }
   | { type: 'dataset'; dataset: DatasetView }
   | { type: 'dataset-deleted'; id: number }
+  /** A sweep changed: created, a run of it started or ended, finished, cancelled, paused. */
+  | { type: 'sweep'; sweep: SweepView }
+  | { type: 'sweep-deleted'; id: number }
   /** Progress of a long export, merge or data import (bytes, steps or files done of total). */
   | { type: 'task'; task: string; done: number; total: number; what?: string };
 
@@ -328,6 +333,25 @@ export interface LabApi {
   evaluateModel(modelId: number, testLimit?: number | null): Promise<EvalSummary>;
   deleteModel(id: number): Promise<void>;
   deleteAdapter(id: number): Promise<void>;
+  /**
+   * Checks the spec completely (one LabError naming every problem, before anything is
+   * stored), stores the sweep with its points and starts training its runs.
+   */
+  createSweep(spec: SweepSpec): Promise<SweepView>;
+  /** Newest first. */
+  listSweeps(): Promise<SweepView[]>;
+  /** The sweep with its points, groups, importance and best point; `objective` picks the figure (GROUP_FIGURES key). */
+  getSweep(id: number, objective?: string): Promise<SweepDetail>;
+  /** Cancels its queued runs and stops its running ones cleanly; pending points are never started. */
+  cancelSweep(id: number): Promise<SweepView>;
+  /** Goes on with a paused sweep in this process: queued points start, a run its dead process left is trained again (attempt counted). */
+  resumeSweep(id: number): Promise<SweepView>;
+  /** Deletes the sweep record; its runs stay, unlinked. Refused while it runs. */
+  deleteSweep(id: number): Promise<void>;
+  /** Runs grouped by config minus the seed (or by `by`): n and mean ± std of every figure. */
+  groupRuns(req: GroupRequest): Promise<GroupTable>;
+  /** Groups side by side: their curves as mean ± band, and for two groups the difference of means with its CI and Welch's p. */
+  compareGroups(req: GroupComparisonRequest): Promise<GroupComparison>;
   /** Push events (run changes, live progress and metrics). Returns an unsubscribe. */
   subscribe(listener: (e: LabEvent) => void): () => void;
 }
@@ -366,6 +390,14 @@ export const LAB_CALLS = [
   'evaluateModel',
   'deleteModel',
   'deleteAdapter',
+  'createSweep',
+  'listSweeps',
+  'getSweep',
+  'cancelSweep',
+  'resumeSweep',
+  'deleteSweep',
+  'groupRuns',
+  'compareGroups',
 ] as const satisfies readonly Exclude<keyof LabApi, 'subscribe'>[];
 
 export type LabCall = (typeof LAB_CALLS)[number];

@@ -35,6 +35,16 @@ export interface RunRecord {
   summary: RunSummary | null;
   /** The last progress message, as the trainer sent it. */
   progress: unknown;
+  /** The sweep it belongs to and its place there (point, seed), or null for a run of its own. */
+  sweep: RunSweepLink | null;
+  /** Which attempt this is: 1, or more when it was started again after its process died. */
+  attempt: number;
+}
+
+export interface RunSweepLink {
+  sweepId: number;
+  point: number;
+  seedIndex: number;
 }
 
 export const MODEL_KINDS = ['base', 'merged', 'imported'] as const;

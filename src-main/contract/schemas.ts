@@ -8,6 +8,8 @@ import { EXPORT_FORMATS, FILE_NAME_RULE, LAB_CALLS, type LabCall, LabError, MERG
 import { RUN_KINDS, runConfigSchema } from './config.ts';
 import { BUILTIN_DATASETS, IMPORT_FORMATS, SPLITS } from './dataset.ts';
 import { RUN_STATUSES } from './run-status.ts';
+import { CONFIG_PATH, sweepSpecSchema } from './sweep.ts';
+import { GROUP_FIGURE_KEYS } from './groups.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
 const finite = v.pipe(v.number(), v.finite());
@@ -39,6 +41,7 @@ const newRun = v.strictObject({
 });
 
 const none = v.strictTuple([]);
+const configPath = v.pipe(v.string(), v.maxLength(64), v.regex(CONFIG_PATH, 'a config path is dotted names like "lora.r"'));
 const split = v.picklist(SPLITS);
 
 const mergeRequestEntries = {
@@ -102,6 +105,28 @@ export const callSchemas = {
   evaluateModel: v.strictTuple([id, v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))))]),
   deleteModel: v.strictTuple([id]),
   deleteAdapter: v.strictTuple([id]),
+  createSweep: v.strictTuple([sweepSpecSchema]),
+  listSweeps: none,
+  getSweep: v.strictTuple([id, v.optional(v.picklist(GROUP_FIGURE_KEYS))]),
+  cancelSweep: v.strictTuple([id]),
+  resumeSweep: v.strictTuple([id]),
+  deleteSweep: v.strictTuple([id]),
+  groupRuns: v.strictTuple([
+    v.strictObject({
+      runIds: v.optional(v.pipe(v.array(id), v.minLength(1), v.maxLength(10_000))),
+      sweepId: v.optional(id),
+      by: v.optional(v.pipe(v.array(configPath), v.maxLength(32))),
+    }),
+  ]),
+  compareGroups: v.strictTuple([
+    v.strictObject({
+      groups: v.pipe(
+        v.array(v.strictObject({ name: v.optional(shortText(200)), runIds: v.pipe(v.array(id), v.minLength(1), v.maxLength(1000)) })),
+        v.minLength(1),
+        v.maxLength(12),
+      ),
+    }),
+  ]),
 } satisfies Record<LabCall, v.GenericSchema>;
 
 export function isLabCall(name: unknown): name is LabCall {

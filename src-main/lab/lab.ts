@@ -30,6 +30,11 @@ import { deletePreview, keepPreview, listPreviews, savePreview } from './preview
 import { OWNER, RunManager, type RunManagerOptions } from './run-manager.ts';
 import { OutsideChanges } from './outside-changes.ts';
 import { memoryProblem, trainerMemory } from '../contract/memory.ts';
+import type { RunSweepLink } from '../contract/records.ts';
+import type { SweepDetail, SweepSpec, SweepView } from '../contract/sweep.ts';
+import type { GroupComparison, GroupComparisonRequest, GroupRequest, GroupTable } from '../contract/groups.ts';
+import { SweepService } from './sweep-service.ts';
+import { compareGroups, groupRuns } from './groups.ts';
 
 export interface LabOptions extends RunManagerOptions {
   /** Mark runs orphaned by a dead process as interrupted at start (default true). */
@@ -43,6 +48,11 @@ export interface LabOptions extends RunManagerOptions {
    * beside the app), while anyone is subscribed; default 500, 0 never.
    */
   outsideChangesMs?: number;
+  /**
+   * Go on with sweeps whose driving process is gone (default false: a short CLI command
+   * must not start training). The app and `lora-lab serve` set it.
+   */
+  resumeSweeps?: boolean;
 }
 
 /** A file or folder name inside the export folder: no separators, no leading dot. */
@@ -62,6 +72,7 @@ export class Lab implements LabApi {
   readonly weights: WeightsService;
   readonly exportDir: string;
   readonly #datasets: DatasetsService;
+  readonly #sweeps: SweepService;
   /** Data sets by id as runs and models name them (data sets never change, only go). */
   readonly #datasetRefs = new Map<number, DatasetRef | null>();
 
@@ -85,12 +96,16 @@ export class Lab implements LabApi {
           const run = this.store.runs.find(id);
           if (run && !['queued', 'running'].includes(run.status)) this.#progress.delete(id);
           if (run) this.#emit({ type: 'run', run: this.#view(run) });
+          if (run?.sweep) this.#sweeps.runChanged(run);
         },
         progress: (id, progress) => {
           this.#progress.set(id, progress);
           this.#emit({ type: 'progress', runId: id, progress });
         },
-        metrics: (id, points) => this.#emit({ type: 'metrics', runId: id, points }),
+        metrics: (id, points) => {
+          this.#emit({ type: 'metrics', runId: id, points });
+          this.#sweeps.metrics(id, points);
+        },
         modelCreated: (id) => this.#emit({ type: 'model', model: this.#modelView(id) }),
       },
       opts,
@@ -107,11 +122,20 @@ export class Lab implements LabApi {
       },
       opts.outsideChangesMs ?? 500,
     );
+    this.#sweeps = new SweepService(store, this.manager, {
+      emit: (e) => this.#emit(e),
+      createRun: (input, link) => this.#createRun(input, link),
+      runView: (run) => this.#view(run),
+      datasetRef: (id) => this.#datasetRef(id),
+      datasetShape: (id) => this.#datasets.shape(id),
+    });
     this.recovered = opts.recover === false ? [] : this.manager.recover();
     // And while open: a process that owned a run can die at any time.
     if (opts.recover !== false) this.manager.watchOwners();
     // What exports killed mid-write left behind (their writers are dead; live ones' stay).
     sweepPartials(this.exportDir);
+    // Sweeps whose process died: paused, and (in the app and serve) gone on with here.
+    if (opts.recover !== false) this.#sweeps.recover(opts.resumeSweeps ?? false);
   }
 
   static open(file?: string, opts: LabOptions = {}): Lab {
@@ -120,6 +144,7 @@ export class Lab implements LabApi {
 
   async close(): Promise<void> {
     this.#outside.stop();
+    this.#sweeps.close();
     await this.manager.shutdown();
     this.store.close();
   }
@@ -140,37 +165,42 @@ export class Lab implements LabApi {
   }
 
   async createRun(input: NewRunInput): Promise<RunView> {
-    return guard(() => {
-      const config = structuredClone(input.config);
-      validateConfig(config, this.#datasets.shape(config.data));
-      // Refuse what cannot fit before anything is stored or started.
-      const tooBig = memoryProblem(trainerMemory(config, this.#datasets.memoryBytes(config.data)), machineMemory());
-      if (tooBig) throw new LabError(tooBig);
-      let baseModelId: number | null = null;
-      if (config.kind === 'lora') {
-        if (input.baseModelId === undefined || input.baseModelId === null) throw new LabError('a LoRA run needs a base model to fine-tune (baseModelId)');
-        const base = this.store.models.find(input.baseModelId);
-        if (!base) throw new LabError(`model ${input.baseModelId} does not exist`, 404);
-        if (base.sizes.join() !== config.sizes.join()) {
-          throw new LabError(`model ${base.id} has layers ${base.sizes.join('→')}, the config asks for ${config.sizes.join('→')}`);
-        }
-        // Another data set than the base's is allowed when the shapes match (domain shift; the run says so).
-        baseModelId = base.id;
+    return guard(() => this.#createRun(input, null));
+  }
+
+  /** Checks, stores (with its sweep link) and queues a run; sweeps create theirs through here too. */
+  #createRun(input: NewRunInput, sweep: RunSweepLink | null): RunView {
+    const config = structuredClone(input.config);
+    validateConfig(config, this.#datasets.shape(config.data));
+    // Refuse what cannot fit before anything is stored or started.
+    const tooBig = memoryProblem(trainerMemory(config, this.#datasets.memoryBytes(config.data)), machineMemory());
+    if (tooBig) throw new LabError(tooBig);
+    let baseModelId: number | null = null;
+    if (config.kind === 'lora') {
+      if (input.baseModelId === undefined || input.baseModelId === null) throw new LabError('a LoRA run needs a base model to fine-tune (baseModelId)');
+      const base = this.store.models.find(input.baseModelId);
+      if (!base) throw new LabError(`model ${input.baseModelId} does not exist`, 404);
+      if (base.sizes.join() !== config.sizes.join()) {
+        throw new LabError(`model ${base.id} has layers ${base.sizes.join('→')}, the config asks for ${config.sizes.join('→')}`);
       }
-      const name = checkName(input.name ?? defaultName(config, this.#datasetRef(config.data)));
-      const run = this.store.transaction(() => {
-        const r = this.store.runs.create({ name, kind: config.kind, config, baseModelId });
-        // Owned from its first committed moment: another process's recovery never sees it ownerless.
-        this.store.runs.setOwner(r.id, OWNER);
-        if (input.tags?.length) this.store.runs.setTags(r.id, checkTags(input.tags));
-        if (input.notes) this.store.runs.setNotes(r.id, checkNotes(input.notes));
-        return r;
-      });
-      this.manager.enqueue(run.id);
-      const view = this.#view(this.store.runs.get(run.id));
-      this.#emit({ type: 'run', run: view });
-      return view;
+      // Another data set than the base's is allowed when the shapes match (domain shift; the run says so).
+      baseModelId = base.id;
+    }
+    const name = checkName(input.name ?? defaultName(config, this.#datasetRef(config.data)));
+    const run = this.store.transaction(() => {
+      const r = this.store.runs.create({ name, kind: config.kind, config, baseModelId, sweep });
+      // Owned from its first committed moment: another process's recovery never sees it ownerless.
+      this.store.runs.setOwner(r.id, OWNER);
+      // A sweep's point and its run are committed together: a point never gets two runs.
+      if (sweep) this.store.sweeps.attachRun(sweep, r.id);
+      if (input.tags?.length) this.store.runs.setTags(r.id, checkTags(input.tags));
+      if (input.notes) this.store.runs.setNotes(r.id, checkNotes(input.notes));
+      return r;
     });
+    this.manager.enqueue(run.id);
+    const view = this.#view(this.store.runs.get(run.id));
+    this.#emit({ type: 'run', run: view });
+    return view;
   }
 
   /** Resolves when the run has reached a final status (for the CLI and tests). */
@@ -223,6 +253,45 @@ export class Lab implements LabApi {
       const c = compareData(this.store, ids);
       return { ...c, runs: c.runs.map((r) => this.#view(r)) };
     });
+  }
+
+  // ── sweeps (sweep-service.ts) and groups (groups.ts) ──────────────────────────
+
+  async createSweep(spec: SweepSpec): Promise<SweepView> {
+    return guard(() => this.#sweeps.create(spec));
+  }
+
+  async listSweeps(): Promise<SweepView[]> {
+    return guard(() => this.#sweeps.list());
+  }
+
+  async getSweep(id: number, objective?: string): Promise<SweepDetail> {
+    return guard(() => this.#sweeps.detail(id, objective));
+  }
+
+  async cancelSweep(id: number): Promise<SweepView> {
+    return guard(() => this.#sweeps.cancel(id));
+  }
+
+  async resumeSweep(id: number): Promise<SweepView> {
+    return guard(() => this.#sweeps.resume(id));
+  }
+
+  async deleteSweep(id: number): Promise<void> {
+    guard(() => this.#sweeps.delete(id));
+  }
+
+  /** Resolves when the sweep is no longer running here (completed, cancelled, failed or paused), for the CLI and tests. */
+  async waitForSweep(id: number): Promise<SweepView> {
+    return this.#sweeps.wait(id);
+  }
+
+  async groupRuns(req: GroupRequest): Promise<GroupTable> {
+    return guard(() => groupRuns(this.store, req, (id) => this.#datasetRef(id)));
+  }
+
+  async compareGroups(req: GroupComparisonRequest): Promise<GroupComparison> {
+    return guard(() => compareGroups(this.store, req, (id) => this.#datasetRef(id)));
   }
 
   // ── models and adapters ──────────────────────────────────────────────────────

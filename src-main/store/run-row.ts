@@ -3,7 +3,7 @@
  * runs table stores it, with the one mapping between them.
  */
 import type { RunConfig, RunKind } from '../contract/config.ts';
-import type { RunRecord } from '../contract/records.ts';
+import type { RunRecord, RunSweepLink } from '../contract/records.ts';
 import { type TrainerExitReason, isTrainerExitReason } from '../contract/exit-reasons.ts';
 import type { RunSummary } from '../contract/protocol.ts';
 import { fromJson } from './codec.ts';
@@ -19,6 +19,8 @@ export interface NewRun {
   baseModelId?: number | null;
   /** Default `queued`; other statuses are for importing finished runs. */
   status?: RunStatus;
+  /** The sweep point this run trains (its sweep_runs row links back to it). */
+  sweep?: RunSweepLink | null;
 }
 
 export interface FinishOptions {
@@ -51,6 +53,10 @@ export interface RunRow {
   notes: string;
   summary: string | null;
   progress: string | null;
+  sweep_id?: number | null;
+  sweep_point?: number | null;
+  sweep_seed_index?: number | null;
+  attempt?: number;
 }
 
 export function toRun(r: RunRow): StoredRun {
@@ -75,6 +81,8 @@ export function toRun(r: RunRow): StoredRun {
     notes: r.notes,
     summary: fromJson<RunSummary>(r.summary),
     progress: fromJson<unknown>(r.progress),
+    sweep: r.sweep_id != null && r.sweep_point != null ? { sweepId: r.sweep_id, point: r.sweep_point, seedIndex: r.sweep_seed_index ?? 0 } : null,
+    attempt: r.attempt ?? 1,
   };
 }
 

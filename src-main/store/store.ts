@@ -13,6 +13,7 @@ import { MergePreviewsRepo } from './merge-previews.ts';
 import { MetricsRepo } from './metrics.ts';
 import { ModelsRepo } from './models.ts';
 import { RunsRepo } from './runs.ts';
+import { SweepsRepo } from './sweeps.ts';
 import { TensorsRepo } from './tensors.ts';
 
 export class Store {
@@ -24,6 +25,7 @@ export class Store {
   readonly evaluations: EvaluationsRepo;
   readonly mergePreviews: MergePreviewsRepo;
   readonly datasets: DatasetsRepo;
+  readonly sweeps: SweepsRepo;
   readonly #watch: DamageWatch;
 
   constructor(readonly db: Db) {
@@ -37,6 +39,7 @@ export class Store {
     this.evaluations = new EvaluationsRepo(db);
     this.mergePreviews = new MergePreviewsRepo(db);
     this.datasets = new DatasetsRepo(db);
+    this.sweeps = new SweepsRepo(db);
   }
 
   /**

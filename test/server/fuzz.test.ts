@@ -106,6 +106,14 @@ const VALID: Record<LabCall, () => unknown[]> = {
   evaluateModel: () => [1],
   deleteModel: () => [1],
   deleteAdapter: () => [1],
+  createSweep: () => [{ start: { kind: 'finetune', baseModelId: 1 }, axes: [{ path: 'lora.r', values: [1, 2] }, { path: 'lr', distribution: { kind: 'log-uniform', min: 1e-4, max: 1e-2 } }], trials: 2, seeds: 2, budget: 8, concurrency: 2, prune: { kind: 'asha', metric: 'val/accuracy' } }],
+  listSweeps: () => [],
+  getSweep: () => [1, 'accuracy'],
+  cancelSweep: () => [1],
+  resumeSweep: () => [1],
+  deleteSweep: () => [1],
+  groupRuns: () => [{ runIds: [1, 2], by: ['lora.r'] }],
+  compareGroups: () => [{ groups: [{ name: 'a', runIds: [1] }, { runIds: [2] }] }],
 };
 
 /** Break one thing in a valid payload: a wrong type, a missing or extra field, a weird value. */

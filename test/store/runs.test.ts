@@ -30,6 +30,7 @@ describe('runs', () => {
       id: created.id, name: 'digit 7, r=1', kind: 'lora', status: 'queued', config, baseModelId: base.id,
       modelId: null, adapterId: null, backend: null, device: null, owner: null, createdAt: created.createdAt,
       startedAt: null, finishedAt: null, error: null, exitReason: null, tags: [], notes: '', summary: null, progress: null,
+      sweep: null, attempt: 1,
     });
     const running = store.runs.markRunning(created.id, 'wasm', 'cpu (2 threads)');
     expect(running).toMatchObject({ status: 'running', backend: 'wasm', device: 'cpu (2 threads)' });
