@@ -1,7 +1,8 @@
 /**
  * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID, ?data=ID),
- * #/compare?ids=1,2,3, #/merge (?base=ID&adapters=1,2), #/models, #/data (#/data/ID: one
- * data set selected). Hash URLs work from
+ * #/compare?ids=1,2,3 (or ?groups=1,2,3;4,5,6: groups of runs), #/merge (?base=ID&adapters=1,2),
+ * #/models, #/data (#/data/ID: one data set selected), #/sweeps, #/sweeps/ID, #/sweeps/new
+ * (?from=RUN: a sweep around a run's config; ?base=MODEL: fine-tunes of a model). Hash URLs work from
  * Electron's file:// and from the web-mode server alike.
  */
 
@@ -9,10 +10,13 @@ export type Route =
   | { page: 'runs' }
   | { page: 'run'; id: number }
   | { page: 'new'; from: number | null; kind: 'base' | 'lora' | null; base: number | null; data: number | null }
-  | { page: 'compare'; ids: number[] }
+  | { page: 'compare'; ids: number[]; groups: number[][] }
   | { page: 'merge'; base: number | null; adapters: number[] }
   | { page: 'models' }
   | { page: 'data'; id: number | null }
+  | { page: 'sweeps' }
+  | { page: 'sweep'; id: number }
+  | { page: 'new-sweep'; from: number | null; base: number | null }
   | { page: 'missing'; path: string };
 
 const positiveInt = (s: string | null): number | null => {
@@ -40,7 +44,8 @@ export function parseRoute(hash: string): Route {
     return { page: 'new', from: positiveInt(q.get('from')), kind: kind === 'base' || kind === 'lora' ? kind : null, base: positiveInt(q.get('base')), data: positiveInt(q.get('data')) };
   }
   if (parts[0] === 'compare' && parts.length === 1) {
-    return { page: 'compare', ids: idList(q.get('ids')) };
+    const groups = (q.get('groups') ?? '').split(';').map((g) => idList(g)).filter((g) => g.length > 0);
+    return { page: 'compare', ids: idList(q.get('ids')), groups };
   }
   if (parts[0] === 'merge' && parts.length === 1) return { page: 'merge', base: positiveInt(q.get('base')), adapters: idList(q.get('adapters')) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
@@ -48,6 +53,12 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'data' && parts.length === 2) {
     const id = positiveInt(parts[1] ?? null);
     if (id !== null) return { page: 'data', id };
+  }
+  if (parts[0] === 'sweeps' && parts.length === 1) return { page: 'sweeps' };
+  if (parts[0] === 'sweeps' && parts[1] === 'new' && parts.length === 2) return { page: 'new-sweep', from: positiveInt(q.get('from')), base: positiveInt(q.get('base')) };
+  if (parts[0] === 'sweeps' && parts.length === 2) {
+    const id = positiveInt(parts[1] ?? null);
+    if (id !== null) return { page: 'sweep', id };
   }
   return { page: 'missing', path };
 }
@@ -65,6 +76,17 @@ export const href = {
     return `#/new${s ? `?${s}` : ''}`;
   },
   compare: (ids: number[]) => `#/compare?ids=${ids.join(',')}`,
+  /** Compare groups of runs: each group's run ids, groups separated by ";". */
+  compareGroups: (groups: number[][]) => `#/compare?groups=${groups.map((g) => g.join(',')).join(';')}`,
+  sweeps: () => '#/sweeps',
+  sweep: (id: number) => `#/sweeps/${id}`,
+  newSweep: (opts: { from?: number; base?: number } = {}) => {
+    const q = new URLSearchParams();
+    if (opts.from !== undefined) q.set('from', String(opts.from));
+    if (opts.base !== undefined) q.set('base', String(opts.base));
+    const s = q.toString();
+    return `#/sweeps/new${s ? `?${s}` : ''}`;
+  },
   merge: (opts: { base?: number; adapters?: number[] } = {}) => {
     const q = new URLSearchParams();
     if (opts.base !== undefined) q.set('base', String(opts.base));
