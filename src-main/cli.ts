@@ -17,6 +17,8 @@ import { terminalSafe } from './cli/sanitize.ts';
 import { failureLine } from './cli/error-line.ts';
 import { evaluateCommand, exportCommand, importCommand, mergeCommand } from './cli/weights.ts';
 import { GENERAL_HELP, commandHelp, version, wantsHelp } from './cli/help.ts';
+import { sweepCommand } from './cli/sweep.ts';
+import { groupsCommand } from './cli/groups.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -56,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     merge: mergeCommand,
     import: importCommand,
     evaluate: evaluateCommand,
+    sweep: sweepCommand,
+    groups: groupsCommand,
   };
   let session: ReturnType<typeof makeSession> | null = null;
   try {

@@ -6,13 +6,14 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrowserWindow, app, dialog, nativeTheme, session, shell } from 'electron';
+import { type BrowserWindow, Notification, app, dialog, nativeTheme, session, shell } from 'electron';
 import { Lab } from '../lab/lab.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
 import { isUnusableDatabase } from '../store/errors.ts';
 import { rendererDir } from '../server/static-dir.ts';
 import { registerAppScheme, serveApp } from './app-protocol.ts';
 import { registerIpc } from './ipc.ts';
+import { type Notice, startNotifier } from './notifier.ts';
 import { hardenSession } from './session.ts';
 import { startupErrorMessage } from './startup-error.ts';
 import { spawnUtilityTrainer, trainerGone } from './utility-port.ts';
@@ -26,6 +27,7 @@ const CLOSE_TIMEOUT_MS = 15_000;
 let lab: Lab | null = null;
 let win: BrowserWindow | null = null;
 let disposeIpc: (() => void) | null = null;
+let stopNotifier: (() => void) | null = null;
 let closing: Promise<void> | null = null;
 
 // The same folder in development and packaged (package.json's name is lora-lab, the product LoRA Lab).
@@ -72,7 +74,7 @@ function start(): void {
   }
   // The whole file is checked (under a second for half a gigabyte): damage anywhere is found
   // at start, where a fresh database can still be offered.
-  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer }, fullCheck: true });
+  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer }, fullCheck: true, resumeSweeps: true });
   try {
     lab = open();
   } catch (err) {
@@ -117,7 +119,20 @@ function start(): void {
   hardenSession(session.defaultSession);
   serveApp(session.defaultSession, renderer);
   disposeIpc = registerIpc(lab, () => win);
+  // Sweeps and long runs that end are told here, by the OS; the renderer then tells nothing (it knows it runs in Electron).
+  stopNotifier = startNotifier(lab, showNotice);
   openWindow();
+}
+
+function showNotice(n: Notice): void {
+  if (!Notification.isSupported()) return;
+  const note = new Notification({ title: n.title, body: n.body });
+  note.on('click', () => {
+    if (!win) openWindow();
+    win?.show();
+    win?.focus();
+  });
+  note.show();
 }
 
 function openWindow(): void {
@@ -134,6 +149,8 @@ function closeLab(): Promise<void> {
     const l = lab;
     disposeIpc?.();
     disposeIpc = null;
+    stopNotifier?.();
+    stopNotifier = null;
     if (!l) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {

@@ -22,6 +22,11 @@ Commands:
   rm RUN...   delete runs (their metrics, evaluations and adapters go too)
   tag RUN TAG...       add tags (--remove to take them off)
   models      list stored models
+  sweep create (--finetune-from MODEL | --kind base | --from-run RUN) --grid PATH=V1,V2,... [--random PATH=DIST]
+              [--seeds K] [--trials N] [--budget N] [--concurrency N] [--prune asha:METRIC] [--detach] [run options]
+              many runs: a grid or random points over config paths, each over K seeds; a group table at the end
+  sweep list|show ID|cancel ID|resume ID|rm ID   stored sweeps, one in full (points, groups, importance, best point)
+  groups (RUN... | --sweep ID) [--by PATH,...]   runs grouped by config minus the seed: n, mean ± std of every figure
   merge --adapter ID[:W] ... [--method linear|cat|svd|ties|dare] [--rank K] [--density D]
               [--drop-rate P] [--seed N] [--save NAME --as model|adapter]
               preview (accuracy, wrong per class) of combined adapters, optionally saved
@@ -46,7 +51,7 @@ function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string
     '  --seed N              random seed (0)',
     '  --batch-size N        batch size (10)',
     '  --epochs N            epochs over the training subset (1)',
-    `  --steps N             stop after N optimizer steps${kind === 'train' ? ' (default: the whole epochs)' : kind === 'all' ? ' (finetune/demo: 100)' : ' (100)'}`,
+    `  --steps N             stop after N optimizer steps${kind === 'train' ? ' (default: the whole epochs)' : kind === 'all' ? ' (finetune/demo: 100)' : ' (100)'}; --max-steps N: the same`,
     '  --lr X                learning rate (0.001)',
     '  --optimizer adam|sgd  optimizer (adam)',
     kind === 'finetune'
@@ -232,6 +237,57 @@ ${JSON_FLAG}
       'lora-lab data show flowers --json',
       'lora-lab data rm flowers',
     ],
+  },
+  sweep: {
+    usage:
+      'lora-lab sweep create (--finetune-from MODEL | --kind base | --from-run RUN) --grid PATH=V1,V2,... [--grid ...]\n' +
+      '                      [--random PATH=DIST ...] [--trials N] [--seeds K] [--budget N] [--concurrency N]\n' +
+      '                      [--prune asha:METRIC[:ETA]] [--name NAME] [--detach] [run options]\n' +
+      '       lora-lab sweep list | show ID [--objective FIGURE] | cancel ID | resume ID | rm ID',
+    about: `A sweep trains many runs from one starting point: every combination of the --grid values (the grid), and/or
+--trials points drawn from --random distributions, each point repeated over --seeds seeds (the starting seed, +1, …).
+The run options set the starting config; a PATH is a config path (lr, lora.r, lora.alpha, batchSize, maxSteps …),
+its values typed like the starting config's value there. The whole spec is checked before anything runs (an unknown
+path, a value the config refuses, an empty axis, a budget below one point: one message, exit 2). create waits with a
+progress bar and prints a row per point: n and mean ± std of accuracy, focus wrong, loss and time, the best point
+marked; Ctrl-C cancels the sweep (running runs stop cleanly, pending ones never start).
+The sweep trains only while a process drives it: with --detach create returns the id at once and the sweep pauses
+when it exits; resume it with lora-lab sweep resume ID, or open the app / lora-lab serve, which go on with it.
+A run a killed process was training is trained again from the start on resume (attempt 2); no point runs twice.`,
+    options: `  --finetune-from MODEL LoRA fine-tunes of a stored model (3, m3 or latest); --kind lora: of the newest model
+  --kind base           base trainings
+  --from-run RUN        variations of a stored run (its config is the starting config)
+  --grid PATH=V1,V2,... a grid axis (repeat for more: the points are every combination), e.g. lora.r=1,2,4
+  --random PATH=DIST    a random axis: uniform(a,b), log-uniform(a,b) (or loguniform), int(a,b), choice(a,b,c)
+  --trials N            points drawn from the random axes (1)
+  --sampling-seed N     the seed they are drawn with (0)
+  --seeds K             runs per point, seeds = the starting seed + 0 … K−1 (1)
+  --budget N            at most N runs (whole points, in order)
+  --concurrency N       runs trained at once (1)
+  --prune asha:METRIC[:ETA]  stop runs early by ASHA on METRIC (val/accuracy, val/loss, train/loss; η 3); needs --eval-every for val/*
+  --name NAME           the sweep's name (its runs are named after it and their point)
+  --tag TAG             a tag for every run of the sweep (repeatable; each also gets sweep:ID)
+  --objective FIGURE    the figure the best point is chosen by: accuracy, focusWrong (default with --classes), finalLoss …
+  --detach              return at once (the sweep pauses until resumed)
+${runOptions('finetune').replace(/^Run options.*\n/, 'Run options (the starting config):\n').replace(/\n  --name NAME.*$/m, '')}`,
+    examples: [
+      'lora-lab sweep create --finetune-from latest --grid lora.r=1,2,4 --grid lr=0.001,0.003,0.01 --seeds 3',
+      'lora-lab sweep create --kind base --hidden 64 --random lr=log-uniform(0.0001,0.01) --trials 8 --steps 300',
+      'lora-lab sweep create --finetune-from m1 --grid lora.r=1,2,4,8 --eval-every 20 --prune asha:val/accuracy --concurrency 2',
+      'lora-lab sweep create --from-run 5 --grid lora.alpha=1,4,16 --seeds 2 --detach',
+      'lora-lab sweep resume 2',
+      'lora-lab sweep show 2 --objective accuracy --json',
+    ],
+  },
+  groups: {
+    usage: 'lora-lab groups (RUN... | --sweep ID) [--by PATH,...]',
+    about: `Runs grouped by their config minus the seed (or by the paths in --by): a row per group with n and mean ± std of
+accuracy, the focus classes' wrong count, accuracy elsewhere, final loss and time, then wrong per class (mean ± std),
+and the runs left out (not completed). With --json every group states its values, n, and mean, std and n of each figure.`,
+    options: `  --sweep ID            every run of a sweep
+  --by PATH,...         group by these config paths (default: those that differ between the runs, but the seed)
+${JSON_FLAG}`,
+    examples: ['lora-lab groups 4 5 6 7 8 9', 'lora-lab groups --sweep 2', 'lora-lab groups --sweep 2 --by lora.r --json'],
   },
   serve: {
     usage: 'lora-lab serve [--port N] [--host H] [--open] [--concurrency N]',

@@ -16,6 +16,8 @@ export const runFlags = {
   'batch-size': { type: 'string' },
   epochs: { type: 'string' },
   steps: { type: 'string' },
+  /** The same as --steps (the config's name for it). */
+  'max-steps': { type: 'string' },
   lr: { type: 'string' },
   optimizer: { type: 'string' },
   data: { type: 'string' },
@@ -136,7 +138,8 @@ export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig, d
   set('seed', num(flags, 'seed'));
   set('batchSize', num(flags, 'batch-size'));
   set('epochs', num(flags, 'epochs'));
-  const steps = num(flags, 'steps');
+  if (flags['steps'] !== undefined && flags['max-steps'] !== undefined) throw new UsageError('give --steps or --max-steps (the same setting), not both');
+  const steps = num(flags, 'steps') ?? num(flags, 'max-steps');
   if (steps !== undefined) cfg.maxSteps = steps;
   set('lr', num(flags, 'lr'));
   if (typeof flags['optimizer'] === 'string') cfg.optimizer = flags['optimizer'] as RunConfig['optimizer'];

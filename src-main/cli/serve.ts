@@ -32,6 +32,8 @@ export async function serveCommand(argv: string[], s: Session): Promise<void> {
   const staticDir = rendererDir();
   if (!staticDir) console.error('lora-lab: the user interface is not built (npm run build); serving the API only.');
   const lab = s.lab();
+  // Like the app, web mode goes on with sweeps whose process is gone (a short CLI command never does).
+  for (const sweep of await lab.listSweeps()) if (sweep.status === 'paused') await lab.resumeSweep(sweep.id).catch(() => undefined);
   const server = await startServer({ lab, host, port, staticDir });
   console.log(`LoRA Lab is running at ${server.url}`);
   console.log(`database: ${lab.databaseFile}`);

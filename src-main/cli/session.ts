@@ -29,7 +29,7 @@ export const RESET_HINT = 'run the command again with --reset-db to keep that fi
  * and LabErrors apply), plus the two things only a local, in-process caller needs.
  * Never the store or the weights service behind it (test/cli/lab-api.test.ts).
  */
-export type CliLab = LabApi & Pick<Lab, 'waitForRun' | 'databaseFile'>;
+export type CliLab = LabApi & Pick<Lab, 'waitForRun' | 'waitForSweep' | 'databaseFile'>;
 
 export interface Session extends CliContext {
   lab(): CliLab;

@@ -19,7 +19,7 @@ const arrow = (sizes: readonly number[]) => sizes.join('→');
  * A fine-tune's starting config: the base model's layer widths (and so its layers as
  * LoRA targets). An explicit --sizes or --hidden must agree with them: the widths are the model's.
  */
-function fromModel(model: Pick<ModelView, 'id' | 'sizes'>, flags: Flags, data: DatasetView): RunConfig {
+export function fromModel(model: Pick<ModelView, 'id' | 'sizes'>, flags: Flags, data: DatasetView): RunConfig {
   const check = (flag: string, widths: number[]) => {
     if (widths.join() !== model.sizes.join()) {
       throw new UsageError(`--${flag} ${String(flags[flag])} does not match model ${model.id}, which has layers ${model.sizes.join(',')}; leave --${flag} out (a fine-tune uses its base model's widths)`);
@@ -43,7 +43,7 @@ const fits = (m: Pick<ModelView, 'sizes'>, d: DatasetView) => m.sizes[0] === d.i
  * --data but no --finetune-from, the newest model trained on that data set (else the
  * newest that fits its widths).
  */
-async function fineTuneBase(lab: LabApi, flags: Flags, quiet: boolean): Promise<{ base: ModelView; data: DatasetView }> {
+export async function fineTuneBase(lab: LabApi, flags: Flags, quiet: boolean): Promise<{ base: ModelView; data: DatasetView }> {
   const from = flags['finetune-from'];
   const dataRef = flags['data'];
   let base: ModelView;

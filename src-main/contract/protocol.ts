@@ -59,8 +59,18 @@ export type TrainJob = {
   runId: string;
   config: RunConfig;
   data: DataSource;
-  /** Required for LoRA runs: the frozen base weights. */
+  /**
+   * The frozen base weights of a LoRA run. A trainer keeps the last base it was sent
+   * under `baseKey`, so a warm trainer's next job on the same base leaves them out.
+   */
   baseWeights?: NamedTensors;
+  /** The base's identity (`model:<id>:<createdAt>`): with it and no baseWeights, the trainer uses its cached copy. */
+  baseKey?: string;
+  /**
+   * Skip the `before` evaluation: the host already has it (a LoRA run starts as its
+   * base, B = 0, and another run stored that base's evaluation on the same test set).
+   */
+  skipBefore?: boolean;
 };
 
 /** Evaluate stored weights on the test set without training (merge previews, imports). */
@@ -76,8 +86,13 @@ export type EvalJob = {
 export type HostMessage =
   | { type: 'start'; job: TrainJob }
   | { type: 'evaluate'; job: EvalJob }
+  /** Stops the current job (a trainer without one ignores it). */
   | { type: 'cancel' }
-  | { type: 'ping'; id: number };
+  | { type: 'ping'; id: number }
+  /** A trainer waiting for its next job exits cleanly (one with a job exits once it has settled). */
+  | { type: 'exit' }
+  /** Asks for a `memory` answer: what the trainer holds between jobs (leak checks, diagnostics). */
+  | { type: 'memory'; id: number };
 
 export type EvalPhase = 'before' | 'after';
 
@@ -103,10 +118,21 @@ export type TrainerMessage =
   | { type: 'cancelled'; runId: string; step: number }
   | { type: 'error'; runId: string | null; message: string; code: TrainerErrorCode; stack?: string }
   | { type: 'pong'; id: number }
+  /** TF.js's live tensors and bytes, and the process's resident set and V8 heap (bytes). */
+  | { type: 'memory'; id: number; numTensors: number; numBytes: number; rss: number; heapUsed: number }
   | { type: 'evaluated'; runId: string; index: number; result: Evaluation }
   | { type: 'evaluations-done'; runId: string };
 
 export type TrainerErrorCode = 'config' | 'diverged' | 'data' | 'backend' | 'internal';
+
+/**
+ * Job failures that leave the trainer process as it was (a refused config, a diverged
+ * loss, unreadable data): it reports them and takes the next job. Any other failure may
+ * have broken the engine: the trainer reports it and exits.
+ */
+export function processIntact(code: TrainerErrorCode): boolean {
+  return code === 'config' || code === 'diverged' || code === 'data';
+}
 
 export interface MetricPoint {
   key: string;

@@ -3,6 +3,11 @@
  * path by which trainer output reaches the database. Metrics are buffered and written
  * in batched transactions; a run's results (weights, evaluations, final status) are
  * written in one transaction, so a crash never leaves half a result.
+ *
+ * A trainer that finished its run cleanly waits warm (warm-pool.ts) and takes the next
+ * queued run; it holds that run's base model already (sent once per trainer), and a LoRA
+ * run whose base was evaluated on the same test set by an earlier run copies that
+ * `before` evaluation instead of computing it again.
  */
 import { hostname } from 'node:os';
 import { pidAlive } from '../util/pid.ts';
@@ -15,6 +20,8 @@ import type { MetricPoint, TrainerMessage } from '../contract/protocol.ts';
 import type { RunProgress } from '../contract/api.ts';
 import type { TrainerExitReason } from '../contract/exit-reasons.ts';
 import { dataSource } from './datasets-service.ts';
+import { WarmPool } from './warm-pool.ts';
+import { baseKeyOf, trainJobFor } from './run-job.ts';
 
 export interface RunManagerOptions {
   /** Runs trained at the same time (default 1). */
@@ -34,6 +41,8 @@ export interface RunManagerOptions {
    * is running (createRun refused it already if it cannot fit alone).
    */
   memoryBudget?: number;
+  /** How long a trainer waits warm for the next run before it exits (ms, default 60 s; 0: a fresh process per run). */
+  warmIdleMs?: number;
 }
 
 export interface ManagerEvents {
@@ -55,6 +64,8 @@ interface Active {
   storeError: Error | null;
   /** Its trainer's estimated memory (bytes), counted against the budget while it runs. */
   memory: number;
+  /** A warm trainer from the pool, given this run when it was started. */
+  warm: TrainerHost | null;
 }
 
 /** This process's mark on the runs it owns, so another process can tell if it is gone. */
@@ -86,6 +97,7 @@ export class RunManager {
   readonly #waiters = new Map<number, ((run: StoredRun | Error) => void)[]>();
   #closed = false;
   #ownerTimer: NodeJS.Timeout | null = null;
+  readonly #pool: WarmPool;
 
   constructor(store: Store, events: ManagerEvents, opts: RunManagerOptions = {}) {
     this.#store = store;
@@ -97,7 +109,9 @@ export class RunManager {
       progressWriteMs: opts.progressWriteMs ?? 1000,
       ownerCheckMs: opts.ownerCheckMs ?? 3000,
       memoryBudget: opts.memoryBudget ?? machineMemory() * RUN_MEMORY_FRACTION,
+      warmIdleMs: opts.warmIdleMs ?? 60_000,
     };
+    this.#pool = new WarmPool(this.#opts.warmIdleMs);
     if (!Number.isInteger(this.#opts.concurrency) || this.#opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
     openManagers.add(this);
   }
@@ -173,6 +187,22 @@ export class RunManager {
     return [...this.#queue];
   }
 
+  /** Process ids of the trainers waiting warm for a run. */
+  get idleTrainers(): number[] {
+    return this.#pool.pids;
+  }
+
+  get concurrency(): number {
+    return this.#opts.concurrency;
+  }
+
+  /** Train at least `n` runs at once from now on (a sweep asks for its own concurrency); never lowers it. */
+  ensureConcurrency(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError('concurrency must be a positive integer');
+    this.#opts.concurrency = Math.max(this.#opts.concurrency, n);
+    this.#pump();
+  }
+
   /** Queue a stored `queued` run; it starts when a slot is free. */
   enqueue(runId: number): void {
     if (this.#closed) throw new Error('the run manager is shut down');
@@ -224,7 +254,7 @@ export class RunManager {
     }
     const hosts = [...this.#active.values()].map((a) => a.host).filter((h): h is TrainerHost => h !== null);
     for (const h of hosts) h.kill();
-    await Promise.all(hosts.map((h) => h.waitForExit(5000)));
+    await Promise.all([...hosts.map((h) => h.waitForExit(5000)), this.#pool.closeAll(5000)]);
     // Let each run's outcome be written before the store closes.
     await Promise.race([Promise.allSettled(settled), new Promise((r) => setTimeout(r, 5000))]);
     openManagers.delete(this);
@@ -233,11 +263,20 @@ export class RunManager {
   #pump(): void {
     while (!this.#closed && this.#active.size < this.#opts.concurrency && this.#queue.length) {
       const id = this.#queue[0] as number;
-      const memory = this.#estimate(id);
-      const planned = [...this.#active.values()].reduce((sum, r) => sum + r.memory, 0);
-      if (this.#active.size > 0 && planned + memory > this.#opts.memoryBudget) break; // waits for a trainer to finish
+      const { memory, baseKey } = this.#plan(id);
+      // A warm trainer's memory becomes this run's; other idle ones still hold theirs,
+      // and are closed (oldest first) before a queued run has to wait for room.
+      const warm = this.#pool.take(baseKey);
+      const running = [...this.#active.values()].reduce((sum, r) => sum + r.memory, 0);
+      while (running + this.#pool.memory + memory > this.#opts.memoryBudget && this.#pool.retireOldest()) {
+        /* retired one */
+      }
+      if (this.#active.size > 0 && running + memory > this.#opts.memoryBudget) {
+        if (warm) this.#pool.put(warm.host, warm.memory, this.#opts.concurrency);
+        break; // waits for a trainer to finish
+      }
       this.#queue.shift();
-      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, lastProgress: null, cancelRequested: false, storeError: null, memory };
+      const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, lastProgress: null, cancelRequested: false, storeError: null, memory, warm: warm?.host ?? null };
       this.#active.set(id, a);
       void this.#start(id, a);
     }
@@ -247,17 +286,24 @@ export class RunManager {
     let outcome: RunOutcome;
     /** How its trainer process ended (null when none started). */
     let exitReason: TrainerExitReason | null = null;
+    let off: (() => void) | null = null;
     try {
       const run = this.#store.runs.get(id);
-      const baseWeights = run.kind === 'lora' ? this.#baseWeights(run) : undefined;
-      const host = new TrainerHost(this.#opts.host);
+      const host = a.warm ?? new TrainerHost(this.#opts.host);
       a.host = host;
-      host.onMessage((m) => this.#guardWrite(id, a, () => this.#onMessage(id, a, m)));
+      off = host.onMessage((m) => this.#guardWrite(id, a, () => this.#onMessage(id, a, m)));
+      // A warm trainer said `ready` long ago: the run starts now.
+      if (a.warm) this.#guardWrite(id, a, () => this.#markRunning(id, host.backend ?? 'unknown', host.device));
       const data = dataSource(this.#store, run.config.data);
-      outcome = await host.run({ runId: String(id), config: run.config, data, ...(baseWeights ? { baseWeights } : {}) });
-      exitReason = (await host.waitForExit(10_000)).reason;
+      const job = await trainJobFor(this.#store, run, host, data);
+      // Cancelled while its trainer started: it never trains.
+      outcome = a.cancelRequested ? { status: 'cancelled', step: 0, backend: host.backend } : await host.run(job);
+      exitReason = await this.#release(host, outcome, a);
     } catch (err) {
       outcome = { status: 'failed', error: (err as Error).message, code: 'internal', backend: null };
+      if (a.host) exitReason = await this.#release(a.host, outcome, a);
+    } finally {
+      off?.();
     }
     this.#guardWrite(id, a, () => this.#flush(id, a));
     if (outcome.status !== 'completed') this.#guardWrite(id, a, () => this.#recordStop(id, a, outcome));
@@ -277,27 +323,43 @@ export class RunManager {
     this.#pump();
   }
 
-  /** A queued run's estimated trainer memory; 0 when its row cannot be read (its start then fails with the reason). */
-  #estimate(id: number): number {
+  /**
+   * A queued run's estimated trainer memory and its base's key; memory 0 when its row
+   * cannot be read (its start then fails with the reason).
+   */
+  #plan(id: number): { memory: number; baseKey: string | null } {
     try {
-      const config = this.#store.runs.get(id).config;
-      const data = this.#store.datasets.find(config.data);
-      return trainerMemory(config, data && data.builtin !== 'mnist' ? data.bytes : undefined).total;
+      const run = this.#store.runs.get(id);
+      const data = this.#store.datasets.find(run.config.data);
+      return { memory: trainerMemory(run.config, data && data.builtin !== 'mnist' ? data.bytes : undefined).total, baseKey: baseKeyOf(this.#store, run) };
     } catch {
-      return 0;
+      return { memory: 0, baseKey: null };
     }
   }
 
-  #baseWeights(run: StoredRun) {
-    if (run.baseModelId === null) throw new Error('a LoRA run needs a base model');
-    return this.#store.tensors.get({ modelId: run.baseModelId });
+  /**
+   * After a run's job: a trainer that may take another waits warm in the pool; any
+   * other is waited for (killed if it hangs). The run's exit reason: how the process
+   * ended, or for a kept one how it ended the job — `clean-exit`, or `abnormal-exit`
+   * for a failure it reported (what a one-job trainer's exit said).
+   */
+  async #release(host: TrainerHost, outcome: RunOutcome, a: Active): Promise<TrainerExitReason> {
+    if (host.reusable && !this.#closed && !a.storeError) {
+      this.#pool.put(host, a.memory, this.#opts.concurrency);
+      return outcome.status === 'failed' ? 'abnormal-exit' : 'clean-exit';
+    }
+    return (await host.waitForExit(10_000)).reason;
+  }
+
+  #markRunning(id: number, backend: string, device: string): void {
+    if (this.#store.runs.get(id).status === 'queued') this.#store.runs.markRunning(id, backend, device);
+    this.#events.runChanged(id);
   }
 
   #onMessage(id: number, a: Active, m: TrainerMessage): void {
     switch (m.type) {
       case 'ready':
-        if (this.#store.runs.get(id).status === 'queued') this.#store.runs.markRunning(id, m.backend, m.device);
-        this.#events.runChanged(id);
+        this.#markRunning(id, m.backend, m.device);
         break;
       case 'progress': {
         const p: RunProgress = {

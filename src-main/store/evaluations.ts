@@ -59,6 +59,24 @@ export class EvaluationsRepo {
          confusion = excluded.confusion, predictions = excluded.predictions`,
     );
     this.#get = db.prepare<[number], EvaluationRow>('SELECT * FROM evaluations WHERE run_id = ?');
+    this.#sharedBefore = db.prepare<{ base: number; data: number; testLimit: number | null; backend: string; run: number }, EvaluationRow>(
+      `SELECT e.* FROM evaluations e JOIN runs r ON r.id = e.run_id
+       WHERE e.phase = 'before' AND r.kind = 'lora' AND r.base_model_id = :base AND r.dataset_id = :data
+         AND json_extract(r.config, '$.testLimit') IS :testLimit AND r.backend = :backend AND r.id != :run
+       ORDER BY e.run_id DESC LIMIT 1`,
+    );
+  }
+
+  readonly #sharedBefore;
+
+  /**
+   * A stored `before` evaluation of another LoRA run on the same base model, data set,
+   * test limit and backend: a LoRA run starts as its base (B = 0), so that evaluation is
+   * the one a new run on that base would compute (runs share it instead).
+   */
+  sharedBefore(q: { baseModelId: number; datasetId: number; testLimit: number | null; backend: string; excludeRunId: number }): StoredEvaluation | null {
+    const row = this.#sharedBefore.get({ base: q.baseModelId, data: q.datasetId, testLimit: q.testLimit, backend: q.backend, run: q.excludeRunId });
+    return row ? toEvaluation(row) : null;
   }
 
   /** Stores (or replaces) the run's evaluation for `phase`. */

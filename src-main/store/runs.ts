@@ -29,9 +29,9 @@ export class RunsRepo {
     this.#models = models;
     const p = <A extends unknown[] | object, R = never>(sql: string) => db.prepare<A, R>(sql);
     this.#s = {
-      insert: p<[string, string, string, string, number | null, number | null, number, number | null, number | null]>(
-        `INSERT INTO runs (name, kind, status, config, base_model_id, dataset_id, created_at, started_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      insert: p<[string, string, string, string, number | null, number | null, number, number | null, number | null, number | null, number | null, number | null]>(
+        `INSERT INTO runs (name, kind, status, config, base_model_id, dataset_id, created_at, started_at, finished_at, sweep_id, sweep_point, sweep_seed_index)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       get: p<[number], RunRow>('SELECT * FROM runs WHERE id = ?'),
       status: p<[number], { status: RunStatus }>('SELECT status FROM runs WHERE id = ?'),
@@ -44,13 +44,14 @@ export class RunsRepo {
            adapter_id = coalesce(:adapter, adapter_id)
          WHERE id = :id`,
       ),
-      requeue: p<[number]>(
-        `UPDATE runs SET status = 'queued', started_at = NULL, finished_at = NULL, error = NULL, exit_reason = NULL,
+      requeue: p<[number, number]>(
+        `UPDATE runs SET status = 'queued', attempt = attempt + ?, started_at = NULL, finished_at = NULL, error = NULL, exit_reason = NULL,
            summary = NULL, progress = NULL, backend = NULL, device = NULL, owner = NULL WHERE id = ?`,
       ),
       clearMetrics: p<[number]>('DELETE FROM metrics WHERE run_id = ?'),
       clearEvaluations: p<[number]>('DELETE FROM evaluations WHERE run_id = ?'),
       progress: p<[string, number]>('UPDATE runs SET progress = ? WHERE id = ?'),
+      setError: p<[string | null, number]>('UPDATE runs SET error = ? WHERE id = ?'),
       rename: p<[string, number]>('UPDATE runs SET name = ? WHERE id = ?'),
       tags: p<[string, number]>('UPDATE runs SET tags = ? WHERE id = ?'),
       notes: p<[string, number]>('UPDATE runs SET notes = ? WHERE id = ?'),
@@ -76,7 +77,8 @@ export class RunsRepo {
     const started = status === 'queued' ? null : now;
     const finished = isFinal(status) ? now : null;
     const data = Number.isInteger(run.config.data) ? run.config.data : null;
-    const info = this.#s.insert.run(run.name, run.kind, status, toJson(run.config), run.baseModelId ?? null, data, now, started, finished);
+    const link = run.sweep ?? null;
+    const info = this.#s.insert.run(run.name, run.kind, status, toJson(run.config), run.baseModelId ?? null, data, now, started, finished, link?.sweepId ?? null, link?.point ?? null, link?.seedIndex ?? null);
     return this.get(Number(info.lastInsertRowid));
   }
 
@@ -126,13 +128,20 @@ export class RunsRepo {
   /**
    * interrupted → queued, as a fresh attempt: times, error, summary, progress and the
    * previous attempt's metrics and evaluations are cleared (the trainer starts over).
+   * `newAttempt` (default true) counts it as attempt + 1; a run that was only queued
+   * when its process died never started, so a sweep requeues it as the same attempt.
    */
-  requeue(id: number): StoredRun {
+  requeue(id: number, newAttempt = true): StoredRun {
     return this.#transition(id, 'queued', () => {
       this.#s.clearMetrics.run(id);
       this.#s.clearEvaluations.run(id);
-      this.#s.requeue.run(id);
+      this.#s.requeue.run(newAttempt ? 1 : 0, id);
     });
+  }
+
+  /** Sets a final run's error text after the fact (a sweep's pruned run says why it stopped). */
+  setError(id: number, error: string | null): void {
+    this.#mustChange(id, this.#s.setError.run(error, id).changes);
   }
 
   /**

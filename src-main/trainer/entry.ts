@@ -1,12 +1,13 @@
 /**
  * The trainer process. Started by host.ts as a Node child (process.send) or as an
  * Electron utility process (process.parentPort). Picks a backend, reports `ready`,
- * runs one job, reports the outcome and exits.
+ * then runs job after job (each reports its own outcome) until the host asks it to
+ * `exit`, goes away, or a job fails in a way that may have broken the process.
  */
 import { initBackend } from './backend.ts';
-import { errorCode, runEvalJob, runJob, type JobControl } from './job.ts';
+import { errorCode, runEvalJob, runJob, trainerMemoryNow, type JobControl } from './job.ts';
 import { STDERR_READY_MARK } from './port.ts';
-import type { HostMessage, TrainerMessage } from '../contract/protocol.ts';
+import { type HostMessage, type TrainerMessage, processIntact } from '../contract/protocol.ts';
 
 interface ParentPort {
   on(event: 'message', cb: (e: { data: unknown }) => void): void;
@@ -55,25 +56,35 @@ async function finish(code: number): Promise<never> {
   process.exit(code);
 }
 
+type JobMessage = Extract<HostMessage, { type: 'start' | 'evaluate' }>;
+
 async function main(): Promise<void> {
-  const control: JobControl = { cancelled: false };
-  let started = false;
-  let currentRun: string | null = null;
-  let backend = 'unknown';
-  type JobMessage = Extract<HostMessage, { type: 'start' | 'evaluate' }>;
-  let startJob!: (msg: JobMessage) => void;
-  const startMsg = new Promise<JobMessage>((resolve) => (startJob = resolve));
+  /** The running job's control; null between jobs, so a late cancel never reaches the next one. */
+  let control: JobControl | null = null;
+  const waiting: JobMessage[] = [];
+  let exitAsked = false;
+  let wake: (() => void) | null = null;
+  const poke = () => {
+    wake?.();
+    wake = null;
+  };
   onMessage((msg) => {
-    if (msg.type === 'cancel') control.cancelled = true;
-    else if (msg.type === 'ping') void send({ type: 'pong', id: msg.id });
-    else if ((msg.type === 'start' || msg.type === 'evaluate') && !started) {
-      started = true;
-      startJob(msg);
+    if (msg.type === 'cancel') {
+      if (control) control.cancelled = true;
+    } else if (msg.type === 'ping') void send({ type: 'pong', id: msg.id });
+    else if (msg.type === 'memory') void send({ type: 'memory', id: msg.id, ...trainerMemoryNow() });
+    else if (msg.type === 'exit') {
+      exitAsked = true;
+      poke();
+    } else if (msg.type === 'start' || msg.type === 'evaluate') {
+      waiting.push(msg);
+      poke();
     }
   });
   // The host may disappear (killed app): never outlive it.
   process.on('disconnect', () => process.exit(2));
 
+  let backend = 'unknown';
   try {
     const info = await initBackend();
     backend = info.name;
@@ -84,16 +95,25 @@ async function main(): Promise<void> {
     await send({ type: 'error', runId: null, message: (err as Error).message, code: 'backend' });
     return finish(1);
   }
-  const msg = await startMsg;
-  currentRun = msg.job.runId;
-  try {
-    if (msg.type === 'start') await runJob(msg.job, backend, (m) => void send(m), control);
-    else await runEvalJob(msg.job, (m) => void send(m));
-    return finish(0);
-  } catch (err) {
-    const e = err as Error;
-    await send({ type: 'error', runId: currentRun, message: e.message, code: errorCode(err), ...(e.stack ? { stack: e.stack } : {}) });
-    return finish(1);
+  // Job after job (a warm trainer): TF.js, the backend and the data set stay loaded.
+  for (;;) {
+    while (!waiting.length && !exitAsked) await new Promise<void>((r) => (wake = r));
+    const msg = waiting.shift();
+    if (!msg) return finish(0);
+    control = { cancelled: false };
+    try {
+      if (msg.type === 'start') await runJob(msg.job, backend, (m) => void send(m), control);
+      else await runEvalJob(msg.job, (m) => void send(m));
+    } catch (err) {
+      const e = err as Error;
+      const code = errorCode(err);
+      await send({ type: 'error', runId: msg.job.runId, message: e.message, code, ...(e.stack ? { stack: e.stack } : {}) });
+      // Anything but the job's own fault (a failed kernel, memory …) may have left the
+      // engine in a bad state: this process takes no further job.
+      if (!processIntact(code)) return finish(1);
+    } finally {
+      control = null;
+    }
   }
 }
 

@@ -5,11 +5,17 @@
  * crashes, is killed, runs out of memory, cannot start or stops answering becomes a
  * `failed` outcome with the reason in words, never a hang. How the process ended
  * (contract/exit-reasons.ts) is `exit.reason` once it has.
+ *
+ * A trainer runs job after job (a warm trainer): `run()` or `evaluate()` may be called
+ * again once the previous job has settled, while the process lives and `reusable` says
+ * so. Between jobs the process does not keep this one alive (it is unref'd), and
+ * `close()` or `waitForExit()` ask it to exit cleanly.
  */
 import type { TrainerExitReason } from '../contract/exit-reasons.ts';
-import type { AdapterInfo, EvalJob, Evaluation, RunSummary, TrainJob, TrainerErrorCode, TrainerMessage } from '../contract/protocol.ts';
+import { type AdapterInfo, type EvalJob, type Evaluation, type HostMessage, type RunSummary, type TrainJob, type TrainerErrorCode, type TrainerMessage, processIntact } from '../contract/protocol.ts';
 import type { NamedTensors } from '../contract/named.ts';
 import { exitWords } from './exit.ts';
+
 import { spawnNodeTrainer, type SpawnTrainer, type TrainerPort } from './port.ts';
 
 export type RunOutcome =
@@ -58,6 +64,18 @@ export class TrainerHost {
   /** The latest progress (phase and step), to say where a trainer died. */
   #lastProgress: { phase: string; step: number } | null = null;
   #trainedTo = 0;
+  #ready = false;
+  /** A job has been handed to run()/evaluate() and has not settled. */
+  #busy = false;
+  /** The current job's message has gone to the trainer. */
+  #jobPosted = false;
+  /** Jobs given to this process so far. */
+  #jobs = 0;
+  /** The trainer reported a failure that ends the process (it exits): never given another job. */
+  #retired = false;
+  /** The base the trainer holds (it caches the last one sent with a key). */
+  #baseKey: string | null = null;
+  #memoryId = 0;
 
   constructor(opts: HostOptions = {}) {
     this.#opts = { cancelGraceMs: opts.cancelGraceMs ?? 5000, heartbeatMs: opts.heartbeatMs ?? 2000, hangTimeoutMs: opts.hangTimeoutMs ?? 60000 };
@@ -72,8 +90,11 @@ export class TrainerHost {
     this.#port.onMessage((msg) => {
       this.#lastHeard = Date.now();
       if (msg.type === 'ready') {
+        this.#ready = true;
         this.#backend = msg.backend;
         this.#device = msg.device;
+      } else if (msg.type === 'error' && !processIntact(msg.code)) {
+        this.#retired = true;
       } else if (msg.type === 'progress') {
         this.#lastProgress = { phase: msg.phase, step: msg.step };
         if (msg.phase === 'training') this.#trainedTo = msg.step;
@@ -122,8 +143,103 @@ export class TrainerHost {
     };
   }
 
-  /** Send the job and settle with its outcome. Call once per host. */
+  /** The device the trainer's backend runs on ('' until it is ready). */
+  get device(): string {
+    return this.#device;
+  }
+
+  /** True once the trainer's backend has started (at once for a warm one), false if the process ended first. */
+  whenReady(): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    if (this.#exitInfo) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const off = this.onMessage((m) => {
+        if (m.type === 'ready') {
+          off();
+          resolve(true);
+        }
+      });
+      void this.#exited.then(() => {
+        off();
+        resolve(this.#ready);
+      });
+    });
+  }
+
+  /** The process lives, has started, has no job and may take one. */
+  get reusable(): boolean {
+    return this.#ready && !this.#busy && !this.#retired && !this.#exitInfo && !this.#killedByUs && !this.#hung;
+  }
+
+  /** The key of the base model the trainer holds: a job on it need not carry its weights. */
+  get baseKey(): string | null {
+    return this.#baseKey;
+  }
+
+  /** Marks a job in flight; refuses a second one, or one for a process that is gone. */
+  #begin(): void {
+    if (this.#busy) throw new Error('this trainer is running a job already');
+    // The first job of a process that never started settles as `failed` with the reason; a later one is refused.
+    if (this.#jobs > 0 && (this.#exitInfo || this.#killedByUs || this.#hung)) throw new Error('this trainer process has exited');
+    if (this.#retired) throw new Error('this trainer failed and takes no further job');
+    this.#jobs++;
+    this.#busy = true;
+    this.#jobPosted = false;
+    this.#cancelRequested = false;
+    this.#lastProgress = null;
+    this.#trainedTo = 0;
+    this.#port.ref?.(true);
+  }
+
+  #end(): void {
+    this.#busy = false;
+    if (this.#cancelTimer) clearTimeout(this.#cancelTimer);
+    this.#cancelTimer = null;
+    this.#port.ref?.(false);
+  }
+
+  /** Posts `msg` once the trainer is ready (at once for a warm one). */
+  #postWhenReady(msg: HostMessage, off: () => void): () => void {
+    const post = () => {
+      this.#port.post(msg);
+      this.#jobPosted = true;
+      // A cancel asked for before the job was sent: the trainer ignores one between jobs.
+      if (this.#cancelRequested) this.#port.post({ type: 'cancel' });
+    };
+    if (this.#ready) {
+      post();
+      return off;
+    }
+    const offReady = this.onMessage((m) => {
+      if (m.type === 'ready') {
+        offReady();
+        post();
+      }
+    });
+    return () => {
+      offReady();
+      off();
+    };
+  }
+
+  /** The job as posted: without the base weights when the trainer holds that base already. */
+  #prepare(job: TrainJob): TrainJob {
+    if (job.baseKey === undefined) return job;
+    if (job.baseKey === this.#baseKey) {
+      const { baseWeights: _, ...rest } = job;
+      return rest;
+    }
+    if (job.baseWeights) this.#baseKey = job.baseKey;
+    return job;
+  }
+
+  /**
+   * Send the job and settle with its outcome. May be called again once the previous job
+   * has settled; throws while one is in flight, or once the process has exited.
+   */
   run(job: TrainJob): Promise<RunOutcome> {
+    this.#begin();
+    const posted = this.#prepare(job);
     return new Promise<RunOutcome>((resolve) => {
       const evaluations: { before?: Evaluation; after?: Evaluation } = {};
       let weights: Extract<RunOutcome, { status: 'completed' }>['weights'] | null = null;
@@ -132,13 +248,11 @@ export class TrainerHost {
         if (settled) return;
         settled = true;
         off();
+        this.#end();
         resolve(o);
       };
-      const off = this.onMessage((msg) => {
+      let off = this.onMessage((msg) => {
         switch (msg.type) {
-          case 'ready':
-            this.#port.post({ type: 'start', job });
-            break;
           case 'evaluation':
             evaluations[msg.phase] = msg.result;
             break;
@@ -159,6 +273,7 @@ export class TrainerHost {
             break;
         }
       });
+      off = this.#postWhenReady({ type: 'start', job: posted }, off);
       void this.#exited.then((exit) => {
         if (settled) return;
         if (this.#hung) {
@@ -176,8 +291,9 @@ export class TrainerHost {
     });
   }
 
-  /** Evaluate models without training (one call per host, like run()). */
+  /** Evaluate models without training (a job like run(): one at a time). */
   evaluate(job: EvalJob): Promise<{ status: 'completed'; results: Evaluation[] } | { status: 'failed'; error: string }> {
+    this.#begin();
     return new Promise((resolve) => {
       const results: Evaluation[] = [];
       let settled = false;
@@ -185,14 +301,15 @@ export class TrainerHost {
         if (settled) return;
         settled = true;
         off();
+        this.#end();
         resolve(o);
       };
-      const off = this.onMessage((msg) => {
-        if (msg.type === 'ready') this.#port.post({ type: 'evaluate', job });
-        else if (msg.type === 'evaluated') results[msg.index] = msg.result;
+      let off = this.onMessage((msg) => {
+        if (msg.type === 'evaluated') results[msg.index] = msg.result;
         else if (msg.type === 'evaluations-done') settle({ status: 'completed', results });
         else if (msg.type === 'error') settle({ status: 'failed', error: msg.message });
       });
+      off = this.#postWhenReady({ type: 'evaluate', job }, off);
       void this.#exited.then((exit) => {
         const when = exit.reason === 'launch-failed' ? '' : ' before the evaluation finished';
         settle({ status: 'failed', error: `${exitWords(exit)}${when}${this.#detail(exit)}` });
@@ -202,11 +319,31 @@ export class TrainerHost {
 
   #cancelRequested = false;
 
-  /** Ask the trainer to stop after its current step; kill it if it does not within the grace period. */
+  /** What the trainer holds now (tensors, bytes, resident set); null once it has exited. */
+  memory(): Promise<{ numTensors: number; numBytes: number; rss: number; heapUsed: number } | null> {
+    if (this.#exitInfo) return Promise.resolve(null);
+    const id = ++this.#memoryId;
+    return new Promise((resolve) => {
+      const off = this.onMessage((m) => {
+        if (m.type === 'memory' && m.id === id) {
+          off();
+          const { type: _, id: __, ...rest } = m;
+          resolve(rest);
+        }
+      });
+      void this.#exited.then(() => {
+        off();
+        resolve(null);
+      });
+      this.#port.post({ type: 'memory', id });
+    });
+  }
+
+  /** Ask the trainer to stop after its current step; kill it if it does not within the grace period. No job, nothing to stop. */
   cancel(): void {
-    if (this.#exitInfo) return;
+    if (this.#exitInfo || !this.#busy) return;
     this.#cancelRequested = true;
-    this.#port.post({ type: 'cancel' });
+    if (this.#jobPosted) this.#port.post({ type: 'cancel' });
     this.#cancelTimer ??= setTimeout(() => this.kill(), this.#opts.cancelGraceMs);
     this.#cancelTimer.unref();
   }
@@ -218,8 +355,21 @@ export class TrainerHost {
     this.#port.kill();
   }
 
-  /** Resolves when the process has exited; kills it if that takes longer than `timeoutMs`. */
+  /**
+   * Ask the trainer to exit cleanly once its job (if any) has settled, and wait for it:
+   * killed if that takes longer than `timeoutMs`.
+   */
+  close(timeoutMs = 5000): Promise<TrainerExit> {
+    if (!this.#exitInfo) this.#port.post({ type: 'exit' });
+    return this.waitForExit(timeoutMs);
+  }
+
+  /**
+   * Resolves when the process has exited; kills it if that takes longer than `timeoutMs`.
+   * A trainer between jobs would wait for the next one: it is asked to exit first.
+   */
   async waitForExit(timeoutMs = 10000): Promise<TrainerExit> {
+    if (!this.#exitInfo && !this.#busy) this.#port.post({ type: 'exit' });
     let timer: NodeJS.Timeout | null = null;
     const timeout = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), timeoutMs);

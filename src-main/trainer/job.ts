@@ -14,6 +14,7 @@ import { DivergedError, trainLoop } from './loop.ts';
 import { adapterInfo, attachLora, loadLora, loraToNamed } from './lora.ts';
 import { Mlp } from './mlp.ts';
 import type { EvalJob, TrainJob, TrainerErrorCode, TrainerMessage } from '../contract/protocol.ts';
+import type { NamedTensors } from '../contract/named.ts';
 import { tf } from './tf.ts';
 
 export type Emit = (msg: TrainerMessage) => void;
@@ -22,8 +23,32 @@ export interface JobControl {
   cancelled: boolean;
 }
 
+/**
+ * The last base model this process was sent, by key: a warm trainer running a sweep on
+ * one base receives its weights once (11 MB for the classic MLP), not once per run.
+ */
+let cachedBase: { key: string; tensors: NamedTensors } | null = null;
+
+/** The job's base weights: those it carries (remembered under its key) or the cached copy its key names. */
+function baseOf(job: TrainJob): NamedTensors | undefined {
+  if (job.baseWeights) {
+    // Remembered first, before anything can fail: the host counts it as sent.
+    cachedBase = job.baseKey ? { key: job.baseKey, tensors: job.baseWeights } : null;
+    return job.baseWeights;
+  }
+  if (job.baseKey === undefined) return undefined;
+  if (cachedBase?.key === job.baseKey) return cachedBase.tensors;
+  throw new ConfigError([{ field: 'baseModel', message: `this trainer does not hold base ${job.baseKey} and the job did not send its weights` }]);
+}
+
+/** The key of the base this process holds (tests). */
+export function cachedBaseKey(): string | null {
+  return cachedBase?.key ?? null;
+}
+
 export async function runJob(job: TrainJob, backend: string, emit: Emit, control: JobControl = { cancelled: false }): Promise<void> {
   const { runId } = job;
+  const baseWeights = baseOf(job);
   const cfg = validateConfig(job.config);
   const started = performance.now();
   const status = (phase: 'loading' | 'evaluating' | 'training', step = 0, total = 0) =>
@@ -43,15 +68,21 @@ export async function runJob(job: TrainJob, backend: string, emit: Emit, control
 
   let model: Mlp;
   if (cfg.kind === 'lora') {
-    if (!job.baseWeights) throw new ConfigError([{ field: 'baseModel', message: 'a LoRA run needs base weights' }]);
-    model = Mlp.fromNamed(cfg.sizes, job.baseWeights, false);
-    attachLora(model, cfg.lora!, loraRng);
+    if (!baseWeights) throw new ConfigError([{ field: 'baseModel', message: 'a LoRA run needs base weights' }]);
+    model = Mlp.fromNamed(cfg.sizes, baseWeights, false);
+    try {
+      attachLora(model, cfg.lora!, loraRng);
+    } catch (err) {
+      // A warm trainer goes on to the next job: nothing of this one may stay behind.
+      model.dispose();
+      throw err;
+    }
   } else {
     model = Mlp.init(cfg.sizes, initRng);
   }
 
   try {
-    if (cfg.kind === 'lora') {
+    if (cfg.kind === 'lora' && !job.skipBefore) {
       status('evaluating');
       const before = await evaluate(model, test, cfg.testLimit);
       emit({ type: 'evaluation', runId, phase: 'before', step: 0, result: before });
@@ -138,3 +169,10 @@ export function errorCode(err: unknown): TrainerErrorCode {
 export function liveTensors(): number {
   return tf.memory().numTensors;
 }
+
+/** What a trainer holds between jobs: TF.js's tensors and bytes, the resident set and V8's heap (bytes). */
+export function trainerMemoryNow(): { numTensors: number; numBytes: number; rss: number; heapUsed: number } {
+  const m = tf.memory();
+  return { numTensors: m.numTensors, numBytes: m.numBytes, rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed };
+}
+

@@ -25,6 +25,11 @@ export interface TrainerPort {
   /** The out-of-memory line it printed, if any (see StderrTail). */
   oomLine(): string | null;
   kill(): void;
+  /**
+   * Whether the process keeps this one alive: a trainer waiting between jobs must not
+   * hold a CLI open (optional: a port without it keeps the default).
+   */
+  ref?(active: boolean): void;
 }
 
 export type SpawnTrainer = (env: NodeJS.ProcessEnv) => TrainerPort;
@@ -150,6 +155,14 @@ function spawnNode(env: NodeJS.ProcessEnv, execPath: string | undefined): Traine
     oomLine: () => tail.oomLine,
     kill: () => {
       if (!exit && child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    ref: (active) => {
+      // The child, its IPC channel and its stderr pipe each hold the event loop.
+      const handles = [child, child.channel, child.stderr] as ({ ref?(): void; unref?(): void } | null | undefined)[];
+      for (const h of handles) {
+        if (active) h?.ref?.();
+        else h?.unref?.();
+      }
     },
   };
 }

@@ -35,7 +35,7 @@ describe('migrations', () => {
     try {
       expect(userVersion(db)).toBe(LATEST);
       const tables = db.prepare(`SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all();
-      expect(tables).toEqual(['adapters', 'dataset_chunks', 'datasets', 'evaluations', 'merge_previews', 'metrics', 'models', 'runs', 'tensors'].map((name) => ({ name, strict: 1 })));
+      expect(tables).toEqual(['adapters', 'dataset_chunks', 'datasets', 'evaluations', 'merge_previews', 'metrics', 'models', 'runs', 'sweep_runs', 'sweeps', 'tensors'].map((name) => ({ name, strict: 1 })));
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);

@@ -42,7 +42,7 @@ describe('upgrade from the previous release', () => {
 
     const lab = Lab.open(file, { recover: false });
     try {
-      expect(lab.store.db.pragma('user_version', { simple: true })).toBe(3);
+      expect(lab.store.db.pragma('user_version', { simple: true })).toBe(4);
       const after = snapshot(file, [...untouched, 'runs', 'models']);
       for (const t of untouched) expect(after[t], t).toEqual(before[t]);
 
@@ -50,8 +50,12 @@ describe('upgrade from the previous release', () => {
       after['runs']!.forEach((r, i) => {
         const old = before['runs']![i]!;
         const { config: oldConfig, ...oldRest } = old as { config: string };
-        const { config, dataset_id, exit_reason, ...rest } = r as { config: string; dataset_id: number; exit_reason: string | null };
+        const { config, dataset_id, exit_reason, sweep_id, sweep_point, sweep_seed_index, attempt, ...rest } = r as {
+          config: string; dataset_id: number; exit_reason: string | null; sweep_id: number | null; sweep_point: number | null; sweep_seed_index: number | null; attempt: number;
+        };
         expect(rest).toEqual(oldRest);
+        // 0004: no run of the old release belongs to a sweep, and each is its first attempt.
+        expect([sweep_id, sweep_point, sweep_seed_index, attempt]).toEqual([null, null, null, 1]);
         expect(dataset_id).toBe(1);
         expect(exit_reason).toBeNull(); // how their trainers ended was not recorded before 0003
         const { digits, ...kept } = JSON.parse(oldConfig) as { digits: number[] | null };
