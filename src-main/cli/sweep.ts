@@ -114,14 +114,26 @@ export async function specFromFlags(lab: CliLab, v: Flags & Record<string, unkno
  */
 async function follow(lab: CliLab, started: SweepView, quiet: boolean): Promise<SweepView> {
   const bar = new ProgressBar(`sweep ${started.id}`, !quiet);
-  const draw = (v: SweepView) =>
+  // Which of its runs train right now, from the run events (a sweep event may come before its run starts).
+  const training = new Set<number>();
+  let last = started;
+  const draw = (v: SweepView) => {
+    last = v;
     bar.update(doneCount(v), v.counts.total, {
-      phase: `${v.counts.running} running, ${v.counts.pruned} pruned, ${v.counts.failed} failed`,
+      phase: `${Math.max(training.size, v.counts.running)} running, ${v.counts.pruned} pruned, ${v.counts.failed} failed`,
       ...(v.etaSeconds !== null ? { etaSeconds: v.etaSeconds } : {}),
     });
+  };
   draw(started);
   const off = lab.subscribe((e) => {
     if (e.type === 'sweep' && e.sweep.id === started.id) draw(e.sweep);
+    else if (e.type === 'run' && e.run.sweep?.sweepId === started.id) {
+      const was = training.size;
+      if (e.run.status === 'running') training.add(e.run.id);
+      else training.delete(e.run.id);
+      if (training.size !== was && e.run.status === 'running') bar.message(`run ${e.run.id} training (${e.run.name})`);
+      if (training.size !== was) draw(last);
+    }
   });
   let interrupts = 0;
   const onSigint = () => {

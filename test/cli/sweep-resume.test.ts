@@ -14,8 +14,8 @@ import { tempDir } from '../helpers/tmp.ts';
 const tmp = tempDir();
 const db = join(tmp.dir, 'lab.db');
 const cli = (...args: string[]) => lab([...args, '--db', db]);
-// Long enough runs (a few seconds each) that the kill lands while one trains.
-const runs = ['--max-steps', '150', '--epochs', '10', '--train-limit', '500', '--test-limit', '300', '--eval-every', '0'];
+// Tiny runs (784→16→10, ~1000 steps/s); the epochs are enough for any --max-steps below.
+const runs = ['--epochs', '1000', '--train-limit', '500', '--test-limit', '300', '--eval-every', '0'];
 
 interface Detail {
   id: number;
@@ -35,16 +35,19 @@ const show = async (id: number) => JSON.parse((await cli('sweep', 'show', String
 
 /** Polls the sweep (through the CLI, as a person would) until a run of it trains past step 0. */
 async function untilTraining(child: ChildProcess): Promise<{ id: number; runId: number }> {
+  let id: number | null = null;
   for (let i = 0; i < 120; i++) {
     if (child.exitCode !== null) throw new Error(`the sweep process exited (${child.exitCode}) before a run trained`);
-    const list = JSON.parse((await cli('sweep', 'list', '--json')).stdout) as { id: number; status: string }[];
-    const running = list.find((s) => s.status === 'running');
-    if (running) {
-      const d = await show(running.id);
-      const run = d.pointList.flatMap((p) => p.runs).find((r) => r.state === 'running' && (r.step ?? 0) > 0 && r.runId !== null);
-      if (run) return { id: running.id, runId: run.runId! };
+    if (id === null) {
+      const list = JSON.parse((await cli('sweep', 'list', '--json')).stdout) as { id: number; status: string }[];
+      id = list.find((s) => s.status === 'running')?.id ?? null;
     }
-    await new Promise((r) => setTimeout(r, 300));
+    if (id !== null) {
+      const d = await show(id);
+      const run = d.pointList.flatMap((p) => p.runs).find((r) => r.state === 'running' && (r.step ?? 0) > 0 && r.runId !== null);
+      if (run) return { id, runId: run.runId! };
+    }
+    await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('no run of the sweep started training');
 }
@@ -59,7 +62,8 @@ afterAll(tmp.cleanup);
 
 describe('a sweep whose process was killed', () => {
   it('resumes in a new process: the killed run again as attempt 2, every point exactly one completed run', async () => {
-    const child = labProcess(['sweep', 'create', '--finetune-from', 'm1', '--grid', 'lora.r=1,2', '--seeds', '2', ...runs, '--db', db]);
+    // Point 0's runs are long enough (several seconds) that the kill lands while one trains; point 1's are quick.
+    const child = labProcess(['sweep', 'create', '--finetune-from', 'm1', '--grid', 'maxSteps=12000,10', '--seeds', '2', ...runs, '--db', db]);
     const { id, runId } = await untilTraining(child);
     child.kill('SIGKILL');
     expect(await exited(child)).toBeNull();
@@ -93,7 +97,7 @@ describe('a sweep whose process was killed', () => {
 
 describe('Ctrl-C', () => {
   it('cancels the sweep cleanly: exit 1, no run left running, pending points cancelled', async () => {
-    const child = labProcess(['sweep', 'create', '--finetune-from', 'm1', '--grid', 'lora.r=1,2,4', ...runs.map((x) => (x === '150' ? '2000' : x)), '--db', db]);
+    const child = labProcess(['sweep', 'create', '--finetune-from', 'm1', '--grid', 'lora.r=1,2,4', ...runs, '--max-steps', '50000', '--db', db]);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const { id } = await untilTraining(child);
