@@ -21,7 +21,7 @@ interface Detail {
   id: number;
   status: string;
   counts: Record<string, number>;
-  pointList: { params: Record<string, unknown>; runs: { runId: number | null; state: string; attempts: number; step: number | null }[] }[];
+  pointList: { params: Record<string, unknown>; runs: { runId: number | null; state: string; attempts: number; step: number | null; totalSteps: number | null }[] }[];
 }
 interface RunJson {
   id: number;
@@ -44,7 +44,8 @@ async function untilTraining(child: ChildProcess): Promise<{ id: number; runId: 
     }
     if (id !== null) {
       const d = await show(id);
-      const run = d.pointList.flatMap((p) => p.runs).find((r) => r.state === 'running' && (r.step ?? 0) > 0 && r.runId !== null);
+      // Early in its run (the poll is a process start behind), so the kill lands before it ends.
+      const run = d.pointList.flatMap((p) => p.runs).find((r) => r.state === 'running' && (r.step ?? 0) > 0 && (r.step ?? 0) < (r.totalSteps ?? 0) / 2 && r.runId !== null);
       if (run) return { id, runId: run.runId! };
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -63,13 +64,14 @@ afterAll(tmp.cleanup);
 describe('a sweep whose process was killed', () => {
   it('resumes in a new process: the killed run again as attempt 2, every point exactly one completed run', async () => {
     // Point 0's runs are long enough (several seconds) that the kill lands while one trains; point 1's are quick.
-    const child = labProcess(['sweep', 'create', '--finetune-from', 'm1', '--grid', 'maxSteps=12000,10', '--seeds', '2', ...runs, '--db', db]);
+    const child = labProcess(['sweep', 'create', '--finetune-from', 'm1', '--grid', 'maxSteps=8000,10', '--seeds', '2', ...runs, '--db', db]);
     const { id, runId } = await untilTraining(child);
     child.kill('SIGKILL');
     expect(await exited(child)).toBeNull();
 
     const paused = await show(id);
     expect(paused.status).toBe('paused');
+    expect(paused.pointList.flatMap((p) => p.runs).find((r) => r.runId === runId)?.state).not.toBe('completed');
     const resumed = await cli('sweep', 'resume', String(id), '--json');
     expect(resumed.code, resumed.stderr).toBe(0);
     const d = JSON.parse(resumed.stdout) as Detail;

@@ -54,9 +54,9 @@ describe('lora-lab sweep refuses an invalid spec before anything runs', () => {
     [[...m1, '--grid', 'seed=1,2'], /^invalid sweep: seed: .*use seeds/],
     [[...m1, '--random', 'lr=log-uniform(0,1)'], /^--random lr: log-uniform\(0,1\): log-uniform needs both bounds above 0/],
     [[...m1, '--random', 'lr=gauss(1,2)'], /^--random lr: unknown distribution "gauss"/],
-    [[...m1, '--grid', 'lora.r=1,2', '--prune', 'asha:val/accuracy', '--eval-every', '0'], /val\/accuracy|evalEvery|eval/],
+    [[...m1, '--grid', 'lora.r=1,2', '--prune', 'asha:val/accuracy', '--eval-every', '0'], /^invalid sweep: prune: val\/accuracy is measured every evalEvery steps, but evalEvery is 0/],
     [['--grid', 'lora.r=1'], /^where does the sweep start\?/],
-    [['--kind', 'base', '--grid', 'lora.r=1,2'], /lora\.r/],
+    [['--kind', 'base', '--grid', 'lora.r=1,2'], /^invalid sweep: lora\.r: the starting config has no lora settings/],
   ];
 
   it('one line on stderr, exit 2, no sweep and no run stored', async () => {
