@@ -6,6 +6,8 @@
  * (SIGINT) cancels a sweep cleanly: its running run stops, its pending points never start.
  */
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lab, labProcess } from '../helpers/cli.ts';
@@ -33,24 +35,46 @@ interface RunJson {
 
 const show = async (id: number) => JSON.parse((await cli('sweep', 'show', String(id), '--json')).stdout) as Detail;
 
-/** Polls the sweep (through the CLI, as a person would) until a run of it trains past step 0. */
+/**
+ * Watches the sweep until one of its runs trains, early in its run, so the kill lands
+ * before it ends. It reads the database file itself (read-only, every 25 ms): a poll
+ * through the CLI costs a process start, and on a loaded machine a whole quick sweep
+ * could finish between two of those.
+ */
 async function untilTraining(child: ChildProcess): Promise<{ id: number; runId: number }> {
-  let id: number | null = null;
-  for (let i = 0; i < 120; i++) {
+  const started = Date.now();
+  while (Date.now() - started < 120_000) {
     if (child.exitCode !== null) throw new Error(`the sweep process exited (${child.exitCode}) before a run trained`);
-    if (id === null) {
-      const list = JSON.parse((await cli('sweep', 'list', '--json')).stdout) as { id: number; status: string }[];
-      id = list.find((s) => s.status === 'running')?.id ?? null;
-    }
-    if (id !== null) {
-      const d = await show(id);
-      // Early in its run (the poll is a process start behind), so the kill lands before it ends.
-      const run = d.pointList.flatMap((p) => p.runs).find((r) => r.state === 'running' && (r.step ?? 0) > 0 && (r.step ?? 0) < (r.totalSteps ?? 0) / 2 && r.runId !== null);
-      if (run) return { id, runId: run.runId! };
-    }
-    await new Promise((r) => setTimeout(r, 200));
+    const found = peek();
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error('no run of the sweep started training');
+}
+
+function peek(): { id: number; runId: number } | null {
+  if (!existsSync(db)) return null;
+  const conn = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    conn.pragma('busy_timeout = 1000');
+    const rows = conn
+      .prepare(
+        `SELECT sr.sweep_id AS id, sr.run_id AS runId, r.progress AS progress FROM sweep_runs sr JOIN sweeps s ON s.id = sr.sweep_id
+         JOIN runs r ON r.id = sr.run_id WHERE s.status = 'running' AND sr.state = 'running' AND r.status = 'running'`,
+      )
+      .all() as { id: number; runId: number; progress: string | null }[];
+    for (const r of rows) {
+      const p = r.progress ? (JSON.parse(r.progress) as { phase?: string; step?: number; totalSteps?: number }) : null;
+      if (p?.phase === 'training' && (p.step ?? 0) > 0 && (p.step ?? 0) < (p.totalSteps ?? 0) / 2) return { id: r.id, runId: r.runId };
+    }
+    return null;
+  } catch (e) {
+    // Not migrated yet (no sweeps table) or busy: look again.
+    if (e instanceof Error && /no such table|database is locked|SQLITE_BUSY/.test(e.message)) return null;
+    throw e;
+  } finally {
+    conn.close();
+  }
 }
 
 const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));

@@ -22,17 +22,29 @@ afterAll(tmp.cleanup);
 const env = { ...process.env, LORA_LAB_BACKEND: 'wasm' };
 const GB = 2 ** 30;
 
-/** The real trainer spawner, counting the processes it started and those still alive. */
+/**
+ * The real trainer spawner, counting the processes it started and those still alive.
+ * `reset()` starts a new count: processes started before it (a finished run's trainer
+ * waiting warm for the next run, say) are not counted after it.
+ */
 function countingSpawn() {
   const count = { started: 0, alive: 0, maxAlive: 0 };
+  let generation = 0;
   const spawn: SpawnTrainer = (e) => {
     const port = spawnNodeTrainer(e);
+    const born = generation;
     count.started++;
     count.maxAlive = Math.max(count.maxAlive, ++count.alive);
-    port.onExit(() => count.alive--);
+    port.onExit(() => {
+      if (born === generation) count.alive--;
+    });
     return port;
   };
-  return { count, spawn };
+  const reset = () => {
+    generation++;
+    Object.assign(count, { started: 0, alive: 0, maxAlive: 0 });
+  };
+  return { count, spawn, reset };
 }
 
 const bomb = (over: Partial<RunConfig>): RunConfig => ({ ...defaultConfig('base'), ...over });
@@ -102,14 +114,14 @@ describe('runs that cannot fit', () => {
 
 describe('twenty evaluations at once', () => {
   it(`never run more than ${EVALUATION_SLOTS} trainers at a time, and all complete alike`, async () => {
-    const { count, spawn } = countingSpawn();
+    const { count, spawn, reset } = countingSpawn();
     const l = Lab.open(join(tmp.dir, 'eval.db'), { host: { env, spawn } });
     try {
       const run = await l.createRun({ config: bomb({ sizes: [784, 16, 10], batchSize: 16, trainLimit: 160, testLimit: 100, evalEvery: 0, maxSteps: 5 }) });
       const done = await l.waitForRun(run.id);
       expect(done.status, done.error ?? '').toBe('completed');
-      count.maxAlive = count.alive;
-      count.started = 0;
+      // The run's trainer may wait warm for another run; only evaluation trainers count from here.
+      reset();
       const results = await Promise.all(Array.from({ length: 20 }, () => l.evaluateModel(done.modelId!, 200)));
       expect(count.started).toBe(20);
       expect(count.maxAlive).toBeLessThanOrEqual(EVALUATION_SLOTS);

@@ -144,9 +144,10 @@ function mutate(rng: Rng, v: unknown, depth = 0): unknown {
   return randomValue(rng);
 }
 
-// Calls that would start real work (training, evaluation) when handed a valid payload
-// are only sent payloads that cannot be valid: a top-level extra argument.
-const HEAVY: LabCall[] = ['createRun', 'previewMerge', 'keepMergePreview', 'evaluateModel'];
+// Calls that would start real work (training, evaluation, a sweep's runs) when handed a
+// valid payload are only sent payloads that cannot be valid: a top-level extra argument.
+// Background work would go on writing to the database while later calls are checked.
+const HEAVY: LabCall[] = ['createRun', 'previewMerge', 'keepMergePreview', 'evaluateModel', 'createSweep', 'resumeSweep'];
 
 describe('fuzzing every LabApi call over HTTP', () => {
   it('5,000+ random and mutated payloads: clean 4xx answers, the server stays up, rejected calls change nothing', async () => {
