@@ -9,7 +9,14 @@ import { MAX_CLASSES, MNIST_DATASET_ID } from './dataset.ts';
 
 export const RUN_KINDS = ['base', 'lora'] as const;
 export const OPTIMIZERS = ['adam', 'sgd'] as const;
-export const LORA_INITS = ['kaiming', 'gaussian'] as const;
+/** `lora`: ΔW = s·B·A added to W0; `dora`: W' = m ⊙ (W0 + s·B·A) / ‖W0 + s·B·A‖ per output row (src-main/adapters/). */
+export const LORA_VARIANTS = ['lora', 'dora'] as const;
+/**
+ * How A and B start. `kaiming` (PEFT's default) and `gaussian` draw A and set B = 0;
+ * `pissa` (SVD) and `olora` (QR) take both from the base weight and train against the
+ * residual W0 − s·B0·A0, so the adapted model still equals the base at step 0.
+ */
+export const LORA_INITS = ['kaiming', 'gaussian', 'pissa', 'olora'] as const;
 export const LORA_SCALINGS = ['standard', 'rslora'] as const;
 
 const finite = v.pipe(v.number(), v.finite());
@@ -26,8 +33,12 @@ export const loraConfigSchema = v.strictObject({
   alpha: finite,
   /** Layer names (`linear1` …) that get an adapter. */
   targets: v.pipe(v.array(shortText(64)), v.maxLength(64)),
-  /** A's initialisation; B always starts at zero. `kaiming` is PEFT's default. */
+  /** How A and B start (LORA_INITS). */
   init: v.picklist(LORA_INITS),
+  /** LoRA or DoRA (LORA_VARIANTS); configs stored before variants existed read as `lora`. */
+  variant: v.optional(v.picklist(LORA_VARIANTS), 'lora'),
+  /** LoRA-FA: A stays as initialised, only B (and DoRA's magnitude) trains, B's gradient projected as PEFT's LoraFAOptimizer. */
+  freezeA: v.optional(v.boolean(), false),
   /** `standard`: alpha / r; `rslora`: alpha / √r. */
   scaling: v.picklist(LORA_SCALINGS),
   /** LoRA+: B learns at `loraPlusRatio × lr`; 1 turns it off. */
@@ -63,6 +74,7 @@ export const runConfigSchema = v.strictObject({
 export type RunKind = (typeof RUN_KINDS)[number];
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type LoraInit = (typeof LORA_INITS)[number];
+export type LoraVariant = (typeof LORA_VARIANTS)[number];
 export type LoraScaling = (typeof LORA_SCALINGS)[number];
 export type LoraConfig = v.InferOutput<typeof loraConfigSchema>;
 export type RunConfig = v.InferOutput<typeof runConfigSchema>;
@@ -81,7 +93,7 @@ export function layerNames(sizes: readonly number[]): string[] {
 }
 
 export function defaultLora(sizes: readonly number[] = DEFAULT_SIZES): LoraConfig {
-  return { r: 1, alpha: 1, targets: layerNames(sizes), init: 'kaiming', scaling: 'standard', loraPlusRatio: 1 };
+  return { r: 1, alpha: 1, targets: layerNames(sizes), init: 'kaiming', scaling: 'standard', loraPlusRatio: 1, variant: 'lora', freezeA: false };
 }
 
 export function defaultConfig(kind: RunKind): RunConfig {
@@ -213,6 +225,8 @@ export function loraIssues(lora: LoraConfig, sizes: readonly number[]): FieldIss
   }
   if (!oneOf(LORA_INITS, lora.init)) bad('init', mustBe(LORA_INITS, lora.init));
   if (!oneOf(LORA_SCALINGS, lora.scaling)) bad('scaling', mustBe(LORA_SCALINGS, lora.scaling));
+  if (!oneOf(LORA_VARIANTS, lora.variant ?? 'lora')) bad('variant', mustBe(LORA_VARIANTS, lora.variant));
+  if (typeof (lora.freezeA ?? false) !== 'boolean') bad('freezeA', `must be true or false, got ${JSON.stringify(lora.freezeA)}`);
   if (!isPosFinite(lora.loraPlusRatio) || lora.loraPlusRatio > 1000) bad('loraPlusRatio', 'must be a number in (0, 1000] (1 turns LoRA+ off)');
   return out;
 }
@@ -245,10 +259,16 @@ export function paramCounts(cfg: Pick<RunConfig, 'sizes' | 'lora' | 'kind'>): Pa
   for (let i = 0; i + 1 < cfg.sizes.length; i++) base += (cfg.sizes[i] as number) * (cfg.sizes[i + 1] as number) + (cfg.sizes[i + 1] as number);
   if (cfg.kind !== 'lora' || !cfg.lora) return { base, trainable: base, total: base, adapter: 0, percent: 100 };
   const names = layerNames(cfg.sizes);
-  let lora = 0;
+  const { r, variant = 'lora', freezeA = false } = cfg.lora;
+  let adapter = 0;
+  let trainable = 0;
   for (const t of cfg.lora.targets) {
     const i = names.indexOf(t);
-    if (i >= 0) lora += cfg.lora.r * ((cfg.sizes[i] as number) + (cfg.sizes[i + 1] as number));
+    if (i < 0) continue;
+    const [inF, outF] = [cfg.sizes[i] as number, cfg.sizes[i + 1] as number];
+    const magnitude = variant === 'dora' ? outF : 0; // DoRA's m, one per output
+    adapter += r * (inF + outF) + magnitude;
+    trainable += (freezeA ? 0 : r * inF) + r * outF + magnitude; // LoRA-FA: A frozen
   }
-  return { base, trainable: lora, total: base, adapter: lora, percent: (lora / base) * 100 };
+  return { base, trainable, total: base, adapter, percent: (trainable / base) * 100 };
 }

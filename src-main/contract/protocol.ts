@@ -4,7 +4,7 @@
  * travels as is under `serialization: 'advanced'` and Electron's utility process).
  */
 import type { NamedTensors } from './named.ts';
-import type { LoraInit, LoraScaling, RunConfig } from './config.ts';
+import type { LoraInit, LoraScaling, LoraVariant, RunConfig } from './config.ts';
 
 export interface Evaluation {
   /** Fraction correct in [0, 1]. */
@@ -22,13 +22,23 @@ export interface Evaluation {
   predictions: Uint8Array;
 }
 
+/**
+ * What applying an adapter needs, beside its tensors (`<layer>.lora_A` [r, in],
+ * `<layer>.lora_B` [out, r], and for DoRA `<layer>.lora_magnitude_vector` [out]).
+ * A PiSSA or OLoRA adapter is stored relative to the original base (PEFT's
+ * conversion: rank 2r, B·A − B0·A0), so it applies to the model the user chose.
+ */
 export interface AdapterInfo {
   r: number;
   alpha: number;
   scaling: number;
   scalingRule: LoraScaling;
   targets: string[];
+  /** How it was initialised (provenance: a stored PiSSA/OLoRA adapter is already converted). */
   init: LoraInit;
+  variant: LoraVariant;
+  /** Trained as LoRA-FA (A frozen). */
+  freezeA: boolean;
 }
 
 export interface RunSummary {
@@ -79,7 +89,7 @@ export type EvalJob = {
   sizes: number[];
   data: DataSource;
   /** Each model: base weights, optionally with an adapter applied (unmerged). */
-  models: { name: string; tensors: NamedTensors; adapter?: { scaling: number; targets: string[]; tensors: NamedTensors } }[];
+  models: { name: string; tensors: NamedTensors; adapter?: { scaling: number; targets: string[]; variant: LoraVariant; tensors: NamedTensors } }[];
   testLimit: number | null;
 };
 

@@ -96,7 +96,7 @@ export class WeightsService {
       testLimit: req.testLimit ?? null,
       models: [
         { name: 'base', tensors: merged.base },
-        ...adapters.map((a, i) => ({ name: a.name, tensors: merged.base, adapter: { scaling: a.info.scaling, targets: a.info.targets, tensors: merged.adapters[i] as NamedTensors } })),
+        ...adapters.map((a, i) => ({ name: a.name, tensors: merged.base, adapter: { scaling: a.info.scaling, targets: a.info.targets, variant: a.info.variant, tensors: merged.adapters[i] as NamedTensors } })),
         { name: 'combined', tensors: merged.tensors },
       ],
     });

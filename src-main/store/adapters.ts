@@ -1,6 +1,7 @@
 /**
  * Adapters: the A/B tensors of a LoRA run (or an imported PEFT adapter) with the
- * settings needed to apply them — rank, alpha, scaling and its rule, target layers.
+ * settings needed to apply them — rank, alpha, scaling and its rule, target layers,
+ * variant (DoRA adds a magnitude tensor per layer), init and LoRA-FA.
  * The tensors themselves are in the tensors table, owned by `{ adapterId }`.
  */
 import type { AdapterInfo } from '../contract/protocol.ts';
@@ -36,6 +37,8 @@ interface AdapterRow {
   scaling_rule: AdapterInfo['scalingRule'];
   targets: string;
   init: AdapterInfo['init'];
+  variant: AdapterInfo['variant'];
+  freeze_a: number;
   origin: string | null;
   created_at: number;
 }
@@ -53,13 +56,15 @@ function toAdapter(r: AdapterRow): StoredAdapter {
       scalingRule: r.scaling_rule,
       targets: fromJson<string[]>(r.targets) ?? [],
       init: r.init,
+      variant: r.variant,
+      freezeA: r.freeze_a === 1,
     },
     origin: fromJson<unknown>(r.origin),
     createdAt: r.created_at,
   };
 }
 
-type InsertArgs = [string, number | null, number, number, number, number, string, string, string, string | null, number];
+type InsertArgs = [string, number | null, number, number, number, number, string, string, string, string, number, string | null, number];
 
 export class AdaptersRepo {
   readonly #insert;
@@ -69,8 +74,8 @@ export class AdaptersRepo {
 
   constructor(db: Db) {
     this.#insert = db.prepare<InsertArgs, never>(
-      `INSERT INTO adapters (name, run_id, base_model_id, r, alpha, scaling, scaling_rule, targets, init, origin, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO adapters (name, run_id, base_model_id, r, alpha, scaling, scaling_rule, targets, init, variant, freeze_a, origin, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#get = db.prepare<[number], AdapterRow>('SELECT * FROM adapters WHERE id = ?');
     // `? IS NULL OR …` keeps one prepared statement for every combination of filters.
@@ -95,6 +100,8 @@ export class AdaptersRepo {
       i.scalingRule,
       toJson(i.targets),
       i.init,
+      i.variant ?? 'lora',
+      i.freezeA ? 1 : 0,
       origin,
       Date.now(),
     );

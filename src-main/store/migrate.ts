@@ -100,6 +100,12 @@ export function migrate(db: BetterSqlite3.Database, dir: string = migrationsDir(
   if (from > latest) throw new SchemaTooNewError(db.name, from, latest);
   if (from === latest) return { from, to: from, applied: [] };
 
+  // A migration may rebuild a table others reference (SQLite cannot change a CHECK in
+  // place): SQLite's procedure turns foreign keys off around the transaction (the
+  // pragma is a no-op inside one) so dropping the old table fires no ON DELETE action,
+  // and checks every reference before committing.
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
   // IMMEDIATE takes the write lock first, so two processes opening a fresh file at
   // once cannot both apply 0001; the loser re-reads the version and finds it done.
   const apply = db.transaction((): MigrateResult => {
@@ -113,9 +119,18 @@ export function migrate(db: BetterSqlite3.Database, dir: string = migrationsDir(
         throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`);
       }
     }
+    const broken = db.pragma('foreign_key_check') as { table: string; parent: string }[];
+    if (broken.length > 0) {
+      const first = broken[0] as { table: string; parent: string };
+      throw new MigrationError(`migrations left ${broken.length} broken reference(s), the first from ${first.table} to ${first.parent}; nothing was changed`);
+    }
     // user_version lives in the file header, which is part of this transaction.
     db.pragma(`user_version = ${latest}`);
     return { from: current, to: latest, applied: pending.map((m) => m.name) };
   });
-  return apply.immediate();
+  try {
+    return apply.immediate();
+  } finally {
+    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+  }
 }

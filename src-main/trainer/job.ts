@@ -149,7 +149,7 @@ export async function runEvalJob(job: EvalJob, emit: Emit): Promise<void> {
   for (const [index, m] of job.models.entries()) {
     const model = Mlp.fromNamed(job.sizes, m.tensors, false);
     try {
-      if (m.adapter) loadLora(model, { targets: m.adapter.targets, scaling: m.adapter.scaling }, m.adapter.tensors);
+      if (m.adapter) loadLora(model, { targets: m.adapter.targets, scaling: m.adapter.scaling, variant: m.adapter.variant }, m.adapter.tensors);
       emit({ type: 'evaluated', runId: job.runId, index, result: await evaluate(model, test, job.testLimit) });
     } finally {
       model.dispose();

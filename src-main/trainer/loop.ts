@@ -14,6 +14,7 @@ import type { LoopProgress, MetricPoint } from '../contract/protocol.ts';
 
 export type { LoopProgress };
 import { evaluate } from './evaluate.ts';
+import { projectLoraFaGradients } from './lora.ts';
 import { createOptimizer } from './optim.ts';
 import { tf } from './tf.ts';
 
@@ -90,9 +91,10 @@ export interface Stepper {
 export function createStepper(model: Mlp, cfg: Pick<RunConfig, 'kind' | 'lr' | 'optimizer' | 'lora'>): Stepper {
   const vars = model.trainableVariables;
   if (vars.length === 0) throw new Error('nothing to train: every variable is frozen');
-  // LoRA+: B learns at ratio × lr; everything else at lr.
+  // LoRA+: B (and DoRA's magnitude, a 1-D parameter, as PEFT groups it) learns at ratio × lr; everything else at lr.
   const ratio = cfg.kind === 'lora' ? (cfg.lora?.loraPlusRatio ?? 1) : 1;
-  const lrs = new Map(vars.map((v) => [v, v.name.endsWith('.lora_B') ? cfg.lr * ratio : cfg.lr]));
+  const faster = (v: tf.Variable) => v.name.endsWith('.lora_B') || v.name.endsWith('.lora_magnitude_vector');
+  const lrs = new Map(vars.map((v) => [v, faster(v) ? cfg.lr * ratio : cfg.lr]));
   const optimizer = createOptimizer({ kind: cfg.optimizer, lrs });
   const [inputs, classes] = [model.sizes[0] as number, model.sizes.at(-1) as number];
   return {
@@ -104,6 +106,7 @@ export function createStepper(model: Mlp, cfg: Pick<RunConfig, 'kind' | 'lr' | '
           const logits = model.forward(xs, true); // [batch, classes]
           return tf.losses.softmaxCrossEntropy(tf.oneHot(ys, classes), logits) as tf.Scalar;
         }, vars);
+        projectLoraFaGradients(model, grads); // LoRA-FA only; a no-op otherwise
         optimizer.apply(grads);
         return value;
       });

@@ -1,15 +1,46 @@
 /**
  * Low-rank adapters on the MLP's layers (the LoRA paper, PEFT's names):
- *   h = x·W0 + b + scaling · (x·A)·B,   A [in, r], B [r, out] inside the trainer,
- * B = 0 at start so the adapted model equals the base. The base is frozen while an
- * adapter is attached. Merge folds ΔW = scaling·A·B into W0; unmerge takes it out.
+ *   h = x·W0 + b + s·(x·A)·B,   A [in, r], B [r, out] inside the trainer,
+ * and the variants (docs/math.md, LoRA variants): DoRA's magnitude (variants.ts),
+ * PiSSA / OLoRA's start from the base weight, LoRA-FA's frozen A. The base is frozen
+ * while an adapter is attached; `model.merged` says whether it is folded into W.
  */
 import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../contract/named.ts';
 import { Rng, normalArray, uniformArray } from '../util/rng.ts';
 import { type LoraConfig, loraIssues, loraScaling, ConfigError } from '../contract/config.ts';
 import type { AdapterInfo } from '../contract/protocol.ts';
-import type { Mlp } from './mlp.ts';
+import { type Factors, deltaWeight } from '../adapters/delta.ts';
+import { convertedAlpha, loraFaProjection, oloraFactors, pissaFactors, toOriginalBase } from '../adapters/init.ts';
+import { hostOps } from '../adapters/ops.ts';
+import { type Matrix, matrix } from '../weights/linalg.ts';
+import type { Layer, Mlp } from './mlp.ts';
+import { type AdaptedLayer, doraVariant, variantOf } from './variants.ts';
 import { ownedVariable, tf } from './tf.ts';
+
+const f32 = (m: Matrix) => Float32Array.from(m.data);
+/** A trainer matrix [rows, cols] (held transposed) as a PyTorch-orientation float64 Matrix [cols, rows]. */
+const hostOf = (t: tf.Tensor2D): Matrix => {
+  const [rows, cols] = t.shape;
+  return matrix(cols, rows, transpose2d(t.dataSync() as Float32Array, rows, cols));
+};
+
+/** A0 [r, in] and B0 [out, r] for `cfg.init`, in PyTorch orientation; PiSSA/OLoRA also replace W by the residual. */
+function initialFactors(l: Layer, cfg: LoraConfig, scaling: number, rng: Rng): Factors<Matrix> {
+  const { r } = cfg;
+  if (cfg.init === 'kaiming' || cfg.init === 'gaussian') {
+    // kaiming: kaiming_uniform_(a=√5) → U(−1/√in, 1/√in); gaussian: N(0, 1/r). B = 0.
+    const a = cfg.init === 'kaiming' ? uniformArray(rng, r * l.inF, 1 / Math.sqrt(l.inF)) : normalArray(rng, r * l.inF, 1 / r);
+    return { A: matrix(r, l.inF, a), B: matrix(l.outF, r) };
+  }
+  const W0 = hostOf(l.W); // [out, in]
+  const f = cfg.init === 'pissa' ? pissaFactors(W0, r, scaling, rng) : oloraFactors(W0, r);
+  // Float32 factors first, so the residual is taken against exactly what trains.
+  const A = matrix(r, l.inF, f32(f.A));
+  const B = matrix(l.outF, r, f32(f.B));
+  const residual = hostOps.add(W0, deltaWeight(hostOps, { A, B }, -scaling)); // W0 − s·B0·A0 [out, in]
+  tf.tidy(() => l.W.assign(tf.tensor2d(transpose2d(f32(residual), l.outF, l.inF), [l.inF, l.outF])));
+  return { A, B };
+}
 
 /** Attach fresh adapters to `cfg.targets`; the base layers become non-trainable. */
 export function attachLora(model: Mlp, cfg: LoraConfig, rng: Rng): void {
@@ -20,17 +51,23 @@ export function attachLora(model: Mlp, cfg: LoraConfig, rng: Rng): void {
     l.W.trainable = false;
     l.b.trainable = false;
     if (!cfg.targets.includes(l.name)) continue;
-    // Drawn as PEFT's lora_A [r, in], then laid out [in, r].
-    // kaiming: kaiming_uniform_(a=√5) → U(−1/√in, 1/√in); gaussian: N(0, 1/r).
-    const aRin =
-      cfg.init === 'kaiming' ? uniformArray(rng, cfg.r * l.inF, 1 / Math.sqrt(l.inF)) : normalArray(rng, cfg.r * l.inF, 1 / cfg.r);
-    l.A = ownedVariable(tf.tensor2d(transpose2d(aRin, cfg.r, l.inF), [l.inF, cfg.r]), true, `${model.variablePrefix}/${l.name}.lora_A`);
-    l.B = ownedVariable(tf.zeros([cfg.r, l.outF]), true, `${model.variablePrefix}/${l.name}.lora_B`);
+    const f = initialFactors(l, cfg, model.scaling, rng);
+    if (cfg.init === 'pissa' || cfg.init === 'olora') l.initial = f;
+    setFactors(model, l, f, { A: !cfg.freezeA, B: true });
+    if (cfg.variant === 'dora') doraVariant.init(l as AdaptedLayer, model.scaling, `${model.variablePrefix}/${l.name}.lora_magnitude_vector`);
+    if (cfg.freezeA) l.faProjection = tf.tensor2d(f32(loraFaProjection(f.A, model.scaling)), [cfg.r, cfg.r]);
   }
 }
 
-/** Load a stored adapter (PEFT orientation: `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r]). */
-export function loadLora(model: Mlp, info: Pick<AdapterInfo, 'targets' | 'scaling'>, tensors: NamedTensors, trainable = false): void {
+/** A [r, in] and B [out, r] (PyTorch orientation) into the layer's variables, laid out [in, r] and [r, out]. */
+function setFactors(model: Mlp, l: Layer, f: Factors<Matrix>, trainable: { A: boolean; B: boolean }): void {
+  const r = f.A.rows;
+  l.A = ownedVariable(tf.tensor2d(transpose2d(f32(f.A), r, l.inF), [l.inF, r]), trainable.A, `${model.variablePrefix}/${l.name}.lora_A`);
+  l.B = ownedVariable(tf.tensor2d(transpose2d(f32(f.B), l.outF, r), [r, l.outF]), trainable.B, `${model.variablePrefix}/${l.name}.lora_B`);
+}
+
+/** Load a stored adapter (PEFT orientation: `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r], DoRA's `<layer>.lora_magnitude_vector` [out]). */
+export function loadLora(model: Mlp, info: Pick<AdapterInfo, 'targets' | 'scaling' | 'variant'>, tensors: NamedTensors, trainable = false): void {
   model.scaling = info.scaling;
   for (const l of model.layers) {
     l.W.trainable = false;
@@ -41,47 +78,95 @@ export function loadLora(model: Mlp, info: Pick<AdapterInfo, 'targets' | 'scalin
     const r = a.shape[0] as number;
     if (a.shape.join() !== `${r},${l.inF}`) throw new Error(`${l.name}.lora_A has shape [${a.shape}], expected [r, ${l.inF}]`);
     if (b.shape.join() !== `${l.outF},${r}`) throw new Error(`${l.name}.lora_B has shape [${b.shape}], expected [${l.outF}, ${r}]`);
-    l.A = ownedVariable(tf.tensor2d(transpose2d(a.data, r, l.inF), [l.inF, r]), trainable, `${model.variablePrefix}/${l.name}.lora_A`);
-    l.B = ownedVariable(tf.tensor2d(transpose2d(b.data, l.outF, r), [r, l.outF]), trainable, `${model.variablePrefix}/${l.name}.lora_B`);
+    setFactors(model, l, { A: matrix(r, l.inF, a.data), B: matrix(l.outF, r, b.data) }, { A: trainable, B: trainable });
+    if (info.variant === 'dora') {
+      const m = getTensor(tensors, `${l.name}.lora_magnitude_vector`);
+      if (m.shape.join() !== `${l.outF}`) throw new Error(`${l.name}.lora_magnitude_vector has shape [${m.shape}], expected [${l.outF}]`);
+      l.m = ownedVariable(tf.tensor1d(m.data), trainable, `${model.variablePrefix}/${l.name}.lora_magnitude_vector`);
+    }
   }
 }
 
-function foldDelta(model: Mlp, sign: 1 | -1): void {
-  for (const l of model.layers) {
-    if (!l.A || !l.B) continue;
-    const { A, B } = l;
-    tf.tidy(() => l.W.assign(tf.add(l.W, tf.mul(tf.matMul(A, B), sign * model.scaling)))); // [in, out]
-  }
-}
+const adapted = (model: Mlp) => model.layers.filter((l): l is AdaptedLayer => l.A !== null && l.B !== null);
 
-/** W ← W0 + scaling·A·B on every adapted layer. */
+/** Fold every adapter into its W (LoRA: W0 + ΔW; DoRA: m ⊙ (W0 + ΔW) / ‖W0 + ΔW‖). */
 export function mergeLora(model: Mlp): void {
   if (model.merged) throw new Error('the adapter is already merged');
-  foldDelta(model, 1);
+  for (const l of adapted(model)) variantOf(l).merge(l, model.scaling);
   model.merged = true;
 }
 
-/** W ← W − scaling·A·B: the inverse of mergeLora (exact up to float rounding). */
+/** The inverse of mergeLora (exact up to float rounding). */
 export function unmergeLora(model: Mlp): void {
   if (!model.merged) throw new Error('the adapter is not merged');
-  foldDelta(model, -1);
+  for (const l of adapted(model)) variantOf(l).unmerge(l, model.scaling);
   model.merged = false;
 }
 
-/** The adapter's tensors in PEFT orientation: `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r]. */
-export async function loraToNamed(model: Mlp): Promise<NamedTensors> {
-  const out: NamedTensors = {};
+/**
+ * LoRA-FA (PEFT's LoraFAOptimizer): B's gradient g_B [out, r] becomes g_B·P. Here B is
+ * held as Bᵀ [r, out], so its gradient is g_Bᵀ and the projection is Pᵀ·g_Bᵀ. In place on `grads`.
+ */
+export function projectLoraFaGradients(model: Mlp, grads: tf.NamedTensorMap): void {
   for (const l of model.layers) {
-    if (!l.A || !l.B) continue;
+    if (!l.faProjection || !l.B) continue;
+    const g = grads[l.B.name];
+    if (!g) continue;
+    grads[l.B.name] = tf.matMul(l.faProjection, g as tf.Tensor2D, true, false); // [r, out]
+    g.dispose();
+  }
+}
+
+/** The adapter as trained, in PyTorch orientation: A, B, DoRA's m and the frozen W it trained against (tests). */
+export async function trainingState(model: Mlp): Promise<NamedTensors> {
+  const out: NamedTensors = {};
+  for (const l of adapted(model)) {
     const r = l.A.shape[1];
-    const a = (await l.A.data()) as Float32Array; // [in, r]
-    const b = (await l.B.data()) as Float32Array; // [r, out]
-    out[`${l.name}.lora_A`] = hostTensor([r, l.inF], transpose2d(a, l.inF, r));
-    out[`${l.name}.lora_B`] = hostTensor([l.outF, r], transpose2d(b, r, l.outF));
+    out[`${l.name}.lora_A`] = hostTensor([r, l.inF], transpose2d((await l.A.data()) as Float32Array, l.inF, r));
+    out[`${l.name}.lora_B`] = hostTensor([l.outF, r], transpose2d((await l.B.data()) as Float32Array, r, l.outF));
+    if (l.m) out[`${l.name}.lora_magnitude_vector`] = hostTensor([l.outF], ((await l.m.data()) as Float32Array).slice());
+    out[`${l.name}.weight`] = hostTensor([l.outF, l.inF], transpose2d((await l.W.data()) as Float32Array, l.inF, l.outF));
   }
   return out;
 }
 
+/**
+ * The adapter to store, relative to the base the user chose: `<layer>.lora_A` [r, in],
+ * `<layer>.lora_B` [out, r] (rank 2r for PiSSA/OLoRA, PEFT's conversion) and DoRA's
+ * `<layer>.lora_magnitude_vector` [out].
+ */
+export async function loraToNamed(model: Mlp): Promise<NamedTensors> {
+  const state = await trainingState(model);
+  const out: NamedTensors = {};
+  for (const l of adapted(model)) {
+    const a = state[`${l.name}.lora_A`]!;
+    const b = state[`${l.name}.lora_B`]!;
+    if (l.initial) {
+      const r = a.shape[0] as number;
+      const f = toOriginalBase({ A: matrix(r, l.inF, a.data), B: matrix(l.outF, r, b.data) }, l.initial);
+      out[`${l.name}.lora_A`] = hostTensor([2 * r, l.inF], f32(f.A));
+      out[`${l.name}.lora_B`] = hostTensor([l.outF, 2 * r], f32(f.B));
+    } else {
+      out[`${l.name}.lora_A`] = a;
+      out[`${l.name}.lora_B`] = b;
+    }
+    const m = state[`${l.name}.lora_magnitude_vector`];
+    if (m) out[`${l.name}.lora_magnitude_vector`] = m;
+  }
+  return out;
+}
+
+/** What the stored adapter (loraToNamed) needs to be applied: a converted PiSSA/OLoRA one has rank 2r at the same scaling. */
 export function adapterInfo(cfg: LoraConfig): AdapterInfo {
-  return { r: cfg.r, alpha: cfg.alpha, scaling: loraScaling(cfg), scalingRule: cfg.scaling, targets: [...cfg.targets], init: cfg.init };
+  const converted = cfg.init === 'pissa' || cfg.init === 'olora';
+  return {
+    r: converted ? 2 * cfg.r : cfg.r,
+    alpha: converted ? convertedAlpha(cfg.alpha, cfg.scaling) : cfg.alpha,
+    scaling: loraScaling(cfg),
+    scalingRule: cfg.scaling,
+    targets: [...cfg.targets],
+    init: cfg.init,
+    variant: cfg.variant,
+    freezeA: cfg.freezeA,
+  };
 }

@@ -4,12 +4,16 @@
  * Layout: inside the trainer every weight is held as W [in, out] so the forward pass is
  * a plain `x·W` (wasm's fast layout); PyTorch orientation [out, in] exists only at the
  * boundary (fromNamed / toNamed). The optional LoRA factors live on the layer too:
- * A [in, r], B [r, out] (PEFT's lora_A [r, in] and lora_B [out, r], transposed).
+ * A [in, r], B [r, out] (PEFT's lora_A [r, in] and lora_B [out, r], transposed), and
+ * for DoRA the magnitude m [out]; what each variant does with them is variants.ts.
  */
 import { type NamedTensors, getTensor, hostTensor, transpose2d } from '../contract/named.ts';
 import { Rng, uniformArray } from '../util/rng.ts';
 import { layerNames } from '../contract/config.ts';
-import { type LinearWeight, type LoraLayer, linear, loraLinear, releaseFrozenTranspose } from './linear.ts';
+import type { Factors } from '../adapters/delta.ts';
+import type { Matrix } from '../weights/linalg.ts';
+import { type LinearWeight, linear, releaseFrozenTranspose } from './linear.ts';
+import { type AdaptedLayer, variantOf } from './variants.ts';
 import { ownedVariable, tf } from './tf.ts';
 
 export interface Layer {
@@ -20,8 +24,18 @@ export interface Layer {
   b: tf.Variable<tf.Rank.R1>; // [out]
   A: tf.Variable<tf.Rank.R2> | null; // [in, r]
   B: tf.Variable<tf.Rank.R2> | null; // [r, out]
+  /** DoRA's magnitude [out] (null: plain LoRA or no adapter). */
+  m: tf.Variable<tf.Rank.R1> | null;
+  /** While a DoRA adapter is merged: the factor m / ‖W0 + ΔW‖ [out] that unmerging divides out. */
+  mergedFactor: tf.Tensor1D | null;
+  /** PiSSA / OLoRA: B0 [out, r] and A0 [r, in] as initialised (float64), for the conversion to the original base. */
+  initial: Factors<Matrix> | null;
+  /** LoRA-FA: P = (1/s²)·pinv(A·Aᵀ + δI) [r, r], B's gradient is multiplied by (adapters/init.ts). */
+  faProjection: tf.Tensor2D | null;
   /** Cache of Wᵀ while W is frozen (see linear.ts). */
   frozenT: LinearWeight['frozenT'];
+  /** Cache of ‖W_o‖² [out] while W is frozen (DoRA, see variants.ts). */
+  w0sq: { of: object; t: tf.Tensor1D } | null;
 }
 
 let modelCounter = 0;
@@ -30,7 +44,7 @@ export class Mlp {
   readonly layers: Layer[];
   /** LoRA scaling (alpha / r or alpha / √r); 0 when no adapter is attached. */
   scaling = 0;
-  /** True while ΔW = scaling·A·B is folded into W (forward then skips the LoRA path). */
+  /** True while the adapter is folded into W (forward then skips the adapter's path; loralib's `merged`). */
   merged = false;
   readonly #prefix: string;
 
@@ -49,7 +63,12 @@ export class Mlp {
         b: ownedVariable(tf.tensor1d(w.b), trainable, `${this.#prefix}/${name}.bias`),
         A: null,
         B: null,
+        m: null,
+        mergedFactor: null,
+        initial: null,
+        faProjection: null,
         frozenT: null,
+        w0sq: null,
       };
     });
   }
@@ -95,23 +114,17 @@ export class Mlp {
     const last = this.layers.length - 1;
     this.layers.forEach((l, i) => {
       const relu = i < last;
-      const lora = l.A !== null && l.B !== null && !this.merged;
-      let z: tf.Tensor2D; // [batch, out]
-      if (training && lora && !l.W.trainable && tf.getBackend() === 'wasm') {
-        // The whole adapted layer as one operation (see loraLinear); x itself never trains.
-        z = loraLinear(h, l as LoraLayer, this.scaling, i > 0);
-        h = relu ? tf.relu(z) : z;
+      const inputGrad = i > 0; // x itself never trains
+      const adapted = l.A !== null && l.B !== null && !this.merged;
+      if (!adapted && !training) {
+        // Inference without an adapter: the bias and ReLU fused into the multiply.
+        h = tf.fused.matMul({ a: h, b: l.W, bias: l.b, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D; // [batch, out]
         return;
       }
-      if (training) z = tf.add(linear(h, l, i > 0), l.b) as tf.Tensor2D; // x itself never trains
-      // Inference: the bias (and ReLU, without an adapter) fused into the multiply.
-      else z = tf.fused.matMul({ a: h, b: l.W, bias: l.b, activation: relu && !lora ? 'relu' : 'linear' }) as tf.Tensor2D;
-      if (lora && l.A && l.B) {
-        // Scale the rank-r activation, not the [batch, out] one: r ≪ out.
-        const xa = tf.mul(tf.matMul(h, l.A), this.scaling) as tf.Tensor2D; // [batch, r]
-        z = tf.add(z, tf.matMul(xa, l.B)) as tf.Tensor2D;
-      }
-      h = relu && (training || lora) ? tf.relu(z) : z;
+      const z = adapted
+        ? variantOf(l).forward(h, l as AdaptedLayer, this.scaling, training, inputGrad) // [batch, out]
+        : (tf.add(linear(h, l, inputGrad), l.b) as tf.Tensor2D);
+      h = relu ? tf.relu(z) : z;
     });
     return h;
   }
@@ -124,12 +137,12 @@ export class Mlp {
   inferenceWeights(): { W: tf.Tensor2D; b: tf.Tensor1D }[] {
     return this.layers.map((l) => {
       if (!l.A || !l.B || this.merged) return { W: l.W, b: l.b };
-      return { W: tf.add(l.W, tf.mul(tf.matMul(l.A, l.B), this.scaling)) as tf.Tensor2D, b: l.b };
+      return { W: variantOf(l).mergedWeight(l as AdaptedLayer, this.scaling), b: l.b };
     });
   }
 
   get trainableVariables(): tf.Variable[] {
-    const all: (tf.Variable | null)[] = this.layers.flatMap((l) => [l.W, l.b, l.A, l.B]);
+    const all: (tf.Variable | null)[] = this.layers.flatMap((l) => [l.W, l.b, l.A, l.B, l.m]);
     return all.filter((v): v is tf.Variable => v !== null && v.trainable);
   }
 
@@ -146,7 +159,7 @@ export class Mlp {
 
   dispose(): void {
     for (const l of this.layers) {
-      for (const v of [l.W, l.b, l.A, l.B]) v?.dispose();
+      for (const v of [l.W, l.b, l.A, l.B, l.m, l.mergedFactor, l.faProjection, l.w0sq?.t]) v?.dispose();
       releaseFrozenTranspose(l);
     }
   }

@@ -227,7 +227,7 @@ export function combineToAdapter(sizes: readonly number[], adapters: readonly We
     tensors[`${layer}.lora_A`] = toHost([r, f.A.cols], padRows(f.A, r).data); // [r, in]
     tensors[`${layer}.lora_B`] = toHost([f.B.rows, r], padCols(f.B, r).data); // [out, r]
   }
-  const info: AdapterInfo = { r, alpha: r, scaling: 1, scalingRule: 'standard', targets: layers, init: adapters[0]!.info.init };
+  const info: AdapterInfo = { r, alpha: r, scaling: 1, scalingRule: 'standard', targets: layers, init: adapters[0]!.info.init, variant: 'lora', freezeA: false };
   return { info, tensors };
 }
 

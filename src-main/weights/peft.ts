@@ -1,9 +1,9 @@
 /**
  * Adapters in the Hugging Face PEFT layout: a folder with `adapter_config.json` (a
  * `LoraConfig`) and `adapter_model.safetensors` holding, per target module,
- * `base_model.model.<layer>.lora_A.weight` [r, in] and `….lora_B.weight` [out, r] —
- * the keys PEFT's `save_pretrained` writes for a model without a task type (the
- * adapter name is stripped). PEFT recomputes scaling from the config (`lora_alpha / r`,
+ * `base_model.model.<layer>.lora_A.weight` [r, in] and `….lora_B.weight` [out, r],
+ * and for DoRA (`use_dora: true`) `….lora_magnitude_vector` [out] — the keys PEFT's
+ * `save_pretrained` writes for a model without a task type (the adapter name is stripped). PEFT recomputes scaling from the config (`lora_alpha / r`,
  * or `lora_alpha / √r` with `use_rslora`), so an adapter whose stored scaling
  * disagrees with its alpha and r is refused rather than exported wrong.
  * Pure functions: the caller writes and reads the two files.
@@ -23,6 +23,11 @@ export const PEFT_WEIGHTS_FILE = 'adapter_model.safetensors';
 const PREFIX = 'base_model.model.';
 const LAYER = /^linear[1-9][0-9]{0,5}$/;
 const KEY = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
+/** DoRA's magnitude, as PEFT's save_pretrained writes it (adapter name and `.weight` stripped). */
+const MAGNITUDE_KEY = /^base_model\.model\.(.+)\.lora_magnitude_vector$/;
+/** LoRA Lab's provenance in the safetensors metadata (PEFT ignores keys it does not know). */
+const INIT_META = 'lora_lab_init';
+const FREEZE_A_META = 'lora_lab_freeze_a';
 
 /** The adapter_config.json LoRA Lab writes (field names and values as PEFT's LoraConfig). */
 export interface PeftAdapterConfig {
@@ -34,13 +39,17 @@ export interface PeftAdapterConfig {
   lora_alpha: number;
   target_modules: string[];
   use_rslora: boolean;
-  /** PEFT's default (true) is Kaiming-uniform A; "gaussian" is N(0, 1/r). */
+  /**
+   * PEFT's default (true) is Kaiming-uniform A; "gaussian" is N(0, 1/r). A PiSSA/OLoRA
+   * adapter is written converted to the original base, which PEFT marks `true` too
+   * (writing "pissa" would make PEFT re-initialise and rewrite the base on load).
+   */
   init_lora_weights: true | 'gaussian';
   bias: 'none';
   lora_dropout: 0;
   fan_in_fan_out: false;
   modules_to_save: null;
-  use_dora: false;
+  use_dora: boolean;
   rank_pattern: Record<string, never>;
   alpha_pattern: Record<string, never>;
 }
@@ -76,6 +85,12 @@ export function peftFiles(adapter: NamedTensors, info: AdapterInfo, baseName: st
     checkPair(layer, a, b, info.r);
     out[`${PREFIX}${layer}.lora_A.weight`] = a; // [r, in]
     out[`${PREFIX}${layer}.lora_B.weight`] = b; // [out, r]
+    const m = adapter[`${layer}.lora_magnitude_vector`];
+    if (info.variant === 'dora') {
+      if (!m) throw new PeftError(`DoRA target ${layer} lacks its lora_magnitude_vector`);
+      if (m.shape.length !== 1 || m.shape[0] !== b.shape[0]) throw new PeftError(`${layer}.lora_magnitude_vector has shape [${m.shape}], expected [${b.shape[0]}]`);
+      out[`${PREFIX}${layer}.lora_magnitude_vector`] = m; // [out]
+    } else if (m) throw new PeftError(`${layer} has a lora_magnitude_vector but the adapter is not DoRA`);
   }
   const config: PeftAdapterConfig = {
     peft_type: 'LORA',
@@ -91,12 +106,13 @@ export function peftFiles(adapter: NamedTensors, info: AdapterInfo, baseName: st
     lora_dropout: 0,
     fan_in_fan_out: false,
     modules_to_save: null,
-    use_dora: false,
+    use_dora: info.variant === 'dora',
     rank_pattern: {},
     alpha_pattern: {},
   };
-  // PEFT's save_pretrained writes the same metadata.
-  return { config, safetensors: writeSafetensors(out, { ...extra, format: 'pt' }) };
+  // PEFT's save_pretrained writes the same metadata; LoRA Lab's provenance rides beside it.
+  const provenance = { [INIT_META]: info.init, [FREEZE_A_META]: String(info.freezeA) };
+  return { config, safetensors: writeSafetensors(out, { ...extra, ...provenance, format: 'pt' }) };
 }
 
 function checkPair(layer: string, a: HostTensor, b: HostTensor, r: number): void {
@@ -108,7 +124,7 @@ function checkPair(layer: string, a: HostTensor, b: HostTensor, r: number): void
 
 export interface ParsedPeft {
   info: AdapterInfo;
-  /** `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r]. */
+  /** `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r] (and DoRA's `<layer>.lora_magnitude_vector` [out]). */
   tensors: NamedTensors;
   /** `base_model_name_or_path`, when the config names one. */
   baseModel: string | null;
@@ -118,9 +134,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isEmpty = (v: unknown) => v === undefined || v === null || (isObject(v) && Object.keys(v).length === 0) || (Array.isArray(v) && v.length === 0);
 
 /**
- * Read a PEFT LoRA adapter back. Only plain LoRA on `linearN` layers is accepted:
- * DoRA, per-layer rank/alpha patterns, trained biases, extra saved modules and
- * initialisations that rewrite the base (PiSSA, OLoRA, LoftQ …) are refused by name.
+ * Read a PEFT LoRA or DoRA adapter back (`linearN` layers). Per-layer rank/alpha
+ * patterns, trained biases, extra saved modules and initialisations whose base is not
+ * in the folder (unconverted PiSSA, OLoRA, LoftQ …) are refused by name.
  */
 export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opts: SafetensorsReadOptions = {}): ParsedPeft {
   let cfg = configJson;
@@ -144,7 +160,8 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
   if (!(scaling <= MAX_SCALING)) {
     throw new PeftError(`lora_alpha ${alpha} with r ${r} gives a scaling of ${scaling.toPrecision(3)}, more than ${MAX_SCALING.toLocaleString('en-US')}: not a usable adapter`);
   }
-  if (c['use_dora'] === true) throw new PeftError('DoRA adapters (use_dora: true) are not supported');
+  const dora = c['use_dora'] ?? false;
+  if (typeof dora !== 'boolean') throw new PeftError(`use_dora must be true or false, got ${brief(dora)}`);
   if ((c['bias'] ?? 'none') !== 'none') throw new PeftError(`bias ${brief(c['bias'])} trains biases too; only bias "none" is supported`);
   if (c['fan_in_fan_out'] === true) throw new PeftError('fan_in_fan_out: true (Conv1D layout) is not supported');
   for (const k of ['rank_pattern', 'alpha_pattern', 'modules_to_save', 'layers_to_transform']) {
@@ -152,8 +169,14 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
   }
   const init = c['init_lora_weights'] ?? true;
   // false (B not zeroed) only changes how training starts, not what the adapter means.
+  if (typeof init === 'string' && /^(pissa|olora)/.test(init)) {
+    throw new PeftError(
+      `init_lora_weights ${brief(init)}: this adapter trained against a rewritten base (the residual of ${init.startsWith('olora') ? 'QR' : 'SVD'}), which the folder does not hold; ` +
+        'save it from PEFT converted to the original base (save_pretrained with path_initial_model_for_weight_conversion), then import that',
+    );
+  }
   if (init !== true && init !== false && init !== 'gaussian') {
-    throw new PeftError(`init_lora_weights ${brief(init)} is not supported (true, false or "gaussian"; PiSSA/OLoRA-style inits change the base weights)`);
+    throw new PeftError(`init_lora_weights ${brief(init)} is not supported (true, false or "gaussian"; LoftQ, EVA and other inits change or need more than the adapter)`);
   }
 
   let file;
@@ -163,9 +186,20 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
     if (err instanceof SafetensorsError) throw new PeftError(`${PEFT_WEIGHTS_FILE}: ${err.message}`);
     throw err;
   }
-  checkFinite(file.tensors, PEFT_WEIGHTS_FILE);
+  try {
+    checkFinite(file.tensors, PEFT_WEIGHTS_FILE);
+  } catch (err) {
+    throw new PeftError((err as Error).message);
+  }
   const pairs = new Map<string, { A?: HostTensor; B?: HostTensor }>();
+  const magnitudes = new Map<string, HostTensor>();
   for (const [key, t] of Object.entries(file.tensors)) {
+    const mag = MAGNITUDE_KEY.exec(key);
+    if (mag) {
+      if (!dora) throw new PeftError(`${PEFT_WEIGHTS_FILE} holds DoRA magnitudes (${brief(key)}) but use_dora is not true`);
+      magnitudes.set(mag[1] as string, t);
+      continue;
+    }
     const m = KEY.exec(key);
     if (!m) throw new PeftError(`${PEFT_WEIGHTS_FILE}: unexpected tensor ${brief(key)} (expected base_model.model.<layer>.lora_A.weight / lora_B.weight)`);
     const [, layer, which] = m as unknown as [string, string, 'A' | 'B'];
@@ -182,12 +216,33 @@ export function parsePeft(configJson: unknown, safetensorsBytes: Uint8Array, opt
     checkPair(layer, p.A, p.B, r);
     tensors[`${layer}.lora_A`] = p.A;
     tensors[`${layer}.lora_B`] = p.B;
+    if (dora) {
+      const m = magnitudes.get(layer);
+      if (!m) throw new PeftError(`use_dora is true but ${PEFT_WEIGHTS_FILE} has no lora_magnitude_vector for ${layer}`);
+      if (m.shape.length !== 1 || m.shape[0] !== p.B.shape[0]) throw new PeftError(`${layer}.lora_magnitude_vector has shape [${m.shape}], expected [${p.B.shape[0]}] (one per output)`);
+      tensors[`${layer}.lora_magnitude_vector`] = m;
+    }
+  }
+  for (const layer of magnitudes.keys()) {
+    if (!targets.includes(layer)) throw new PeftError(`${PEFT_WEIGHTS_FILE} holds a magnitude for ${layer}, which target_modules does not list`);
   }
   for (const layer of pairs.keys()) {
     if (!targets.includes(layer)) throw new PeftError(`${PEFT_WEIGHTS_FILE} holds weights for ${layer}, which target_modules does not list`);
   }
   const scalingRule = rslora ? 'rslora' : 'standard';
-  const info: AdapterInfo = { r, alpha, scaling, scalingRule, targets, init: init === 'gaussian' ? 'gaussian' : 'kaiming' };
+  // Provenance LoRA Lab wrote (a converted PiSSA/OLoRA adapter says true in the config).
+  const meta = file.metadata[INIT_META];
+  const recorded = meta === 'pissa' || meta === 'olora' || meta === 'kaiming' || meta === 'gaussian' ? meta : null;
+  const info: AdapterInfo = {
+    r,
+    alpha,
+    scaling,
+    scalingRule,
+    targets,
+    init: recorded ?? (init === 'gaussian' ? 'gaussian' : 'kaiming'),
+    variant: dora ? 'dora' : 'lora',
+    freezeA: file.metadata[FREEZE_A_META] === 'true',
+  };
   const base = c['base_model_name_or_path'];
   return { info, tensors, baseModel: typeof base === 'string' && base !== '' ? base : null };
 }

@@ -34,7 +34,7 @@ beforeAll(() => {
     'linear2.bias': { shape: [10], data: fill(10, 4) },
   });
   model = m.id;
-  const a = lab.store.adapters.create({ name: 'a', baseModelId: model, info: { r: 2, alpha: 4, scaling: 2, scalingRule: 'standard', targets: ['linear1'], init: 'gaussian' } });
+  const a = lab.store.adapters.create({ name: 'a', baseModelId: model, info: { r: 2, alpha: 4, scaling: 2, scalingRule: 'standard', targets: ['linear1'], init: 'gaussian', variant: 'lora', freezeA: false } });
   lab.store.tensors.put({ adapterId: a.id }, { 'linear1.lora_A': { shape: [2, 784], data: fill(2 * 784, 5) }, 'linear1.lora_B': { shape: [16, 2], data: fill(32, 6) } });
   adapter = a.id;
 });

@@ -14,7 +14,7 @@ import type { AdapterInfo } from '../../src-main/contract/protocol.ts';
 import { useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();
-const info: AdapterInfo = { r: 2, alpha: 2, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'kaiming' };
+const info: AdapterInfo = { r: 2, alpha: 2, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'kaiming', variant: 'lora', freezeA: false };
 const summary = (k: number): EvalSummary => ({ accuracy: 0.9 - k / 100, loss: 0.3, total: 500, wrongPerClass: [k, 1, 2, 3, 4, 5, 6, 7, 8, 9], countPerClass: Array(10).fill(50) as number[], classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] });
 
 function setup() {

@@ -8,7 +8,7 @@ import { useTempDirs } from './helpers.ts';
 
 const temp = useTempDirs();
 
-const info: AdapterInfo = { r: 4, alpha: 8, scaling: 4, scalingRule: 'rslora', targets: ['linear1', 'linear3'], init: 'gaussian' };
+const info: AdapterInfo = { r: 4, alpha: 8, scaling: 4, scalingRule: 'rslora', targets: ['linear1', 'linear3'], init: 'gaussian', variant: 'lora', freezeA: false };
 
 describe('models', () => {
   it('round-trips every field', () => {
@@ -98,7 +98,7 @@ describe('adapters', () => {
     const a = store.adapters.create({ name: 'digit 7', runId: run.id, baseModelId: base.id, info, origin });
     expect(a).toEqual<StoredAdapter>({ id: a.id, name: 'digit 7', runId: run.id, baseModelId: base.id, info, origin, createdAt: a.createdAt });
     expect(store.adapters.get(a.id)).toEqual(a);
-    const imported = store.adapters.create({ name: 'imported', baseModelId: base.id, info: { ...info, scalingRule: 'standard', scaling: 2, init: 'kaiming', alpha: 0.5 } });
+    const imported = store.adapters.create({ name: 'imported', baseModelId: base.id, info: { ...info, scalingRule: 'standard', scaling: 2, init: 'kaiming', variant: 'lora', freezeA: false, alpha: 0.5 } });
     expect(imported.runId).toBeNull();
     expect(imported.origin).toBeNull();
     expect(imported.info.alpha).toBe(0.5);

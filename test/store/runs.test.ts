@@ -40,7 +40,7 @@ describe('runs', () => {
     store.runs.setTags(created.id, ['  digit7 ', 'classic', 'digit7', '']);
     store.runs.setNotes(created.id, 'wrong 7s: 90 → 12\nline two');
     store.runs.rename(created.id, 'renamed');
-    const adapter = store.adapters.create({ name: 'a', runId: created.id, baseModelId: base.id, info: { r: 1, alpha: 1, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'gaussian' } });
+    const adapter = store.adapters.create({ name: 'a', runId: created.id, baseModelId: base.id, info: { r: 1, alpha: 1, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'gaussian', variant: 'lora', freezeA: false } });
     const done = store.runs.finish(created.id, 'completed', { summary, adapterId: adapter.id });
     expect(done).toEqual<StoredRun>({
       ...running, name: 'renamed', status: 'completed', adapterId: adapter.id, finishedAt: done.finishedAt,
@@ -138,7 +138,7 @@ describe('runs', () => {
     store.runs.markRunning(run.id, 'wasm', 'cpu');
     store.metrics.append(run.id, [{ key: 'train/loss', step: 1, value: 1, time: 1 }]);
     store.evaluations.put(run.id, 'after', 100, sampleEvaluation());
-    const adapter = store.adapters.create({ name: 'a', runId: run.id, baseModelId: baseId, info: { r: 1, alpha: 1, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'kaiming' } });
+    const adapter = store.adapters.create({ name: 'a', runId: run.id, baseModelId: baseId, info: { r: 1, alpha: 1, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'kaiming', variant: 'lora', freezeA: false } });
     store.tensors.put({ adapterId: adapter.id }, { 'linear1.lora_B': { shape: [1000, 1], data: new Float32Array(1000) } });
     store.runs.finish(run.id, 'completed', { adapterId: adapter.id });
     const merged = store.models.create({ name: 'merged', kind: 'merged', sizes: [784, 10], parentModelId: baseId, sourceRunId: run.id });

@@ -79,7 +79,7 @@ describe('tensors', () => {
   it('keeps model and adapter tensors apart, even with the same names', () => {
     const store = temp.store();
     const m = model(store);
-    const a = store.adapters.create({ name: 'a', baseModelId: m.id, info: { r: 1, alpha: 1, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'kaiming' } });
+    const a = store.adapters.create({ name: 'a', baseModelId: m.id, info: { r: 1, alpha: 1, scaling: 1, scalingRule: 'standard', targets: ['linear1'], init: 'kaiming', variant: 'lora', freezeA: false } });
     store.tensors.put({ modelId: m.id }, { x: { shape: [1], data: new Float32Array([1]) } });
     store.tensors.put({ adapterId: a.id }, { x: { shape: [1], data: new Float32Array([2]) } });
     expect(store.tensors.get({ modelId: m.id })['x']?.data[0]).toBe(1);

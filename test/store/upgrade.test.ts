@@ -1,7 +1,7 @@
 /**
  * A database written by the previous release (schema 2, made with that release's own CLI:
  * a base run, two LoRA runs on digits 7 and 3+8, a merged model, tags, notes, a kept
- * merge preview) opens after migration 0003 with everything intact and its runs on MNIST.
+ * merge preview) opens after migrations 0003–0005 with everything intact and its runs on MNIST.
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,15 +36,21 @@ describe('upgrade from the previous release', () => {
   it('keeps every run, model, adapter, tag, note, metric and evaluation, and puts the runs on MNIST', async () => {
     const file = join(temp.dir(), 'lab.db');
     copyFileSync(FIXTURE, file);
-    const untouched = ['adapters', 'tensors', 'metrics', 'evaluations', 'merge_previews'];
-    const before = snapshot(file, [...untouched, 'runs', 'models']);
+    const untouched = ['tensors', 'metrics', 'evaluations', 'merge_previews'];
+    const before = snapshot(file, [...untouched, 'adapters', 'runs', 'models']);
     expect(before['runs']).toHaveLength(3);
 
     const lab = Lab.open(file, { recover: false });
     try {
-      expect(lab.store.db.pragma('user_version', { simple: true })).toBe(4);
-      const after = snapshot(file, [...untouched, 'runs', 'models']);
+      expect(lab.store.db.pragma('user_version', { simple: true })).toBe(5);
+      const after = snapshot(file, [...untouched, 'adapters', 'runs', 'models']);
       for (const t of untouched) expect(after[t], t).toEqual(before[t]);
+      // 0005 rebuilt the adapters table (foreign keys off around it): same ids and values,
+      // every old adapter plain LoRA; nothing that references an adapter lost it.
+      expect(before['adapters']!.length).toBeGreaterThan(0);
+      after['adapters']!.forEach((a, i) => expect(a).toEqual({ ...before['adapters']![i], variant: 'lora', freeze_a: 0 }));
+      expect(lab.store.db.pragma('foreign_key_check')).toEqual([]);
+      expect(lab.store.db.pragma('foreign_keys', { simple: true })).toBe(1);
 
       // Runs: every column as it was, but for the config's `digits` → `classes` and its data set.
       after['runs']!.forEach((r, i) => {

@@ -175,7 +175,7 @@ describe('evaluation jobs', () => {
       testLimit: 500,
       models: [
         { name: 'base', tensors },
-        { name: 'with B = 0 adapter', tensors, adapter: { scaling: 1, targets: ['linear1'], tensors: zeroB } },
+        { name: 'with B = 0 adapter', tensors, adapter: { variant: 'lora', scaling: 1, targets: ['linear1'], tensors: zeroB } },
       ],
     });
     expect(r.status).toBe('completed');

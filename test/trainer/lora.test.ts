@@ -8,7 +8,7 @@ import { useTestBackend } from '../helpers/backend.ts';
 
 const sizes = [784, 64, 32, 10];
 const loraCfg = (over: Partial<LoraConfig> = {}): LoraConfig => ({
-  r: 4, alpha: 8, targets: ['linear1', 'linear2', 'linear3'], init: 'kaiming', scaling: 'standard', loraPlusRatio: 1, ...over,
+  r: 4, alpha: 8, targets: ['linear1', 'linear2', 'linear3'], init: 'kaiming', scaling: 'standard', loraPlusRatio: 1, variant: 'lora', freezeA: false, ...over,
 });
 
 function randomInput(n = 16, seed = 5): tf.Tensor2D {
@@ -110,7 +110,7 @@ describe('LoRA math', () => {
     expect(named['linear1.lora_B']!.shape).toEqual([64, 3]);
     expect(named['linear3.lora_B']!.shape).toEqual([10, 3]);
     const m2 = Mlp.fromNamed(sizes, await m.toNamed(), false);
-    loadLora(m2, { targets: ['linear1', 'linear2', 'linear3'], scaling: m.scaling }, named);
+    loadLora(m2, { targets: ['linear1', 'linear2', 'linear3'], scaling: m.scaling, variant: 'lora' }, named);
     const x = randomInput();
     expect(await logits(m2, x)).toEqual(await logits(m, x));
     m.dispose();

@@ -64,7 +64,7 @@ describe('training on real MNIST', () => {
     const w0 = weightsOf(base);
     const snapshot = Object.fromEntries(Object.entries(w0).map(([k, v]) => [k, v.data.slice()]));
     const cfg = { ...defaultConfig('lora'), sizes: small, batchSize: 16, testLimit: 1000, evalEvery: 0, maxSteps: 30, classes: [7] };
-    cfg.lora = { ...cfg.lora!, r: 1, alpha: 1, init: 'gaussian' as const, targets: ['linear1', 'linear2', 'linear3'] };
+    cfg.lora = { ...cfg.lora!, r: 1, alpha: 1, init: 'gaussian' as const, variant: 'lora', freezeA: false, targets: ['linear1', 'linear2', 'linear3'] };
     const ft = await run(cfg, w0);
     const before = evalOf(ft, 'before');
     const after = evalOf(ft, 'after');
@@ -85,7 +85,7 @@ describe('training on real MNIST', () => {
   it('keeps the base weights bit-identical inside the trainer while fine-tuning', async () => {
     const model = Mlp.fromNamed(small, weightsOf(base), false);
     const { attachLora } = await import('../../src-main/trainer/lora.ts');
-    attachLora(model, { r: 2, alpha: 4, targets: ['linear1', 'linear3'], init: 'kaiming', scaling: 'standard', loraPlusRatio: 16 }, new Rng(3));
+    attachLora(model, { r: 2, alpha: 4, targets: ['linear1', 'linear3'], init: 'kaiming', variant: 'lora', freezeA: false, scaling: 'standard', loraPlusRatio: 16 }, new Rng(3));
     const before = await model.toNamed();
     const train = mnistSamples('train');
     const cfg = { ...defaultConfig('lora'), sizes: small, batchSize: 16, maxSteps: 10, evalEvery: 0 };
@@ -103,7 +103,7 @@ describe('training on real MNIST', () => {
       const model = kind === 'base' ? Mlp.init(small, new Rng(1)) : Mlp.fromNamed(small, weightsOf(base), false);
       if (kind === 'lora') {
         const { attachLora } = await import('../../src-main/trainer/lora.ts');
-        attachLora(model, { r: 1, alpha: 1, targets: ['linear1', 'linear2', 'linear3'], init: 'gaussian', scaling: 'standard', loraPlusRatio: 1 }, new Rng(3));
+        attachLora(model, { r: 1, alpha: 1, targets: ['linear1', 'linear2', 'linear3'], init: 'gaussian', variant: 'lora', freezeA: false, scaling: 'standard', loraPlusRatio: 1 }, new Rng(3));
       }
       const counts: number[] = [];
       const cfg = { ...defaultConfig(kind), sizes: small, batchSize: 8, maxSteps: 30, evalEvery: 10, evalSubset: 50 };

@@ -45,7 +45,7 @@ export function randomAdapter(sizes: number[], spec: AdapterSpec, seed: number):
     tensors[`${t}.lora_B`] = { shape: [outF, r], data: normalArray(rng, outF * r, spec.bStd ?? 0.05) };
   }
   const scaling = rule === 'rslora' ? alpha / Math.sqrt(r) : alpha / r;
-  return { info: { r, alpha, scaling, scalingRule: rule, targets, init: 'kaiming' }, tensors };
+  return { info: { r, alpha, scaling, scalingRule: rule, targets, init: 'kaiming', variant: 'lora', freezeA: false }, tensors };
 }
 
 /** The first `n` MNIST test images, normalised as the trainer does: [n, 784]. */

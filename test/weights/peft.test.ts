@@ -28,7 +28,8 @@ describe('PEFT export', () => {
       use_dora: false,
     });
     const file = readSafetensors(files.safetensors);
-    expect(file.metadata).toEqual({ format: 'pt' });
+    // PEFT's own metadata, and LoRA Lab's provenance beside it (PEFT ignores unknown keys).
+    expect(file.metadata).toEqual({ format: 'pt', lora_lab_init: 'kaiming', lora_lab_freeze_a: 'false' });
     expect(Object.keys(file.tensors).sort()).toEqual([
       'base_model.model.linear1.lora_A.weight',
       'base_model.model.linear1.lora_B.weight',
@@ -48,6 +49,24 @@ describe('PEFT export', () => {
     const files = peftFiles(tensors, { ...info, init: 'gaussian' }, 'b');
     expect(files.config.use_rslora).toBe(true);
     expect(files.config.init_lora_weights).toBe('gaussian');
+  });
+
+  it('DoRA, PiSSA and LoRA-FA adapters: use_dora, lora_magnitude_vector [out], provenance; the round trip is bit-identical', () => {
+    const { info, tensors } = randomAdapter(sizes, { r: 2, alpha: 4, targets: ['linear1', 'linear2'] }, 4);
+    const rng = new Rng(5);
+    const withM: NamedTensors = { ...tensors };
+    for (const [l, out] of [['linear1', 32], ['linear2', 16]] as const) withM[`${l}.lora_magnitude_vector`] = { shape: [out], data: Float32Array.from({ length: out }, () => 1 + rng.next()) };
+    const dora = { ...info, variant: 'dora' as const, init: 'pissa' as const, freezeA: true };
+    const files = peftFiles(withM, dora, 'base');
+    expect(files.config.use_dora).toBe(true);
+    expect(files.config.init_lora_weights).toBe(true); // converted to the original base, as PEFT marks it
+    const file = readSafetensors(files.safetensors);
+    expect(file.tensors['base_model.model.linear2.lora_magnitude_vector']?.shape).toEqual([16]);
+    const back = parsePeft(JSON.parse(JSON.stringify(files.config)), files.safetensors);
+    expect(back.info).toEqual(dora);
+    for (const k of Object.keys(withM)) expect(Buffer.from(back.tensors[k]!.data.buffer).equals(Buffer.from(withM[k]!.data.buffer)), k).toBe(true);
+    expect(() => peftFiles(tensors, dora, 'base')).toThrow(/DoRA target linear1 lacks its lora_magnitude_vector/);
+    expect(() => peftFiles(withM, info, 'base')).toThrow(/has a lora_magnitude_vector but the adapter is not DoRA/);
   });
 
   it('round trip export → parse is bit-identical', () => {
@@ -106,7 +125,10 @@ describe('PEFT import validation', () => {
     ['weights for an unlisted layer', () => parsePeft(cfg({ target_modules: ['linear1'] }), files.safetensors), /holds weights for linear2/],
     ['non-2D A', () => parsePeft(files.config, withTensors((t) => (t['base_model.model.linear1.lora_A.weight'] = { shape: [2, 784, 1], data: new Float32Array(1568) }))), /must be 2-D/],
     ['unexpected key', () => parsePeft(files.config, withTensors((t) => (t['base_model.model.linear1.weight'] = { shape: [1], data: new Float32Array(1) }))), /unexpected tensor/],
-    ['DoRA', () => parsePeft(cfg({ use_dora: true }), files.safetensors), /DoRA/],
+    ['DoRA without magnitudes', () => parsePeft(cfg({ use_dora: true }), files.safetensors), /use_dora is true but adapter_model.safetensors has no lora_magnitude_vector for linear1/],
+    ['magnitudes without use_dora', () => parsePeft(files.config, withTensors((t) => (t['base_model.model.linear1.lora_magnitude_vector'] = { shape: [32], data: new Float32Array(32).fill(1) }))), /holds DoRA magnitudes .* but use_dora is not true/],
+    ['use_dora not a boolean', () => parsePeft(cfg({ use_dora: 'yes' }), files.safetensors), /use_dora must be true or false/],
+    ['OLoRA init (unconverted)', () => parsePeft(cfg({ init_lora_weights: 'olora' }), files.safetensors), /rewritten base \(the residual of QR\).*path_initial_model_for_weight_conversion/],
     ['bias all', () => parsePeft(cfg({ bias: 'all' }), files.safetensors), /only bias "none"/],
     ['rank_pattern', () => parsePeft(cfg({ rank_pattern: { linear1: 4 } }), files.safetensors), /rank_pattern is set/],
     ['modules_to_save', () => parsePeft(cfg({ modules_to_save: ['linear3'] }), files.safetensors), /modules_to_save is set/],

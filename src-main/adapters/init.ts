@@ -1,0 +1,96 @@
+/**
+ * Adapter initialisations that start from the base weight, and what they imply, in
+ * float64 on the host (PyTorch orientation: W0 [out, in], A [r, in], B [out, r]):
+ *
+ * - PiSSA (PEFT `init_lora_weights="pissa"`): W0 = U·S·Vᵀ; B = U_r·√(S_r/s),
+ *   A = √(S_r/s)·V_rᵀ, so s·B·A = U_r·S_r·V_rᵀ, the principal rank-r part.
+ * - OLoRA (`"olora"`): W0 = Q·R; B = Q_r, A = R_r (the first r columns of Q, rows of R).
+ *
+ * Both then train against the residual W0 − s·B0·A0 (so at step 0 the adapted model is
+ * the base), and are stored relative to the original base by PEFT's conversion:
+ * A' = [A; A0], B' = [B | −B0], rank 2r, so s·B'·A' = s·(B·A − B0·A0).
+ */
+import { type Matrix, matmul, matrix, qr, randomizedSvd, transpose, jacobiSvd } from '../weights/linalg.ts';
+import type { Rng } from '../util/rng.ts';
+import type { Factors } from './delta.ts';
+
+/**
+ * Subspace iterations for PiSSA's truncated SVD (as PEFT's `pissa_niter_N`, a
+ * randomized SVD; PEFT's plain "pissa" takes a full SVD). Enough that the rank-r part
+ * of the classic MLP's weights agrees with numpy's exact SVD to ~1e-6 (test/adapters).
+ */
+export const PISSA_ITERATIONS = 16;
+const PISSA_OVERSAMPLE = 10;
+
+/** PiSSA's B0 and A0 for W0 [out, in] at rank r and scaling s. */
+export function pissaFactors(W0: Matrix, r: number, scaling: number, rng: Rng): Factors<Matrix> {
+  const svd = randomizedSvd(W0, r, rng, { oversample: PISSA_OVERSAMPLE, iterations: PISSA_ITERATIONS });
+  // svd.B = U_r·S_r [out, r], svd.A = V_rᵀ [r, in]
+  const B = matrix(W0.rows, r);
+  const A = matrix(r, W0.cols);
+  for (let j = 0; j < r; j++) {
+    const sigma = svd.S[j] ?? 0;
+    if (!(sigma > 0)) continue; // rank-deficient W0: that direction stays zero
+    const bScale = 1 / Math.sqrt(sigma * scaling); // U_j·√(σ_j/s) = (U_j·σ_j)/√(σ_j·s)
+    const aScale = Math.sqrt(sigma / scaling);
+    for (let o = 0; o < W0.rows; o++) B.data[o * r + j] = (svd.B.data[o * r + j] as number) * bScale;
+    for (let i = 0; i < W0.cols; i++) A.data[j * W0.cols + i] = (svd.A.data[j * W0.cols + i] as number) * aScale;
+  }
+  return { A, B };
+}
+
+/** OLoRA's B0 = Q_r [out, r] and A0 = R_r [r, in] = Q_rᵀ·W0 (Q_r needs only W0's first r columns). */
+export function oloraFactors(W0: Matrix, r: number): Factors<Matrix> {
+  const first = matrix(W0.rows, r);
+  for (let o = 0; o < W0.rows; o++) for (let j = 0; j < r; j++) first.data[o * r + j] = W0.data[o * W0.cols + j] as number;
+  const Q = qr(first).Q; // [out, r]
+  return { B: Q, A: matmul(transpose(Q), W0) };
+}
+
+/** PEFT's conversion of a PiSSA/OLoRA adapter to the original base: A' = [A; A0], B' = [B | −B0]. */
+export function toOriginalBase(trained: Factors<Matrix>, initial: Factors<Matrix>): Factors<Matrix> {
+  const r = trained.A.rows;
+  const [inF, outF] = [trained.A.cols, trained.B.rows];
+  const A = matrix(2 * r, inF);
+  A.data.set(trained.A.data, 0);
+  A.data.set(initial.A.data, r * inF);
+  const B = matrix(outF, 2 * r);
+  for (let o = 0; o < outF; o++) {
+    for (let k = 0; k < r; k++) {
+      B.data[o * 2 * r + k] = trained.B.data[o * r + k] as number;
+      B.data[o * 2 * r + r + k] = -(initial.B.data[o * r + k] as number);
+    }
+  }
+  return { A, B };
+}
+
+/** The alpha that keeps the scaling when the rank doubles (PEFT: ×2, or ×√2 with rsLoRA). */
+export function convertedAlpha(alpha: number, rule: 'standard' | 'rslora'): number {
+  return rule === 'rslora' ? alpha * Math.SQRT2 : alpha * 2;
+}
+
+/** δ PEFT's LoraFAOptimizer adds to A·Aᵀ before the pseudo-inverse. */
+const LORA_FA_DELTA = 1e-8;
+
+/**
+ * LoRA-FA's projection of B's gradient (PEFT's LoraFAOptimizer): g_B ← g_B·P with
+ * P = (1/s²)·pinv(A·Aᵀ + δI) [r, r], constant while A is frozen. The pseudo-inverse of
+ * this symmetric matrix comes from its SVD, with NumPy/PyTorch's cut-off for tiny
+ * singular values (r·ε·σ_max).
+ */
+export function loraFaProjection(A: Matrix, scaling: number): Matrix {
+  const r = A.rows;
+  const gram = matmul(A, transpose(A)); // [r, r]
+  for (let k = 0; k < r; k++) gram.data[k * r + k] = (gram.data[k * r + k] as number) + LORA_FA_DELTA;
+  const { U, S, V } = jacobiSvd(gram);
+  const cutoff = r * 2.220446049250313e-16 * (S[0] ?? 0);
+  const P = matrix(r, r);
+  for (let j = 0; j < S.length; j++) {
+    const sj = S[j] as number;
+    if (!(sj > cutoff)) continue;
+    for (let a = 0; a < r; a++) for (let b = 0; b < r; b++) P.data[a * r + b] = (P.data[a * r + b] as number) + ((V.data[a * S.length + j] as number) * (U.data[b * S.length + j] as number)) / sj;
+  }
+  const f = 1 / (scaling * scaling);
+  for (let i = 0; i < P.data.length; i++) P.data[i] = (P.data[i] as number) * f;
+  return P;
+}
