@@ -186,8 +186,8 @@ describe('LoRA variants', () => {
       const dB = new Float64Array(8);
       const dA = new Float64Array(12);
       for (let r = 0; r < n; r++) for (let o = 0; o < 4; o++) for (let k = 0; k < 2; k++) {
-        dB[o * 2 + k] += s * dy(r, o) * xa(r, k);
-        for (let i = 0; i < 6; i++) dA[k * 6 + i] += s * dy(r, o) * B[o * 2 + k]! * x[r * 6 + i]!;
+        dB[o * 2 + k] = dB[o * 2 + k]! + s * dy(r, o) * xa(r, k);
+        for (let i = 0; i < 6; i++) dA[k * 6 + i] = dA[k * 6 + i]! + s * dy(r, o) * B[o * 2 + k]! * x[r * 6 + i]!;
       }
       expect(relDiff(grads['linear1.lora_magnitude_vector']!, dm)).toBeLessThan(1e-4);
       const dBt = grads['linear1.lora_B']!; // held [r, out]
