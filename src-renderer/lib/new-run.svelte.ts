@@ -142,6 +142,8 @@ export class NewRunState {
               init: this.loraInit,
               scaling: this.scaling,
               loraPlusRatio: num('lora.loraPlusRatio', 1) ?? 1,
+              variant: 'lora',
+              freezeA: false,
             }
           : null,
     };

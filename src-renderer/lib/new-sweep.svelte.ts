@@ -71,7 +71,7 @@ export class NewSweepState {
     const m = this.baseModel;
     if (!m) return null;
     const sizes = [...m.sizes];
-    return { ...p.lora, sizes, data: m.datasetId ?? p.lora.data, lora: { ...(p.lora.lora ?? { r: 1, alpha: 1, init: 'kaiming', scaling: 'standard', loraPlusRatio: 1, targets: [] }), targets: layerNames(sizes) } };
+    return { ...p.lora, sizes, data: m.datasetId ?? p.lora.data, lora: { ...(p.lora.lora ?? { r: 1, alpha: 1, init: 'kaiming', scaling: 'standard', loraPlusRatio: 1, variant: 'lora', freezeA: false, targets: [] }), targets: layerNames(sizes) } };
   });
 
   readonly kind: 'base' | 'lora' = $derived(this.startConfig?.kind ?? (this.start === 'base' ? 'base' : 'lora'));
