@@ -10,7 +10,7 @@
  * the base), and are stored relative to the original base by PEFT's conversion:
  * A' = [A; A0], B' = [B | −B0], rank 2r, so s·B'·A' = s·(B·A − B0·A0).
  */
-import { type Matrix, matmul, matrix, qr, randomizedSvd, transpose, jacobiSvd } from '../weights/linalg.ts';
+import { type LinearOperator, type Matrix, matmul, matrix, qr, randomizedSvdOf, transpose, jacobiSvd } from '../weights/linalg.ts';
 import type { Rng } from '../util/rng.ts';
 import type { Factors } from './delta.ts';
 
@@ -22,9 +22,15 @@ import type { Factors } from './delta.ts';
 export const PISSA_ITERATIONS = 16;
 const PISSA_OVERSAMPLE = 10;
 
-/** PiSSA's B0 and A0 for W0 [out, in] at rank r and scaling s. */
-export function pissaFactors(W0: Matrix, r: number, scaling: number, rng: Rng): Factors<Matrix> {
-  const svd = randomizedSvd(W0, r, rng, { oversample: PISSA_OVERSAMPLE, iterations: PISSA_ITERATIONS });
+/** W0 as an operator multiplied on the host (tests, and where no faster multiply is at hand). */
+export const hostOperator = (W0: Matrix): LinearOperator => {
+  const t = transpose(W0);
+  return { rows: W0.rows, cols: W0.cols, mul: (x) => matmul(W0, x), mulT: (y) => matmul(t, y) };
+};
+
+/** PiSSA's B0 and A0 for W0 [out, in] (given by its products) at rank r and scaling s. */
+export function pissaFactors(W0: LinearOperator, r: number, scaling: number, rng: Rng): Factors<Matrix> {
+  const svd = randomizedSvdOf(W0, r, rng, { oversample: PISSA_OVERSAMPLE, iterations: PISSA_ITERATIONS });
   // svd.B = U_r·S_r [out, r], svd.A = V_rᵀ [r, in]
   const B = matrix(W0.rows, r);
   const A = matrix(r, W0.cols);
@@ -39,12 +45,20 @@ export function pissaFactors(W0: Matrix, r: number, scaling: number, rng: Rng): 
   return { A, B };
 }
 
-/** OLoRA's B0 = Q_r [out, r] and A0 = R_r [r, in] = Q_rᵀ·W0 (Q_r needs only W0's first r columns). */
-export function oloraFactors(W0: Matrix, r: number): Factors<Matrix> {
+/**
+ * OLoRA's B0 = Q_r [out, r] and A0 = R_r [r, in] = Q_rᵀ·W0, from W0's first r columns
+ * `first` [out, r] (all Q_r depends on) and W0's products.
+ */
+export function oloraFactors(first: Matrix, W0: LinearOperator): Factors<Matrix> {
+  const Q = qr(first).Q; // [out, r]
+  return { B: Q, A: transpose(W0.mulT(Q)) };
+}
+
+/** W0's first r columns [out, r]. */
+export function firstColumns(W0: Matrix, r: number): Matrix {
   const first = matrix(W0.rows, r);
   for (let o = 0; o < W0.rows; o++) for (let j = 0; j < r; j++) first.data[o * r + j] = W0.data[o * W0.cols + j] as number;
-  const Q = qr(first).Q; // [out, r]
-  return { B: Q, A: matmul(transpose(Q), W0) };
+  return first;
 }
 
 /** PEFT's conversion of a PiSSA/OLoRA adapter to the original base: A' = [A; A0], B' = [B | −B0]. */

@@ -117,7 +117,7 @@ export function loraLinear(x: tf.Tensor2D, l: LoraLayer, scaling: number, inputG
   return f(l.A, l.B) as tf.Tensor2D;
 }
 
-function frozenTranspose(l: LinearWeight): tf.Tensor2D {
+export function frozenTranspose(l: LinearWeight): tf.Tensor2D {
   if (l.frozenT && l.frozenT.of === l.W.dataId) return l.frozenT.t;
   releaseFrozenTranspose(l);
   l.frozenT = { of: l.W.dataId, t: tf.keep(T(l.W)) };

@@ -218,15 +218,34 @@ export interface RandomizedSvdOptions {
  * min(m, n) the captured subspace is the whole range and the result is exact.
  */
 export function randomizedSvd(w: Matrix, k: number, rng: Rng, opts: RandomizedSvdOptions = {}): LowRank {
+  const wt = transpose(w);
+  return randomizedSvdOf({ rows: w.rows, cols: w.cols, mul: (x) => matmul(w, x), mulT: (y) => matmul(wt, y) }, k, rng, opts);
+}
+
+/**
+ * A matrix w [rows, cols] known only by its products, w·x and wᵀ·y: enough for the
+ * subspace iteration, and lets the caller multiply where it is fast (the trainer's
+ * PiSSA init multiplies on its TF.js backend, see trainer/lora.ts).
+ */
+export interface LinearOperator {
+  rows: number;
+  cols: number;
+  /** w·x for x [cols, l] → [rows, l]. */
+  mul(x: Matrix): Matrix;
+  /** wᵀ·y for y [rows, l] → [cols, l]. */
+  mulT(y: Matrix): Matrix;
+}
+
+/** randomizedSvd over an operator: the same steps, every product through `w`. */
+export function randomizedSvdOf(w: LinearOperator, k: number, rng: Rng, opts: RandomizedSvdOptions = {}): LowRank {
   const l = Math.min(k + (opts.oversample ?? 10), w.rows, w.cols);
   const omega = matrix(w.cols, l);
   for (let i = 0; i < omega.data.length; i++) omega.data[i] = rng.normal();
-  const wt = transpose(w);
-  let Q = qr(matmul(w, omega)).Q; // [m, l]
+  let Q = qr(w.mul(omega)).Q; // [m, l]
   for (let it = 0; it < (opts.iterations ?? 4); it++) {
-    const Z = qr(matmul(wt, Q)).Q; // [n, l]
-    Q = qr(matmul(w, Z)).Q; // [m, l]
+    const Z = qr(w.mulT(Q)).Q; // [n, l]
+    Q = qr(w.mul(Z)).Q; // [m, l]
   }
-  const G = matmul(transpose(Q), w); // [l, n]
+  const G = transpose(w.mulT(Q)); // Qᵀ·w [l, n]
   return truncatedSvdOfProduct(Q, G, k);
 }
