@@ -5,7 +5,8 @@
  * web and Electron transports' schemas accept names inside the export folder only).
  */
 import { resolve } from 'node:path';
-import { type EvalSummary, type ExportFormat, type ExportTarget, LabError, type MergeMethod, type MergeRequest } from '../contract/api.ts';
+import { type EvalSummary, type ExportFormat, type ExportTarget, LEGACY_MERGE_METHODS, LabError, MAJORITY_SIGN_METHODS, MERGE_METHODS, type MajoritySignMethod, type MergeRequest } from '../contract/api.ts';
+import { normalizeMergeRequest } from '../weights/merge-request.ts';
 import { MAX_MERGE_WEIGHT } from '../weights/finite.ts';
 import { ProgressBar } from './progress.ts';
 import { UsageError, commonFlags, parse } from './options.ts';
@@ -14,7 +15,6 @@ import { plural, pct, table } from './table.ts';
 import { importKind } from './import-kind.ts';
 
 const FORMATS: ExportFormat[] = ['safetensors', 'peft', 'tfjs', 'csv', 'json'];
-const METHODS: MergeMethod[] = ['linear', 'cat', 'svd', 'ties', 'dare'];
 
 /** `r5` or `5`: run 5; `m3`: model 3; `a2`: adapter 2. */
 export function parseTarget(ref: string | undefined): ExportTarget {
@@ -73,6 +73,7 @@ export async function mergeCommand(argv: string[], s: Session): Promise<void> {
     method: { type: 'string' },
     rank: { type: 'string' },
     density: { type: 'string' },
+    'majority-sign': { type: 'string' },
     'drop-rate': { type: 'string' },
     seed: { type: 'string' },
     save: { type: 'string' },
@@ -91,17 +92,26 @@ export async function mergeCommand(argv: string[], s: Session): Promise<void> {
     if (Math.abs(weight) > MAX_MERGE_WEIGHT) throw new UsageError(`--adapter ${a}: a weight is a number from -${MAX_MERGE_WEIGHT} to ${MAX_MERGE_WEIGHT}`);
     return { adapterId: id, weight };
   });
-  const method = (values['method'] ?? 'linear') as MergeMethod;
-  if (!METHODS.includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
+  const method = (values['method'] ?? 'linear') as MergeRequest['method'];
+  // `dare` (with --drop-rate) is the old name of dare_linear_svd, still understood.
+  if (![...MERGE_METHODS, ...LEGACY_MERGE_METHODS].includes(method)) throw new UsageError(`--method must be one of ${MERGE_METHODS.join(', ')}`);
+  const sign = values['majority-sign'] as string | undefined;
+  if (sign !== undefined && !(MAJORITY_SIGN_METHODS as readonly string[]).includes(sign)) throw new UsageError(`--majority-sign must be ${MAJORITY_SIGN_METHODS.join(' or ')}`);
   const first = (await lab.listAdapters()).find((a) => a.id === adapters[0]!.adapterId);
   const baseModelId = values['base'] !== undefined ? await resolveModel(lab, values['base'] as string) : first?.baseModelId;
   if (baseModelId === undefined) throw new UsageError(`adapter ${adapters[0]!.adapterId} does not exist`);
-  const num = (k: string) => (values[k] === undefined ? undefined : Number(values[k]));
-  const req: MergeRequest = { baseModelId, adapters, method };
+  const num = (k: string) => {
+    if (values[k] === undefined) return undefined;
+    const n = Number(values[k]);
+    if (!Number.isFinite(n) || String(values[k]).trim() === '') throw new UsageError(`--${k} takes a number, got "${String(values[k])}"`);
+    return n;
+  };
+  let req: MergeRequest = { baseModelId, adapters, method, ...(sign !== undefined ? { majoritySign: sign as MajoritySignMethod } : {}) };
   for (const [k, f] of [['rank', 'rank'], ['density', 'density'], ['dropRate', 'drop-rate'], ['seed', 'seed'], ['testLimit', 'test-limit']] as const) {
     const v = num(f);
     if (v !== undefined) (req as unknown as Record<string, number>)[k] = v;
   }
+  req = normalizeMergeRequest(req);
   let preview = null;
   if (!values['no-preview']) {
     if (!s.quiet) process.stderr.write('evaluating the base, each adapter and the combination…\n');
@@ -118,8 +128,8 @@ export async function mergeCommand(argv: string[], s: Session): Promise<void> {
   if (preview) {
     // Each single-adapter column is that adapter alone at full weight (what the Lab
     // previews); only the combination uses the weights given.
-    lines.push(evalTable(['base', ...adapters.map((a) => `a${a.adapterId} alone`), `${method} merge`], [preview.base, ...preview.adapters, preview.combined]));
-    lines.push('', `aN alone: each adapter at full weight on the base; ${method} merge: ${adapters.map((a) => `a${a.adapterId}×${a.weight}`).join(' + ')}`);
+    lines.push(evalTable(['base', ...adapters.map((a) => `a${a.adapterId} alone`), `${req.method} merge`], [preview.base, ...preview.adapters, preview.combined]));
+    lines.push('', `aN alone: each adapter at full weight on the base; ${req.method} merge: ${adapters.map((a) => `a${a.adapterId}×${a.weight}`).join(' + ')}`);
   }
   if (saved) lines.push('', `saved as ${'kind' in saved && 'sizes' in saved ? `model ${saved.id}` : `adapter ${saved.id}`}: ${saved.name}`);
   s.out(lines.join('\n'));

@@ -163,19 +163,49 @@ export interface EvalSummary {
   classes: string[];
 }
 
-export const MERGE_METHODS = ['linear', 'cat', 'svd', 'ties', 'dare'] as const;
+/**
+ * How adapters combine: every combination type PEFT's `add_weighted_adapter` accepts,
+ * by its name (README, Merge methods; src-main/weights/merge.ts says what each does).
+ */
+export const MERGE_METHODS = [
+  'linear',
+  'cat',
+  'svd',
+  'ties',
+  'ties_svd',
+  'dare_linear',
+  'dare_ties',
+  'dare_linear_svd',
+  'dare_ties_svd',
+  'magnitude_prune',
+  'magnitude_prune_svd',
+] as const;
 export type MergeMethod = (typeof MERGE_METHODS)[number];
+/**
+ * Older names still accepted in a request (and read from stored previews): `dare` with
+ * a `dropRate` p is `dare_linear_svd` with density 1 − p. (Stored previews that say
+ * `ties` from before PEFT's names meant today's `ties_svd`: see store/merge-previews.ts.)
+ */
+export const LEGACY_MERGE_METHODS = ['dare'] as const;
+export type LegacyMergeMethod = (typeof LEGACY_MERGE_METHODS)[number];
+/** TIES' sign election (PEFT's `majority_sign_method`). */
+export const MAJORITY_SIGN_METHODS = ['total', 'frequency'] as const;
+export type MajoritySignMethod = (typeof MAJORITY_SIGN_METHODS)[number];
 
 export interface MergeRequest {
   baseModelId: number;
+  /** A negative weight subtracts what the adapter learned (task negation). */
   adapters: { adapterId: number; weight: number }[];
-  method: MergeMethod;
-  /** Output rank for svd (and ties/dare adapters). */
+  method: MergeMethod | LegacyMergeMethod;
+  /** Output rank of svd and the *_svd methods (default: the largest adapter rank). */
   rank?: number;
-  /** ties: fraction of each ΔW kept. */
+  /** Fraction of values kept, in [0, 1]: ties, magnitude_prune and dare_* (and their _svd forms). */
   density?: number;
-  /** dare: drop probability. */
+  /** ties, dare_ties and their _svd forms (default `total`). */
+  majoritySign?: MajoritySignMethod;
+  /** Legacy `dare` only: its drop probability p (= 1 − density). */
   dropRate?: number;
+  /** dare_* masks and the *_svd methods' randomized SVD (default 0). */
   seed?: number;
   /** Evaluate previews on this many test images (default all 10,000). */
   testLimit?: number | null;

@@ -4,7 +4,7 @@
  * checked here; meaning (a rank that fits the layer …) by the config's own validation.
  */
 import * as v from 'valibot';
-import { EXPORT_FORMATS, FILE_NAME_RULE, LAB_CALLS, type LabCall, LabError, MERGE_METHODS, SAFE_FILE_NAME } from './api.ts';
+import { EXPORT_FORMATS, FILE_NAME_RULE, LAB_CALLS, LEGACY_MERGE_METHODS, type LabCall, LabError, MAJORITY_SIGN_METHODS, MERGE_METHODS, SAFE_FILE_NAME } from './api.ts';
 import { RUN_KINDS, runConfigSchema } from './config.ts';
 import { BUILTIN_DATASETS, IMPORT_FORMATS, SPLITS } from './dataset.ts';
 import { RUN_STATUSES } from './run-status.ts';
@@ -47,9 +47,11 @@ const split = v.picklist(SPLITS);
 const mergeRequestEntries = {
   baseModelId: id,
   adapters: v.pipe(v.array(v.strictObject({ adapterId: id, weight: v.pipe(finite, v.minValue(-100), v.maxValue(100)) })), v.minLength(1), v.maxLength(16)),
-  method: v.picklist(MERGE_METHODS),
+  // `dare` (+ dropRate): the old name of dare_linear_svd (+ density 1 − dropRate), still accepted.
+  method: v.picklist([...MERGE_METHODS, ...LEGACY_MERGE_METHODS]),
   rank: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096))),
   density: v.optional(v.pipe(finite, v.minValue(0), v.maxValue(1))),
+  majoritySign: v.optional(v.picklist(MAJORITY_SIGN_METHODS)),
   dropRate: v.optional(v.pipe(finite, v.minValue(0), v.maxValue(0.999))),
   seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff))),
   testLimit: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000)))),

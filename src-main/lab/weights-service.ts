@@ -11,6 +11,8 @@ import type { AdapterInfo, EvalJob, Evaluation } from '../contract/protocol.ts';
 import { comparisonCsv, metricsCsv, paramsCsv } from '../weights/csv.ts';
 import { MAX_SCALING, describeNonFinite, nonFiniteTensors } from '../weights/finite.ts';
 import type { ImportedAdapter, ImportedModel, MergeResult, WeightsJob } from '../weights/jobs.ts';
+import type { MergeOptions } from '../weights/merge.ts';
+import { PEFT_NAMES, normalizeMergeRequest } from '../weights/merge-request.ts';
 import type { NamedTensors } from '../contract/named.ts';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftFiles } from '../weights/peft.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
@@ -59,13 +61,15 @@ export class WeightsService {
     return { base, baseTensors: this.store.tensors.get({ modelId: base.id }), adapters };
   }
 
-  #options(req: MergeRequest) {
+  /** The merge options of a request, in today's method names (`dare` + dropRate read as dare_linear_svd + density). */
+  #options(req: MergeRequest): MergeOptions {
+    const r = normalizeMergeRequest(req);
     return {
-      method: req.method,
-      ...(req.rank !== undefined ? { rank: req.rank } : {}),
-      ...(req.density !== undefined ? { density: req.density } : {}),
-      ...(req.dropRate !== undefined ? { dropRate: req.dropRate } : {}),
-      ...(req.seed !== undefined ? { seed: req.seed } : {}),
+      method: r.method,
+      ...(r.rank !== undefined ? { rank: r.rank } : {}),
+      ...(r.density !== undefined ? { density: r.density } : {}),
+      ...(r.majoritySign !== undefined ? { majoritySign: r.majoritySign } : {}),
+      ...(r.seed !== undefined ? { seed: r.seed } : {}),
     };
   }
 
@@ -102,7 +106,7 @@ export class WeightsService {
     });
     const classes = this.store.datasets.find(this.mergeData(req))?.classes ?? [];
     const summary = (e: Evaluation) => evalSummary(e, classes);
-    return { request: req, base: summary(results[0] as Evaluation), adapters: results.slice(1, -1).map(summary), combined: summary(results.at(-1) as Evaluation) };
+    return { request: normalizeMergeRequest(req), base: summary(results[0] as Evaluation), adapters: results.slice(1, -1).map(summary), combined: summary(results.at(-1) as Evaluation) };
   }
 
   /** Store the combination as a merged model or as a new adapter on the same base. */
@@ -111,7 +115,9 @@ export class WeightsService {
     // Looked up again after the await: the base may have been deleted meanwhile.
     const base = this.store.models.find(req.baseModelId);
     if (!base) throw new LabError(`model ${req.baseModelId} does not exist`, 404);
-    const origin = { merge: { method: req.method, base: base.id, adapters: req.adapters, rank: req.rank, density: req.density, dropRate: req.dropRate, seed: req.seed } };
+    const r = normalizeMergeRequest(req);
+    // PEFT_NAMES: read as today's names (a record without it says ties/dare in the old sense).
+    const origin = { merge: { method: r.method, base: base.id, adapters: r.adapters, rank: r.rank, density: r.density, majoritySign: r.majoritySign, seed: r.seed, [PEFT_NAMES]: true } };
     if (output === 'model') {
       return this.store.transaction(() => {
         const m = this.store.models.create({ name, kind: 'merged', sizes: base.sizes, parentModelId: base.id, datasetId: this.mergeData(req), origin });

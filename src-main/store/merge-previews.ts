@@ -3,8 +3,14 @@
  * alone and the combination), with the names at the time and, once saved, what it was
  * saved as. Links to models and adapters are SET NULL on delete (see
  * migrations/0002_merge_previews.sql): a preview outlives what it names.
+ *
+ * The request is stored in PEFT's method names with a mark (weights/merge-request.ts);
+ * one kept before the rename (`ties` meaning today's `ties_svd`, `dare` with a drop
+ * rate) reads in today's names, so it displays and saves as what it computed. The rows
+ * are left as they are (no migration): reading is the one place that maps them.
  */
 import type { EvalSummary, MergeRequest } from '../contract/api.ts';
+import { readStoredMergeRequest, storedMergeRequest } from '../weights/merge-request.ts';
 import { fromJson, toJson } from './codec.ts';
 import type { Db } from './database.ts';
 
@@ -61,7 +67,7 @@ function toPreview(r: PreviewRow): StoredPreview {
   return {
     id: r.id,
     baseModelId: r.base_model_id,
-    request: fromJson<MergeRequest>(r.request) as MergeRequest,
+    request: readStoredMergeRequest(fromJson<MergeRequest & Record<string, unknown>>(r.request) as MergeRequest & Record<string, unknown>),
     result: fromJson<PreviewResult>(r.result) as PreviewResult,
     baseName: r.base_name,
     adapterNames: fromJson<string[]>(r.adapter_names) ?? [],
@@ -97,7 +103,7 @@ export class MergePreviewsRepo {
 
   create(p: NewPreview): StoredPreview {
     const result = { base: summary(p.result.base), adapters: p.result.adapters.map(summary), combined: summary(p.result.combined) };
-    const r = this.#insert.run(p.request.baseModelId, toJson(p.request), toJson(result), p.baseName, toJson(p.adapterNames), Date.now());
+    const r = this.#insert.run(p.request.baseModelId, toJson(storedMergeRequest(p.request)), toJson(result), p.baseName, toJson(p.adapterNames), Date.now());
     return this.find(Number(r.lastInsertRowid)) as StoredPreview;
   }
 

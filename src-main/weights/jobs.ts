@@ -141,7 +141,8 @@ export function mergeJob(job: Extract<WeightsJob, { kind: 'merge' }>): MergeResu
   let tensors: NamedTensors;
   let info: AdapterInfo | null = null;
   if (job.output === 'model') {
-    tensors = mergeIntoBase(job.base, combineDeltas(job.sizes, job.adapters, job.options));
+    // The base goes in too: a DoRA adapter's merge replaces W0 by m ⊙ (W0 + ΔW) / ‖W0 + ΔW‖.
+    tensors = mergeIntoBase(job.base, combineDeltas(job.sizes, job.adapters, job.options, job.base));
   } else {
     const c = combineToAdapter(job.sizes, job.adapters, job.options);
     tensors = c.tensors;

@@ -1,40 +1,58 @@
 /**
  * Merging adapters into a base and combining several adapters trained on the same
- * base, as PEFT's `add_weighted_adapter` (names from PEFT; ΔW_i = s_i·B_i·A_i with
- * s_i the adapter's scaling and w_i its weight in the combination):
+ * base, by the methods of PEFT's `add_weighted_adapter`, under its names. ΔW_i =
+ * s_i·B_i·A_i (delta.ts's deltaWeight) with s_i the adapter's scaling and w_i its
+ * weight in the combination; a negative w_i subtracts what the adapter learned (task
+ * negation). Where PEFT and LoRA Lab differ, it says so:
  *
- * - `linear`: ΔW = Σ w_i·ΔW_i, exact. As an adapter it takes the concatenated form
- *   below (rank Σ r_i): PEFT's own `linear` mixes A's and B's separately, which adds
- *   cross terms B_i·A_j and is not the weighted sum, so LoRA Lab does not copy it.
+ * - `linear`: ΔW = Σ w_i·ΔW_i, exact, any ranks. As an adapter it takes the `cat` form
+ *   (rank Σ r_i). PEFT's own `linear` mixes the A's and the B's separately (one rank
+ *   only), which adds cross terms B_i·A_j and is not the weighted sum: not copied.
  * - `cat`: A = [A_1; A_2; …] [R, in], B = [w_1 s_1 B_1 | w_2 s_2 B_2 | …] [out, R],
- *   scaling 1, R = Σ r_i. B·A = Σ w_i·ΔW_i exactly.
- * - `svd`: the cat factors truncated to rank k (default: the largest r_i, as PEFT) by
- *   an exact truncated SVD from the factors (linalg.ts), never an [out, in] SVD.
- * - `ties` / `dare` (task-vectors.ts): per-entry operations on the full ΔW_i, so the
- *   merged ΔW is formed per layer; as an adapter it is truncated to rank k by
- *   randomized subspace iteration seeded from `seed`.
+ *   R = Σ r_i. B·A = Σ w_i·ΔW_i exactly (PEFT puts w_i·s_i on the A's: the same product).
+ * - `svd`: the cat factors truncated to rank k (`rank`, default the largest r_i, as
+ *   PEFT) by an exact truncated SVD from the factors (linalg.ts), never an [out, in] SVD.
+ * - `ties`, `dare_linear`, `dare_ties`, `magnitude_prune` (merge-factors.ts): the
+ *   method applied to the A's and to the B's separately, as PEFT; one rank r for all
+ *   adapters, or refused (naming the _svd form). Negative weights work (PEFT's
+ *   √(w·s) fails on them): see merge-factors.ts.
+ * - `ties_svd`, `dare_linear_svd`, `dare_ties_svd`, `magnitude_prune_svd`: the method
+ *   (task-vectors.ts) on the full ΔW_i of each layer with weights w_i, then as an
+ *   adapter truncated to rank k by randomized subspace iteration seeded from `seed`;
+ *   merged into the base, the combined ΔW is used untruncated. (PEFT weighs the ΔW_i,
+ *   which already hold s_i, by w_i·s_i: the scaling twice. LoRA Lab applies it once,
+ *   so one adapter at weight 1 and density 1 comes back as itself.)
+ * - DoRA adapters merge into their base only alone, at weight 1 (merge-dora.ts).
+ *
+ * `density` ∈ [0, 1] is the fraction of values kept (0 prunes everything); dare_* masks
+ * are seeded (`seed`), not PEFT's torch.bernoulli draws. `majoritySign` is `total` or
+ * `frequency`. PEFT turns any method with a single adapter into `linear`; LoRA Lab
+ * applies the method asked for (so one adapter can be pruned, say).
  * Combined adapters have scaling 1 (alpha = r, standard), as PEFT's merged adapters.
  * Adapters need not target the same layers: a layer gets contributions from those
  * that target it, and ranks are padded with zeros to one r for every layer.
  */
 import { layerNames } from '../contract/config.ts';
 import type { AdapterInfo } from '../contract/protocol.ts';
+import { deltaWeight } from '../adapters/delta.ts';
+import { hostOps } from '../adapters/ops.ts';
 import { Rng } from '../util/rng.ts';
-import { MAX_MERGE_WEIGHT, MAX_SCALING, countNonFinite, nonFiniteTensors } from './finite.ts';
+import { nonFiniteTensors } from './finite.ts';
 import { type Matrix, matrix, randomizedSvd, truncatedSvdOfProduct } from './linalg.ts';
-import type { HostTensor, NamedTensors } from '../contract/named.ts';
-import { dareMerge, tiesMerge } from './task-vectors.ts';
+import type { NamedTensors } from '../contract/named.ts';
+import { MERGE_METHODS, type MajoritySignMethod, type MergeMethod } from '../contract/api.ts';
+import { type Combination, combineTasks } from './task-vectors.ts';
+import { MergeError } from './merge-error.ts';
+import { checkAdapterFits, checkInputs, labelOf } from './merge-checks.ts';
+import { doraDeltas, isDora } from './merge-dora.ts';
+import { factorWiseFactors } from './merge-factors.ts';
+import { isFactorWise, isSvdForm } from './merge-request.ts';
 
-export class MergeError extends Error {
-  override name = 'MergeError';
-}
-
-export { MERGE_METHODS, type MergeMethod };
-import { MERGE_METHODS, type MergeMethod } from '../contract/api.ts';
+export { MERGE_METHODS, MergeError, checkAdapterFits, type MergeMethod };
 
 export interface WeightedAdapter {
   info: AdapterInfo;
-  /** `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r]. */
+  /** `<layer>.lora_A` [r, in], `<layer>.lora_B` [out, r] (DoRA: and `<layer>.lora_magnitude_vector` [out]). */
   tensors: NamedTensors;
   weight: number;
   /** For error messages. */
@@ -43,112 +61,46 @@ export interface WeightedAdapter {
 
 export interface MergeOptions {
   method: MergeMethod;
-  /** Output rank for svd, ties and dare adapters (default: the largest input rank). */
+  /** Output rank of svd and the *_svd adapters (default: the largest input rank). */
   rank?: number;
-  /** ties: fraction of each ΔW_i kept, in (0, 1]. */
+  /** Fraction of values kept, in [0, 1]: every method but linear, cat and svd. */
   density?: number;
-  /** dare: probability p of dropping each entry, in [0, 1). */
-  dropRate?: number;
+  /** ties, dare_ties and their _svd forms (default `total`). */
+  majoritySign?: MajoritySignMethod;
   /** dare masks and the randomized SVD (default 0). */
   seed?: number;
 }
 
+/** One layer's ΔW [out, in] in float64, row-major. */
+export interface Delta {
+  shape: number[];
+  data: Float64Array;
+}
+
 /** Layer name (`linear1` …) → ΔW [out, in]. */
-export type LayerDeltas = Record<string, HostTensor>;
+export type LayerDeltas = Record<string, Delta>;
 
 export interface CombinedAdapter {
   info: AdapterInfo;
   tensors: NamedTensors;
 }
 
-/** Throw a MergeError unless the adapter's layers and shapes fit a base of `sizes`. */
-export function checkAdapterFits(sizes: readonly number[], info: AdapterInfo, tensors: NamedTensors, label = 'the adapter'): void {
-  const layers = layerNames(sizes);
-  const bad = (msg: string): never => {
-    throw new MergeError(`${label}: ${msg}`);
-  };
-  if (!Number.isInteger(info.r) || info.r < 1) bad(`rank r must be a positive integer, got ${info.r}`);
-  if (!Number.isFinite(info.scaling)) bad(`scaling must be a finite number, got ${info.scaling}`);
-  // Stored by an older LoRA Lab (lora_alpha 1e308 was accepted): any merge would overflow.
-  if (Math.abs(info.scaling) > MAX_SCALING) bad(`scaling ${info.scaling.toPrecision(3)} is larger than ${MAX_SCALING.toLocaleString('en-US')}: merging it would overflow`);
-  if (!Array.isArray(info.targets) || info.targets.length === 0) bad('targets no layer');
-  if (new Set(info.targets).size !== info.targets.length) bad('lists a target layer twice');
-  const expected = new Set<string>();
-  for (const t of info.targets) {
-    const i = layers.indexOf(t);
-    if (i < 0) bad(`targets ${t}, which this base (${layers.join(', ')}) does not have: it belongs to another base`);
-    const inF = sizes[i] as number;
-    const outF = sizes[i + 1] as number;
-    const a = tensors[`${t}.lora_A`];
-    const b = tensors[`${t}.lora_B`];
-    if (!a || !b) return bad(`${t}.${!a ? 'lora_A' : 'lora_B'} is missing`);
-    if (a.shape.join() !== `${info.r},${inF}`) bad(`${t}.lora_A has shape [${a.shape}], this base needs [${info.r}, ${inF}]: other shapes, another base`);
-    if (b.shape.join() !== `${outF},${info.r}`) bad(`${t}.lora_B has shape [${b.shape}], this base needs [${outF}, ${info.r}]: other shapes, another base`);
-    for (const x of [a, b]) {
-      if (x.data.length !== x.shape[0]! * x.shape[1]!) bad(`${t} holds ${x.data.length} values for shape [${x.shape}]`);
-      const nonFinite = countNonFinite(x.data);
-      if (nonFinite > 0) bad(`${t}.${x === a ? 'lora_A' : 'lora_B'} holds ${nonFinite.toLocaleString('en-US')} NaN or infinite values`);
-    }
-    expected.add(`${t}.lora_A`).add(`${t}.lora_B`);
-  }
-  for (const name of Object.keys(tensors)) if (!expected.has(name)) bad(`tensor ${name} belongs to no target layer`);
-}
-
-function checkInputs(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions): void {
-  if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every((s) => Number.isInteger(s) && s >= 1)) {
-    throw new MergeError(`bad base layer sizes [${sizes}]`);
-  }
-  if (!MERGE_METHODS.includes(opts.method)) throw new MergeError(`unknown method ${JSON.stringify(opts.method)} (choose ${MERGE_METHODS.join(', ')})`);
-  if (!Array.isArray(adapters) || adapters.length === 0) throw new MergeError('choose at least one adapter to combine');
-  adapters.forEach((a, i) => {
-    const label = a.name ? `adapter ${JSON.stringify(a.name)}` : `adapter ${i + 1}`;
-    if (typeof a.weight !== 'number' || !(Math.abs(a.weight) <= MAX_MERGE_WEIGHT)) {
-      throw new MergeError(`${label}: weight must be a number from -${MAX_MERGE_WEIGHT} to ${MAX_MERGE_WEIGHT}, got ${a.weight}`);
-    }
-    checkAdapterFits(sizes, a.info, a.tensors, label);
-  });
-  if (opts.rank !== undefined && (!Number.isInteger(opts.rank) || opts.rank < 1 || opts.rank > 65536)) {
-    throw new MergeError(`rank must be a positive integer, got ${opts.rank}`);
-  }
-  if (opts.method === 'ties' && !(typeof opts.density === 'number' && opts.density > 0 && opts.density <= 1)) {
-    throw new MergeError(`ties needs a density in (0, 1], got ${opts.density}`);
-  }
-  if (opts.method === 'dare' && !(typeof opts.dropRate === 'number' && opts.dropRate >= 0 && opts.dropRate < 1)) {
-    throw new MergeError(`dare needs a drop rate p in [0, 1), got ${opts.dropRate}`);
-  }
-  const seed = opts.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new MergeError(`seed must be an integer in [0, 2^32-1], got ${seed}`);
-}
-
-const get = (t: NamedTensors, name: string) => t[name] as HostTensor;
+const get = (t: NamedTensors, name: string) => t[name] as { shape: number[]; data: Float32Array };
 
 /** Layers any adapter targets, in base order. */
 const unionTargets = (sizes: readonly number[], adapters: readonly WeightedAdapter[]) =>
   layerNames(sizes).filter((l) => adapters.some((a) => a.info.targets.includes(l)));
 
-/** ΔW_i = s·B·A for one layer, in float64 ([out, in] row-major). */
-function taskVector(adapter: Pick<WeightedAdapter, 'info' | 'tensors'>, layer: string): Float64Array {
-  const A = get(adapter.tensors, `${layer}.lora_A`); // [r, in]
-  const B = get(adapter.tensors, `${layer}.lora_B`); // [out, r]
+/** ΔW = s·B·A of one layer of one adapter, in float64 ([out, in] row-major). */
+function taskVector(info: AdapterInfo, tensors: NamedTensors, layer: string): Float64Array {
+  const A = get(tensors, `${layer}.lora_A`); // [r, in]
+  const B = get(tensors, `${layer}.lora_B`); // [out, r]
   const [r, inF] = A.shape as [number, number];
   const outF = B.shape[0] as number;
-  const s = adapter.info.scaling;
-  const out = new Float64Array(outF * inF);
-  for (let o = 0; o < outF; o++) {
-    for (let k = 0; k < r; k++) {
-      const bok = s * (B.data[o * r + k] as number);
-      if (bok === 0) continue;
-      const row = o * inF;
-      const ak = k * inF;
-      for (let i = 0; i < inF; i++) out[row + i] = (out[row + i] as number) + bok * (A.data[ak + i] as number);
-    }
-  }
-  return out;
+  return deltaWeight(hostOps, { A: matrix(r, inF, A.data), B: matrix(outF, r, B.data) }, info.scaling).data;
 }
 
-const toHost = (shape: number[], data: ArrayLike<number>): HostTensor => ({ shape, data: Float32Array.from(data) });
-
-/** ΔW = scaling·B·A [out, in] for every target of one adapter. */
+/** ΔW = scaling·B·A [out, in] for every target of one adapter (for DoRA: the ΔW inside its norm). */
 export function deltaFromAdapter(info: AdapterInfo, tensors: NamedTensors): LayerDeltas {
   const out: LayerDeltas = {};
   for (const layer of info.targets) {
@@ -158,63 +110,90 @@ export function deltaFromAdapter(info: AdapterInfo, tensors: NamedTensors): Laye
     if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[0] !== b.shape[1]) {
       throw new MergeError(`${layer}: lora_A [${a.shape}] and lora_B [${b.shape}] do not chain`);
     }
-    out[layer] = toHost([b.shape[0] as number, a.shape[1] as number], taskVector({ info, tensors }, layer));
+    out[layer] = { shape: [b.shape[0] as number, a.shape[1] as number], data: taskVector(info, tensors, layer) };
   }
   return out;
 }
 
-/** Per layer ΔW [out, in] of the combination (for svd: of the rank-k adapter; for ties and dare: untruncated). */
-export function combineDeltas(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions): LayerDeltas {
-  checkInputs(sizes, adapters, opts);
+/**
+ * Per layer ΔW [out, in] of the combination, what merging into the base adds: for svd,
+ * the rank-k adapter's; for the *_svd methods, untruncated; for a DoRA adapter (alone),
+ * W' − W0, which needs the `base` weights.
+ */
+export function combineDeltas(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions, base: NamedTensors | null = null): LayerDeltas {
+  checkInputs(sizes, adapters, opts, 'model', base);
+  const dora = adapters.findIndex((a) => isDora(a.info));
+  if (dora >= 0) return doraDeltas(adapters[dora]!, base as NamedTensors, labelOf(adapters[dora]!, dora));
   if (opts.method === 'svd') {
     const c = combineToAdapter(sizes, adapters, opts);
     return deltaFromAdapter(c.info, c.tensors);
   }
   const out: LayerDeltas = {};
-  for (const [layer, delta] of fullDeltas(sizes, adapters, opts)) out[layer] = toHost(delta.shape, delta.data);
+  if (isFactorWise(opts.method)) {
+    for (const [layer, f] of factorWiseFactors(sizes, adapters, opts, maskStreams(sizes, adapters, opts))) {
+      out[layer] = { shape: [f.B.rows, f.A.cols], data: deltaWeight(hostOps, f, 1).data };
+    }
+    return out;
+  }
+  for (const [layer, delta] of fullDeltas(sizes, adapters, opts)) out[layer] = delta;
   return out;
 }
 
-/** Merged ΔW per layer in float64 for linear / cat / ties / dare. */
-function fullDeltas(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions): Map<string, { shape: number[]; data: Float64Array }> {
+/**
+ * One independent stream per (adapter, layer), so a mask never depends on which other
+ * layers or adapters take part: the first child of Rng(seed), forked per adapter, then
+ * per layer of the base.
+ */
+function maskStreams(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions): Rng[][] {
   const layers = layerNames(sizes);
-  // One independent stream per (adapter, layer), so a mask never depends on which
-  // other layers or adapters take part.
   const maskRoot = new Rng(opts.seed ?? 0).fork();
-  const streams = adapters.map(() => {
+  return adapters.map(() => {
     const perAdapter = maskRoot.fork();
     return layers.map(() => perAdapter.fork());
   });
-  const out = new Map<string, { shape: number[]; data: Float64Array }>();
+}
+
+/** How the full ΔW_i combine: the method without `_svd`; linear and cat are the weighted sum. */
+const combinationOf = (m: MergeMethod): Combination => (isSvdForm(m) ? (m.slice(0, -'_svd'.length) as Combination) : 'task_arithmetic');
+
+/** Merged ΔW per layer in float64 for linear / cat and the *_svd methods. */
+function fullDeltas(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions): Map<string, Delta> {
+  const layers = layerNames(sizes);
+  const streams = maskStreams(sizes, adapters, opts);
+  const how = combinationOf(opts.method);
+  const out = new Map<string, Delta>();
   for (const layer of unionTargets(sizes, adapters)) {
     const j = layers.indexOf(layer);
     const shape = [sizes[j + 1] as number, sizes[j] as number];
     const idx = adapters.map((_, i) => i).filter((i) => adapters[i]!.info.targets.includes(layer));
-    const tasks = idx.map((i) => taskVector(adapters[i]!, layer));
+    const tasks = idx.map((i) => taskVector(adapters[i]!.info, adapters[i]!.tensors, layer));
     const weights = idx.map((i) => adapters[i]!.weight);
-    let data: Float64Array;
-    if (opts.method === 'ties') data = tiesMerge(tasks, weights, opts.density as number);
-    else if (opts.method === 'dare') data = dareMerge(tasks, weights, opts.dropRate as number, idx.map((i) => streams[i]![j]!));
-    else data = dareMerge(tasks, weights, 0, idx.map((i) => streams[i]![j]!)); // p = 0: exactly Σ w_i·ΔW_i
+    const data = combineTasks(how, tasks, weights, {
+      ...(opts.density !== undefined ? { density: opts.density } : {}),
+      ...(opts.majoritySign ? { majoritySign: opts.majoritySign } : {}),
+      rngs: idx.map((i) => streams[i]![j]!),
+    });
     out.set(layer, { shape, data });
   }
   return out;
 }
 
-/** The combination as one adapter (see the file comment for each method's form). */
+/** The combination as one adapter (see the file comment for each method's form). DoRA adapters are refused. */
 export function combineToAdapter(sizes: readonly number[], adapters: readonly WeightedAdapter[], opts: MergeOptions): CombinedAdapter {
-  checkInputs(sizes, adapters, opts);
+  checkInputs(sizes, adapters, opts, 'adapter', null);
   const layers = unionTargets(sizes, adapters);
-  const factors = new Map<string, { B: Matrix; A: Matrix }>();
+  let factors = new Map<string, { B: Matrix; A: Matrix }>();
   const k = opts.rank ?? Math.max(...adapters.map((a) => a.info.r)); // PEFT's default new rank
   if (opts.method === 'linear' || opts.method === 'cat' || opts.method === 'svd') {
     for (const layer of layers) {
       const cat = catFactors(sizes, adapters, layer);
       factors.set(layer, opts.method === 'svd' ? truncatedSvdOfProduct(cat.B, cat.A, k) : cat);
     }
+  } else if (isFactorWise(opts.method)) {
+    factors = factorWiseFactors(sizes, adapters, opts, maskStreams(sizes, adapters, opts));
   } else {
     const svdRoot = new Rng(opts.seed ?? 0);
-    svdRoot.fork(); // the first child seeds the dare masks (fullDeltas)
+    svdRoot.fork(); // the first child seeds the dare masks (maskStreams)
     const svdStreams = new Map(layerNames(sizes).map((l) => [l, svdRoot.fork()]));
     for (const [layer, d] of fullDeltas(sizes, adapters, opts)) {
       const w = { rows: d.shape[0] as number, cols: d.shape[1] as number, data: d.data };
@@ -230,6 +209,8 @@ export function combineToAdapter(sizes: readonly number[], adapters: readonly We
   const info: AdapterInfo = { r, alpha: r, scaling: 1, scalingRule: 'standard', targets: layers, init: adapters[0]!.info.init, variant: 'lora', freezeA: false };
   return { info, tensors };
 }
+
+const toHost = (shape: number[], data: ArrayLike<number>) => ({ shape, data: Float32Array.from(data) });
 
 /** A_cat [R, in] = A_i stacked; B_cat [out, R] = w_i·s_i·B_i side by side (adapters targeting `layer`). */
 function catFactors(sizes: readonly number[], adapters: readonly WeightedAdapter[], layer: string): { B: Matrix; A: Matrix } {
@@ -266,7 +247,7 @@ function padCols(m: Matrix, cols: number): Matrix {
 }
 
 /** W = W0 + ΔW for every layer in `deltas`; biases and untouched layers are copied unchanged. */
-export function mergeIntoBase(baseTensors: NamedTensors, deltas: LayerDeltas): NamedTensors {
+export function mergeIntoBase(baseTensors: NamedTensors, deltas: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>): NamedTensors {
   const out: NamedTensors = {};
   for (const [name, t] of Object.entries(baseTensors)) out[name] = { shape: [...t.shape], data: t.data.slice() };
   for (const [layer, d] of Object.entries(deltas)) {

@@ -5,7 +5,7 @@
  * as a model or an adapter, which the preview then records; deleting one with undo.
  */
 import { SvelteSet } from 'svelte/reactivity';
-import type { AdapterView, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/contract/api.ts';
+import type { AdapterView, MajoritySignMethod, MergeMethod, MergePreviewView, MergeRequest, ModelView, RunView } from '../../src-main/contract/api.ts';
 import type { DatasetView } from '../../src-main/contract/dataset.ts';
 import { errorText, lab, onConnection } from './api.ts';
 import { classNoun, describeClasses } from './classes.ts';
@@ -19,14 +19,25 @@ export const UNDO_MS = 8000;
 const waiting = new Set<() => void>();
 if (typeof window !== 'undefined') window.addEventListener('pagehide', () => [...waiting].forEach((f) => f()));
 
-type Param = 'rank' | 'density' | 'dropRate' | 'seed';
+type Param = 'rank' | 'density' | 'majoritySign' | 'seed';
 
-export const METHODS: { method: MergeMethod; hint: string; params: Param[] }[] = [
+/**
+ * Every method PEFT's add_weighted_adapter accepts, with a one-line hint and the
+ * parameters it reads (src-main/weights/merge.ts has the details). `oneRank` marks the
+ * factor-wise methods, which need adapters of one rank.
+ */
+export const METHODS: { method: MergeMethod; hint: string; params: Param[]; oneRank?: true }[] = [
   { method: 'linear', hint: 'weighted sum of the ΔW = scaling·B·A (exact)', params: [] },
-  { method: 'cat', hint: 'ranks concatenated: the same sum, kept as factors (exact)', params: [] },
-  { method: 'svd', hint: 'weighted ΔW truncated back to rank k by SVD', params: ['rank'] },
-  { method: 'ties', hint: 'keep the largest fraction of each ΔW, elect signs, average what agrees', params: ['rank', 'density'] },
-  { method: 'dare', hint: 'drop entries at random with probability p, rescale the rest (seeded)', params: ['rank', 'dropRate', 'seed'] },
+  { method: 'cat', hint: 'the same sum, kept as factors: rank Σ r (exact)', params: [] },
+  { method: 'svd', hint: 'the weighted sum truncated back to rank k by SVD', params: ['rank'] },
+  { method: 'ties', hint: "TIES on the A's and B's: keep the largest, elect signs, average what agrees", params: ['density', 'majoritySign'], oneRank: true },
+  { method: 'ties_svd', hint: "TIES on the full ΔW's, then rank k by SVD", params: ['rank', 'density', 'majoritySign'] },
+  { method: 'dare_linear', hint: "DARE on the A's and B's: drop at random, rescale the rest, sum (seeded)", params: ['density', 'seed'], oneRank: true },
+  { method: 'dare_ties', hint: "DARE on the A's and B's, then TIES' sign election (seeded)", params: ['density', 'majoritySign', 'seed'], oneRank: true },
+  { method: 'dare_linear_svd', hint: "DARE on the full ΔW's and sum, then rank k by SVD (seeded)", params: ['rank', 'density', 'seed'] },
+  { method: 'dare_ties_svd', hint: "DARE and TIES on the full ΔW's, then rank k by SVD (seeded)", params: ['rank', 'density', 'majoritySign', 'seed'] },
+  { method: 'magnitude_prune', hint: "keep the largest values of each A and B, sum", params: ['density'], oneRank: true },
+  { method: 'magnitude_prune_svd', hint: "keep the largest values of each ΔW, sum, then rank k by SVD", params: ['rank', 'density'] },
 ];
 
 /** A kept preview: names at the time of the preview, what was deleted since, what it was saved as. */
@@ -34,16 +45,18 @@ export type PreviewEntry = MergePreviewView;
 
 /** "svd, rank 1" — the method with the parameters that matter to it. */
 export function describeMethod(r: MergeRequest): string {
+  const params = METHODS.find((m) => m.method === r.method)?.params ?? [];
   const p: string[] = [];
-  // ties and dare previews are full ΔW; their rank only shapes a saved adapter.
+  // The *_svd previews are full ΔW; their rank only shapes a saved adapter.
   if (r.method === 'svd') p.push(r.rank === undefined ? 'rank = largest r' : `rank ${r.rank}`);
-  else if (r.rank !== undefined) p.push(`rank ${r.rank}`);
-  if (r.method === 'ties') p.push(`density ${r.density}`);
-  if (r.method === 'dare') p.push(`p ${r.dropRate}`, `seed ${r.seed ?? 0}`);
+  else if (params.includes('rank') && r.rank !== undefined) p.push(`rank ${r.rank}`);
+  if (params.includes('density')) p.push(`density ${r.density}`);
+  if (params.includes('majoritySign')) p.push(`sign ${r.majoritySign ?? 'total'}`);
+  if (params.includes('seed')) p.push(`seed ${r.seed ?? 0}`);
   return [r.method, ...p].join(', ');
 }
 
-type Field = 'rank' | 'density' | 'dropRate' | 'seed' | 'testLimit' | `weight-${number}`;
+type Field = 'rank' | 'density' | 'seed' | 'testLimit' | `weight-${number}`;
 
 function parseNumber(text: string): number | null {
   const t = text.trim();
@@ -73,7 +86,7 @@ export class MergeState {
   method = $state<MergeMethod>('linear');
   rank = $state('');
   density = $state('0.5');
-  dropRate = $state('0.5');
+  majoritySign = $state<MajoritySignMethod>('total');
   seed = $state('0');
   testLimit = $state('');
 
@@ -132,11 +145,7 @@ export class MergeState {
     }
     if (params.includes('density')) {
       const d = parseNumber(this.density);
-      if (d === null || d <= 0 || d > 1) out.density = 'a fraction in (0, 1]';
-    }
-    if (params.includes('dropRate')) {
-      const p = parseNumber(this.dropRate);
-      if (p === null || p < 0 || p > 0.999) out.dropRate = 'a probability in [0, 0.999]';
+      if (d === null || d < 0 || d > 1) out.density = 'a fraction from 0 to 1';
     }
     if (params.includes('seed')) {
       const s = parseNumber(this.seed);
@@ -154,7 +163,7 @@ export class MergeState {
 
   /** The request the form describes, or null while something is missing or wrong. */
   readonly request: MergeRequest | null = $derived.by(() => {
-    if (this.baseModelId === null || this.picked.length === 0 || Object.keys(this.issues).length) return null;
+    if (this.baseModelId === null || this.picked.length === 0 || Object.keys(this.issues).length || this.methodIssue) return null;
     const params = this.params;
     const num = (s: string) => parseNumber(s) as number;
     return {
@@ -163,10 +172,33 @@ export class MergeState {
       method: this.method,
       ...(params.includes('rank') && this.rank.trim() !== '' ? { rank: num(this.rank) } : {}),
       ...(params.includes('density') ? { density: num(this.density) } : {}),
-      ...(params.includes('dropRate') ? { dropRate: num(this.dropRate) } : {}),
+      ...(params.includes('majoritySign') ? { majoritySign: this.majoritySign } : {}),
       ...(params.includes('seed') ? { seed: num(this.seed) } : {}),
       testLimit: this.testLimit.trim() === '' ? null : num(this.testLimit),
     };
+  });
+
+  /**
+   * Why the chosen method cannot combine the ticked adapters (the Lab refuses the same,
+   * with the same reasons): mixed ranks for a factor-wise method, a DoRA adapter in a
+   * combination, at a weight other than 1 or with a method that changes its ΔW.
+   */
+  readonly methodIssue: string | null = $derived.by(() => {
+    const picked = this.picked.map((p) => ({ p, a: this.#adapters.find((a) => a.id === p.id) })).filter((x) => x.a !== undefined) as { p: { id: number; weight: string }; a: AdapterView }[];
+    const dora = picked.find((x) => x.a.info.variant === 'dora');
+    if (dora) {
+      const name = `“${dora.a.name}” is a DoRA adapter`;
+      const why = 'its magnitude rescales whole rows, so DoRA results do not add or scale like ΔW’s';
+      if (picked.length > 1) return `${name}: it merges into its base only alone (${why}).`;
+      if (parseNumber(dora.p.weight) !== 1) return `${name}: it merges only with weight 1 (${why}).`;
+      if (this.method !== 'linear' && this.method !== 'cat') return `${name}: it merges as itself, with linear or cat.`;
+      return null;
+    }
+    if (METHODS.find((m) => m.method === this.method)?.oneRank) {
+      const ranks = [...new Set(picked.map((x) => x.a.info.r))];
+      if (ranks.length > 1) return `${this.method} combines the A’s and B’s separately, which needs one rank (these have r ${ranks.join(', ')}): use ${this.method}_svd.`;
+    }
+    return null;
   });
 
   /** Why Preview is not possible yet, in words. */
@@ -177,7 +209,7 @@ export class MergeState {
         ? 'Tick at least one adapter.'
         : Object.keys(this.issues).length
           ? 'Fix the marked fields.'
-          : null,
+          : this.methodIssue,
   );
 
   start(): () => void {
@@ -254,10 +286,11 @@ export class MergeState {
   #restore(r: MergeRequest): void {
     this.baseModelId = r.baseModelId;
     this.picked = r.adapters.filter((a) => this.#adapters.some((x) => x.id === a.adapterId)).map((a) => ({ id: a.adapterId, weight: String(a.weight) }));
-    this.method = r.method;
+    // Kept previews come in today's names (store/merge-previews.ts reads old ones so).
+    this.method = r.method === 'dare' ? 'dare_linear_svd' : r.method;
     if (r.rank !== undefined) this.rank = String(r.rank);
     if (r.density !== undefined) this.density = String(r.density);
-    if (r.dropRate !== undefined) this.dropRate = String(r.dropRate);
+    if (r.majoritySign !== undefined) this.majoritySign = r.majoritySign;
     if (r.seed !== undefined) this.seed = String(r.seed);
     this.testLimit = r.testLimit === null || r.testLimit === undefined ? '' : String(r.testLimit);
   }

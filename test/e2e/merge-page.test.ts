@@ -75,7 +75,7 @@ describe('the Merge page', () => {
     const latest = page.getByRole('table', { name: 'preview', exact: true });
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
     await latest.locator('tr[data-row="combined (linear)"]').waitFor({ timeout: 60_000 });
-    await page.getByRole('radiogroup', { name: 'method' }).getByText('svd', { exact: true }).click();
+    await page.getByLabel('Method', { exact: true }).selectOption('svd');
     await page.getByLabel('Rank k').fill('1');
     await page.getByLabel('Rank k').press('Enter');
     await latest.locator('tr[data-row="combined (svd)"]').waitFor({ timeout: 60_000 });

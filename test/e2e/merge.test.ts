@@ -142,16 +142,32 @@ describe('merge, export and import in a browser', () => {
     await expect(w7.inputValue()).resolves.toBe('1');
     await page.getByLabel('Test images').fill('500');
 
-    // linear has no parameters; svd asks for a rank, ties for a density, dare for p and a seed.
+    // A negative weight (task negation) is a weight like any other.
+    await w7.fill('-0.5');
+    await expect(w7.getAttribute('aria-invalid')).resolves.toBeNull();
+    await expect(preview.isDisabled()).resolves.toBe(false);
+    await w7.fill('1');
+
+    // Every PEFT method is listed with a hint; each shows only the parameters it reads:
+    // linear none, svd a rank, ties a density and a sign method, the dare ones a seed too.
+    const method = page.getByLabel('Method', { exact: true });
+    const options = await method.locator('option').allTextContents();
+    expect(options.map((o) => o.split(' — ')[0])).toEqual(['linear', 'cat', 'svd', 'ties', 'ties_svd', 'dare_linear', 'dare_ties', 'dare_linear_svd', 'dare_ties_svd', 'magnitude_prune', 'magnitude_prune_svd']);
+    for (const o of options) expect(o.split(' — ')[1]?.length ?? 0).toBeGreaterThan(10);
     await expect(page.getByLabel('Rank k').count()).resolves.toBe(0);
-    const methods = page.getByRole('radiogroup', { name: 'method' });
-    await methods.getByText('dare', { exact: true }).click();
-    await page.getByLabel('Drop rate p').waitFor();
-    await page.getByLabel('Seed').waitFor();
-    await methods.getByText('ties', { exact: true }).click();
+    await method.selectOption('dare_ties');
     await page.getByLabel('Density').waitFor();
+    await page.getByLabel('Majority sign').waitFor();
+    await page.getByLabel('Seed').waitFor();
+    await expect(page.getByLabel('Rank k').count()).resolves.toBe(0); // factor-wise: the adapters' rank
+    await method.selectOption('ties_svd');
+    await page.getByLabel('Rank k').waitFor();
     await expect(page.getByLabel('Seed').count()).resolves.toBe(0);
-    await methods.getByText('linear', { exact: true }).click();
+    await method.selectOption('magnitude_prune');
+    await page.getByLabel('Density').waitFor();
+    await expect(page.getByLabel('Majority sign').count()).resolves.toBe(0);
+    await method.selectOption('linear');
+    await expect(page.getByLabel('Density').count()).resolves.toBe(0);
 
     await preview.click();
     await page.getByRole('button', { name: 'Previewing…' }).waitFor(); // busy while the trainer evaluates
@@ -160,7 +176,7 @@ describe('merge, export and import in a browser', () => {
     await latest.locator('tr[data-row="“adapter on 7” alone"]').waitFor();
     await latest.locator('tr[data-row="“adapter on 3” alone"]').waitFor();
 
-    await methods.getByText('svd', { exact: true }).click();
+    await method.selectOption('svd');
     await page.getByLabel('Rank k').fill('1');
     await page.getByLabel('Rank k').press('Enter'); // Enter previews
     await latest.locator('tr[data-row="combined (svd)"]').waitFor({ timeout: 60_000 });

@@ -79,9 +79,9 @@ describe('merged models predict as base + adapter (MNIST test set, wasm)', () =>
     expect(maxAbsDiff(await logits(base, n, svd), want)).toBeLessThanOrEqual(1e-4);
   });
 
-  it('ties and dare adapters: merged model = base + adapter (≤ 1e-4)', async () => {
+  it('ties_svd and dare_linear_svd adapters (LoRA Lab\'s former ties and dare): merged model = base + adapter (≤ 1e-4)', async () => {
     const n = 2000;
-    for (const opts of [{ method: 'ties', density: 0.2, rank: 4 }, { method: 'dare', dropRate: 0.5, seed: 3, rank: 4 }] as const) {
+    for (const opts of [{ method: 'ties_svd', density: 0.2, rank: 4 }, { method: 'dare_linear_svd', density: 0.5, seed: 3, rank: 4 }] as const) {
       const c = combineToAdapter(sizes, both, opts);
       const merged = mergeIntoBase(base, deltaFromAdapter(c.info, c.tensors));
       expect(maxAbsDiff(await logits(merged, n), await logits(base, n, c)), opts.method).toBeLessThanOrEqual(1e-4);

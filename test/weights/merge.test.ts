@@ -10,7 +10,8 @@ import {
   type MergeOptions,
   type WeightedAdapter,
 } from '../../src-main/weights/merge.ts';
-import { dareMerge, tiesMerge, trimToDensity } from '../../src-main/weights/task-vectors.ts';
+import { dareLinear, tiesMerge, trimToDensity } from '../../src-main/weights/task-vectors.ts';
+import { MERGE_METHODS } from '../../src-main/contract/api.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { maxAbs, maxAbsDiff, randomAdapter, randomBase } from './helpers.ts';
 
@@ -87,7 +88,7 @@ describe('exact combinations', () => {
   it('cat: A stacked, B weighted and side by side, scaling 1; its ΔW is the sum of the weighted ΔW_i', () => {
     const c = combineToAdapter(sizes, three, { method: 'cat' });
     // linear1: 2 + 3, linear2: 2 + 1, linear3: 2 + 3 + 1 → padded to the largest, 6.
-    expect(c.info).toEqual({ r: 6, alpha: 6, scaling: 1, scalingRule: 'standard', targets: ['linear1', 'linear2', 'linear3'], init: 'kaiming' });
+    expect(c.info).toEqual({ r: 6, alpha: 6, scaling: 1, scalingRule: 'standard', targets: ['linear1', 'linear2', 'linear3'], init: 'kaiming', variant: 'lora', freezeA: false });
     expect(c.tensors['linear1.lora_A']!.shape).toEqual([6, 40]);
     expect(c.tensors['linear3.lora_B']!.shape).toEqual([10, 6]);
     expect(Array.from(c.tensors['linear1.lora_A']!.data.subarray(0, 80))).toEqual(Array.from(a1.tensors['linear1.lora_A']!.data));
@@ -157,9 +158,7 @@ function powerIterationRankK(m: Float64Array, rows: number, cols: number, k: num
 describe('degenerate inputs', () => {
   it('a fresh adapter (B = 0) combines to a zero ΔW by every method, without NaN', () => {
     const fresh = randomAdapter(sizes, { r: 2, bStd: 0 }, 12);
-    for (const opts of [
-      { method: 'linear' }, { method: 'cat' }, { method: 'svd', rank: 2 }, { method: 'ties', density: 0.5 }, { method: 'dare', dropRate: 0.5 },
-    ] as MergeOptions[]) {
+    for (const opts of MERGE_METHODS.map((method): MergeOptions => ({ method, density: 0.5, rank: 2 }))) {
       const c = combineToAdapter(sizes, [{ ...fresh, weight: 1 }], opts);
       for (const t of Object.values(c.tensors)) expect(t.data.every(Number.isFinite), opts.method).toBe(true);
       for (const d of Object.values(deltaFromAdapter(c.info, c.tensors))) expect(maxAbs(d.data), opts.method).toBe(0);
@@ -175,7 +174,7 @@ describe('degenerate inputs', () => {
   });
 });
 
-describe('TIES and DARE', () => {
+describe('TIES and DARE on the full ΔW (the _svd forms)', () => {
   it('trimToDensity keeps the top fraction by magnitude, equal magnitudes in index order', () => {
     expect(Array.from(trimToDensity(Float64Array.of(3, -1, 0.5, 2), 0.5))).toEqual([3, 0, 0, 2]);
     expect(Array.from(trimToDensity(Float64Array.of(1, -1, 1, -1, 5), 0.6))).toEqual([1, -1, 0, 0, 5]);
@@ -191,25 +190,25 @@ describe('TIES and DARE', () => {
     expect(Array.from(agree)).toEqual([3, -3]); // a mean, not a sum
   });
 
-  it('ties with one adapter at density 1 reduces to linear, and is deterministic', () => {
+  it('ties_svd with one adapter at density 1 reduces to linear, and is deterministic', () => {
     const one: WeightedAdapter[] = [{ ...a1, weight: 0.6 }];
-    expectClose(combineDeltas(sizes, one, { method: 'ties', density: 1 }), naiveLinear(one), 1e-7);
-    const opts: MergeOptions = { method: 'ties', density: 0.3 };
+    expectClose(combineDeltas(sizes, one, { method: 'ties_svd', density: 1 }), naiveLinear(one), 1e-7);
+    const opts: MergeOptions = { method: 'ties_svd', density: 0.3 };
     expect(combineDeltas(sizes, three, opts)).toEqual(combineDeltas(sizes, three, opts));
     const d = combineDeltas(sizes, [{ ...a1, weight: 1 }], opts)['linear1']!.data;
     expect(d.filter((x) => x !== 0).length).toBe(Math.floor(0.3 * 1200));
   });
 
-  it('dare: p = 0 is exactly linear; masks are reproducible by seed and rescale by 1/(1−p)', () => {
-    expectClose(combineDeltas(sizes, three, { method: 'dare', dropRate: 0 }), combineDeltas(sizes, three, { method: 'linear' }), 0);
-    const opts: MergeOptions = { method: 'dare', dropRate: 0.5, seed: 42 };
+  it('dare_linear_svd: density 1 is exactly linear; masks are reproducible by seed and rescale by 1/density', () => {
+    expectClose(combineDeltas(sizes, three, { method: 'dare_linear_svd', density: 1 }), combineDeltas(sizes, three, { method: 'linear' }), 0);
+    const opts: MergeOptions = { method: 'dare_linear_svd', density: 0.5, seed: 42 };
     const a = combineDeltas(sizes, three, opts);
     expect(combineDeltas(sizes, three, opts)).toEqual(a);
     expect(combineDeltas(sizes, three, { ...opts, seed: 43 })).not.toEqual(a);
     // One adapter: every entry is either dropped or w·ΔW/(1−p); about p of them dropped.
     const one: WeightedAdapter[] = [{ ...a1, weight: 2 }];
     const full = naiveLinear(one)['linear1']!;
-    const dropped = combineDeltas(sizes, one, { method: 'dare', dropRate: 0.3, seed: 1 })['linear1']!.data;
+    const dropped = combineDeltas(sizes, one, { method: 'dare_linear_svd', density: 0.7, seed: 1 })['linear1']!.data;
     let zeros = 0;
     dropped.forEach((x, i) => {
       if (x === 0) zeros++;
@@ -217,11 +216,16 @@ describe('TIES and DARE', () => {
     });
     expect(zeros / dropped.length).toBeGreaterThan(0.25);
     expect(zeros / dropped.length).toBeLessThan(0.35);
-    expect(Array.from(dareMerge([Float64Array.of(1, 2)], [3], 0, [new Rng(0)]))).toEqual([3, 6]);
+    expect(Array.from(dareLinear([Float64Array.of(1, 2)], [3], 1, [new Rng(0)]))).toEqual([3, 6]);
   });
 
   it('as adapters: rank k, reproducible by seed, exact when k covers the layer', () => {
-    for (const opts of [{ method: 'ties', density: 0.5 }, { method: 'dare', dropRate: 0.4, seed: 5 }] as MergeOptions[]) {
+    for (const opts of [
+      { method: 'ties_svd', density: 0.5 },
+      { method: 'dare_linear_svd', density: 0.6, seed: 5 },
+      { method: 'dare_ties_svd', density: 0.6, seed: 5, majoritySign: 'frequency' },
+      { method: 'magnitude_prune_svd', density: 0.5 },
+    ] as MergeOptions[]) {
       const c = combineToAdapter(sizes, three, { ...opts, rank: 4 });
       expect(c.info).toMatchObject({ r: 4, alpha: 4, scaling: 1 });
       expect(combineToAdapter(sizes, three, { ...opts, rank: 4 })).toEqual(c);
@@ -248,10 +252,12 @@ describe('refusals', () => {
     refuse([{ ...a1, weight: 1e308 }], { method: 'svd' }, /weight must be a number from -100 to 100, got 1e\+308/);
     refuse([{ ...a1, weight: 1 }], { method: 'magic' as 'linear' }, /unknown method "magic"/);
     refuse([{ ...a1, weight: 1 }], { method: 'svd', rank: 0 }, /rank must be a positive integer/);
-    refuse([{ ...a1, weight: 1 }], { method: 'ties' }, /ties needs a density in \(0, 1\]/);
-    refuse([{ ...a1, weight: 1 }], { method: 'ties', density: 1.5 }, /density/);
-    refuse([{ ...a1, weight: 1 }], { method: 'dare', dropRate: 1 }, /drop rate p in \[0, 1\), got 1/);
-    refuse([{ ...a1, weight: 1 }], { method: 'dare', dropRate: 0.1, seed: -1 }, /seed must be an integer/);
+    refuse([{ ...a1, weight: 1 }], { method: 'ties' }, /ties needs a density in \[0, 1\] \(the fraction of values kept; 0 prunes everything\), got undefined/);
+    refuse([{ ...a1, weight: 1 }], { method: 'ties_svd', density: 1.5 }, /ties_svd needs a density in \[0, 1\].*got 1.5/);
+    refuse([{ ...a1, weight: 1 }], { method: 'dare_linear', density: -0.1 }, /dare_linear needs a density in \[0, 1\].*got -0.1/);
+    refuse([{ ...a1, weight: 1 }], { method: 'magnitude_prune', density: NaN }, /magnitude_prune needs a density/);
+    refuse([{ ...a1, weight: 1 }], { method: 'dare_ties', density: 0.5, majoritySign: 'most' as 'total' }, /majority sign method is total or frequency, got "most"/);
+    refuse([{ ...a1, weight: 1 }], { method: 'dare_linear_svd', density: 0.9, seed: -1 }, /seed must be an integer/);
   });
 
   it('adapters from another base or with other shapes', () => {
