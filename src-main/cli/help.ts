@@ -27,8 +27,8 @@ Commands:
               many runs: a grid or random points over config paths, each over K seeds; a group table at the end
   sweep list|show ID|cancel ID|resume ID|rm ID   stored sweeps, one in full (points, groups, importance, best point)
   groups (RUN... | --sweep ID) [--by PATH,...]   runs grouped by config minus the seed: n, mean ± std of every figure
-  merge --adapter ID[:W] ... [--method linear|cat|svd|ties|dare] [--rank K] [--density D]
-              [--drop-rate P] [--seed N] [--save NAME --as model|adapter]
+  merge --adapter ID[:W] ... [--method M] [--rank K] [--density D] [--majority-sign total|frequency]
+              [--seed N] [--save NAME --as model|adapter]   (lora-lab help merge: every method)
               preview (accuracy, wrong per class) of combined adapters, optionally saved
   export ID --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]
               ID: a run (5 or r5), a model (m3) or an adapter (a2); several runs: a comparison
@@ -71,7 +71,9 @@ function runOptions(kind: 'train' | 'finetune' | 'demo' | 'all' = 'all'): string
       ? [
           '  --rank N --alpha X    LoRA rank and alpha (1, 1)',
           '  --targets linear1,... LoRA target layers (all)',
-          `  --init kaiming|gaussian    LoRA A initialisation (${kind === 'demo' ? 'gaussian' : kind === 'all' ? 'finetune: kaiming; demo: gaussian' : 'kaiming'})`,
+          `  --variant lora|dora   lora: W0 + s·B·A; dora: DoRA, a trained magnitude per output row over the\n                        normalised W0 + s·B·A (lora)`,
+          `  --init kaiming|gaussian|pissa|olora   how A and B start (${kind === 'demo' ? 'gaussian' : kind === 'all' ? 'finetune: kaiming; demo: gaussian' : 'kaiming'}):\n                        kaiming, gaussian: A drawn, B = 0; pissa (SVD) / olora (QR): A and B from the\n                        base weight's top r, the base training as the residual`,
+          '  --freeze-a            LoRA-FA: A stays as initialised, only B trains (--no-freeze-a: A trains)',
           '  --rslora              scaling alpha/√r instead of alpha/r',
           '  --lora-plus RATIO     LoRA+: B learns at RATIO × lr',
         ]
@@ -126,6 +128,7 @@ const HELP: Record<string, CommandHelp> = {
       'lora-lab finetune --finetune-from m2 --digits 3,8 --rank 4 --alpha 8',
       'lora-lab finetune --data fashion-mnist --classes Shirt,Pullover --rank 2',
       'lora-lab finetune --finetune-from m1 --data fashion-mnist --classes all',
+      'lora-lab finetune --variant dora --init pissa --freeze-a --rank 2',
     ],
   },
   runs: {
@@ -175,16 +178,33 @@ ${JSON_FLAG}`,
     about: 'Preview combined adapters: accuracy and wrong per class of the base, of each adapter alone (at full weight)\nand of the combination with the weights given; --save stores the combination.',
     options: `  --adapter ID[:WEIGHT] an adapter (3 or a3) and its weight (1); repeat for each adapter
   --base MODEL          the base model (default: the first adapter's)
-  --method M            linear, cat, svd, ties or dare (linear)
-  --rank K              output rank (svd, ties, dare)
-  --density D           fraction of values kept (ties, dare)
-  --drop-rate P         fraction of values dropped (dare)
-  --seed N              random seed (dare)
+  --method M            how they combine, PEFT's names (linear); W < 0 subtracts an adapter (task negation):
+      linear               Σ w·ΔW, exact (ΔW = scaling·B·A); any ranks
+      cat                  the same sum kept as factors, rank Σ r
+      svd                  that sum truncated to rank K by SVD
+      ties                 TIES on the A's and on the B's separately: keep the largest D of each,
+                           elect a sign per value, average what agrees; one rank for all
+      ties_svd             TIES on the full ΔW's, then rank K by SVD (any ranks)
+      dare_linear          DARE on the A's and B's: keep each value with probability D, rescale by 1/D, sum
+      dare_ties            DARE, then TIES' sign election and mean of what agrees (A's and B's)
+      dare_linear_svd      DARE + sum on the full ΔW's, then rank K by SVD (was "dare": D = 1 − drop rate)
+      dare_ties_svd        DARE + TIES on the full ΔW's, then rank K by SVD
+      magnitude_prune      keep the largest D of each A and B, sum
+      magnitude_prune_svd  keep the largest D of each ΔW, sum, then rank K by SVD
+                           a DoRA adapter merges into its base only alone, with weight 1 (linear)
+  --rank K              output rank (svd and *_svd; default the largest adapter rank)
+  --density D           fraction of values kept, 0 to 1 (every method but linear, cat, svd)
+  --majority-sign S     total (sign of the sum, default) or frequency (sign of the count): ties methods
+  --seed N              random seed of the DARE masks and the *_svd methods' SVD (0)
   --test-limit N        evaluate on fewer test images
   --no-preview          skip the preview (with --save)
   --save NAME --as model|adapter   store the combination as a model (merged weights) or an adapter
 ${JSON_FLAG}`,
-    examples: ['lora-lab merge --adapter a1 --adapter a2:0.5', 'lora-lab merge --adapter a1 --adapter a2 --method svd --rank 2 --save "1+2 svd" --as adapter'],
+    examples: [
+      'lora-lab merge --adapter a1 --adapter a2:0.5',
+      'lora-lab merge --adapter a1 --adapter a2 --method svd --rank 2 --save "1+2 svd" --as adapter',
+      'lora-lab merge --adapter 2 --adapter 3:-1 --method dare_ties --density 0.5 --majority-sign frequency',
+    ],
   },
   export: {
     usage: 'lora-lab export ID... --format safetensors|peft|tfjs|csv|json --out PATH [--merged] [--force]',
@@ -246,8 +266,8 @@ ${JSON_FLAG}
       '       lora-lab sweep list | show ID [--objective FIGURE] | cancel ID | resume ID | rm ID',
     about: `A sweep trains many runs from one starting point: every combination of the --grid values (the grid), and/or
 --trials points drawn from --random distributions, each point repeated over --seeds seeds (the starting seed, +1, …).
-The run options set the starting config; a PATH is a config path (lr, lora.r, lora.alpha, batchSize, maxSteps …),
-its values typed like the starting config's value there. The whole spec is checked before anything runs (an unknown
+The run options set the starting config; a PATH is a config path (lr, lora.r, lora.alpha, batchSize, maxSteps,
+lora.variant, lora.init, lora.freezeA …), its values typed like the starting config's value there. The whole spec is checked before anything runs (an unknown
 path, a value the config refuses, an empty axis, a budget below one point: one message, exit 2). create waits with a
 progress bar and prints a row per point: n and mean ± std of accuracy, focus wrong, loss and time, the best point
 marked; Ctrl-C cancels the sweep (running runs stop cleanly, pending ones never start).
@@ -275,6 +295,7 @@ ${runOptions('finetune').replace(/^Run options.*\n/, 'Run options (the starting 
       'lora-lab sweep create --kind base --hidden 64 --random lr=log-uniform(0.0001,0.01) --trials 8 --steps 300',
       'lora-lab sweep create --finetune-from m1 --grid lora.r=1,2,4,8 --eval-every 20 --prune asha:val/accuracy --concurrency 2',
       'lora-lab sweep create --from-run 5 --grid lora.alpha=1,4,16 --seeds 2 --detach',
+      'lora-lab sweep create --finetune-from latest --grid lora.variant=lora,dora --grid lora.init=kaiming,pissa --grid lora.freezeA=false,true --seeds 3',
       'lora-lab sweep resume 2',
       'lora-lab sweep show 2 --objective accuracy --json',
     ],

@@ -4,7 +4,7 @@
  * checked against the run's data set (its widths and class names).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { type RunConfig, type RunKind, classicPreset, layerNames, validateConfig } from '../contract/config.ts';
+import { LORA_INITS, LORA_VARIANTS, type RunConfig, type RunKind, classicPreset, layerNames, validateConfig } from '../contract/config.ts';
 import { type DatasetView, MNIST_DATASET_ID } from '../contract/dataset.ts';
 import { classesFromFlags } from './data-ref.ts';
 import { UsageError } from './usage-error.ts';
@@ -29,6 +29,10 @@ export const runFlags = {
   alpha: { type: 'string' },
   targets: { type: 'string' },
   init: { type: 'string' },
+  variant: { type: 'string' },
+  /** LoRA-FA: A frozen after its init; --no-freeze-a undoes it (a run cloned with --from-run). */
+  'freeze-a': { type: 'boolean' },
+  'no-freeze-a': { type: 'boolean' },
   rslora: { type: 'boolean' },
   'lora-plus': { type: 'string' },
   'train-limit': { type: 'string' },
@@ -115,6 +119,18 @@ function list(flags: Flags, name: string, none = false): number[] | undefined {
   });
 }
 
+/** A flag that names one of `choices`: "--variant must be lora or dora, got "x"". */
+function oneOf<T extends string>(flags: Flags, name: string, choices: readonly T[]): T | undefined {
+  const v = flags[name];
+  if (v === undefined || typeof v === 'boolean') return undefined;
+  const s = v.trim().toLowerCase();
+  if (!(choices as readonly string[]).includes(s)) {
+    const list = choices.length > 2 ? `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}` : choices.join(' or ');
+    throw new UsageError(`--${name} must be ${list}, got "${v}"`);
+  }
+  return s as T;
+}
+
 /**
  * A config's starting point on data set `data`: `start`'s hidden widths between the data
  * set's input and output widths. Its fine-tune slice is digit 7 on MNIST (the classic
@@ -165,12 +181,18 @@ export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig, d
     const alpha = num(flags, 'alpha');
     if (alpha !== undefined) cfg.lora.alpha = alpha;
     if (typeof flags['targets'] === 'string') cfg.lora.targets = flags['targets'].split(',').map((s) => s.trim());
-    if (typeof flags['init'] === 'string') cfg.lora.init = flags['init'] as 'kaiming' | 'gaussian';
+    const init = oneOf(flags, 'init', LORA_INITS);
+    if (init !== undefined) cfg.lora.init = init;
+    const variant = oneOf(flags, 'variant', LORA_VARIANTS);
+    if (variant !== undefined) cfg.lora.variant = variant;
+    if (flags['freeze-a'] && flags['no-freeze-a']) throw new UsageError('give --freeze-a or --no-freeze-a, not both');
+    if (flags['freeze-a']) cfg.lora.freezeA = true;
+    if (flags['no-freeze-a']) cfg.lora.freezeA = false;
     if (flags['rslora']) cfg.lora.scaling = 'rslora';
     const plus = num(flags, 'lora-plus');
     if (plus !== undefined) cfg.lora.loraPlusRatio = plus;
   } else {
-    for (const f of ['rank', 'alpha', 'targets', 'init', 'rslora', 'lora-plus']) {
+    for (const f of ['rank', 'alpha', 'targets', 'init', 'variant', 'freeze-a', 'no-freeze-a', 'rslora', 'lora-plus']) {
       if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to LoRA fine-tuning (lora-lab finetune)`);
     }
   }

@@ -11,6 +11,7 @@ import { oneLine } from './sanitize.ts';
 import { plural, pct, sig, table } from './table.ts';
 import { classHeading, classLabels, lookupDataset } from './data-ref.ts';
 import { describeShape } from '../contract/dataset.ts';
+import { variantLabel, variantShort } from '../contract/variant-label.ts';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];
 
@@ -83,7 +84,7 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
   if (runs.length === 0) return s.out('no runs match');
   s.out(
     table(
-      ['id', 'name', 'kind', 'status', 'data', 'base', 'rank', 'alpha', 'lr', 'batch', 'steps', 'accuracy', 'focus wrong', 'time', 'tags', 'created'],
+      ['id', 'name', 'kind', 'status', 'data', 'base', 'rank', 'alpha', 'variant', 'lr', 'batch', 'steps', 'accuracy', 'focus wrong', 'time', 'tags', 'created'],
       runs.map((r) => [
         r.id,
         r.name,
@@ -93,6 +94,7 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
         num(r.baseModelId),
         num(r.config.lora?.r),
         num(r.config.lora?.alpha),
+        r.config.lora ? variantShort(r.config.lora) : '—',
         r.config.lr,
         r.config.batchSize,
         num(r.summary?.steps ?? r.progress?.step),
@@ -102,7 +104,7 @@ export async function runsCommand(argv: string[], s: Session): Promise<void> {
         r.tags.join(','),
         date(r.createdAt),
       ]),
-      ['r', 'l', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      ['r', 'l', 'l', 'l', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
     ),
   );
 }
@@ -123,7 +125,9 @@ function showText(r: RunDetail): string {
     `  kind ${r.kind}, status ${r.status}${r.error ? ` — ${oneLine(r.error)}` : ''}`,
     r.exitReason ? `  trainer process: ${r.exitReason}` : '',
     `  backend ${oneLine(r.backend ?? '—')}${r.device ? ` (${oneLine(r.device)})` : ''}, created ${date(r.createdAt)}${r.startedAt ? `, ran ${duration(r)}` : ''}`,
-    r.kind === 'lora' ? `  fine-tunes model ${r.baseModelId}${r.adapterId ? ` → adapter ${r.adapterId}` : ''}` : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
+    r.kind === 'lora'
+      ? `  fine-tunes model ${r.baseModelId}${r.adapterId ? ` → adapter ${r.adapterId}` : ''}${r.config.lora ? `: ${variantLabel(r.config.lora)}` : ''}`
+      : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
     dataLine(r),
     r.baseDataset && r.dataset ? `  domain shift: base trained on ${r.baseDataset.name}, fine-tuned on ${r.dataset.name}` : '',
     r.tags.length ? `  tags: ${oneLine(r.tags.join(', '))}` : '',

@@ -8,6 +8,7 @@ import { classHeading, classLabels, datasetByRef } from './data-ref.ts';
 import { type Flags, UsageError, commonFlags, configFromFlags, onDataset, parse, runFlags } from './options.ts';
 import { formatDuration } from './progress.ts';
 import { terminalSafe } from './sanitize.ts';
+import { variantLabel } from '../contract/variant-label.ts';
 import { findModel } from './session.ts';
 import { pct, sig, table } from './table.ts';
 
@@ -120,7 +121,7 @@ export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContex
   ]);
   ctx.out(
     [
-      `run ${run.runId} (${kind}) on ${data.name} completed${kind === 'base' ? ` → model ${run.modelId}` : ` → adapter ${run.adapterId} on model ${run.modelId}`}`,
+      `run ${run.runId} (${kind}) on ${data.name} completed${kind === 'base' ? ` → model ${run.modelId}` : ` → adapter ${run.adapterId} on model ${run.modelId} (${variantLabel(config.lora)})`}`,
       table(head, rows, head.map((_, i) => (i === 0 || (marked && i === head.length - 1) ? 'l' : 'r'))),
       '',
       before ? `accuracy ${pct(before.accuracy)} → ${pct(after.accuracy)}` : `accuracy ${pct(after.accuracy)}`,

@@ -51,8 +51,12 @@ interface PathKind {
 
 type AnySchema = { type: string; wrapped?: AnySchema; options?: readonly string[]; entries?: Record<string, AnySchema> };
 
+/** Wrappers that give a field a default (`v.optional(v.picklist(…), 'lora')`): the value itself is the wrapped schema's. */
+const DEFAULTED = new Set(['optional', 'exact_optional', 'undefinedable', 'non_optional']);
+
 function kindOf(s: AnySchema): PathKind {
-  if (s.type === 'nullable' && s.wrapped) return { ...kindOf(s.wrapped), nullable: true };
+  if (DEFAULTED.has(s.type) && s.wrapped) return kindOf(s.wrapped);
+  if ((s.type === 'nullable' || s.type === 'nullish') && s.wrapped) return { ...kindOf(s.wrapped), nullable: true };
   if (s.type === 'number') return { type: 'number', nullable: false };
   if (s.type === 'picklist') return { type: 'string', nullable: false, options: s.options ?? [] };
   if (s.type === 'string') return { type: 'string', nullable: false };
@@ -68,7 +72,8 @@ const PATHS: ReadonlyMap<string, PathKind> = (() => {
     for (const [key, schema] of Object.entries(entries)) {
       const path = prefix + key;
       out.set(path, kindOf(schema));
-      const inner = schema.type === 'nullable' ? schema.wrapped : schema;
+      let inner: AnySchema | undefined = schema;
+      while (inner?.wrapped && (inner.type === 'nullable' || inner.type === 'nullish' || DEFAULTED.has(inner.type))) inner = inner.wrapped;
       if (inner?.entries) walk(inner.entries, `${path}.`);
     }
   };

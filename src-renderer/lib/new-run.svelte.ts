@@ -8,7 +8,7 @@
 import type { DatasetRef, ModelView, Presets, RunDetail } from '../../src-main/contract/api.ts';
 import { type NamedData, cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import {
-  type FieldIssue, type LoraInit, type LoraScaling, type OptimizerName, type RunConfig, type RunKind,
+  type FieldIssue, type LoraInit, type LoraScaling, type LoraVariant, type OptimizerName, type RunConfig, type RunKind,
   configIssues, layerNames,
 } from '../../src-main/contract/config.ts';
 import { type DatasetView, MNIST_DATASET_ID } from '../../src-main/contract/dataset.ts';
@@ -35,6 +35,10 @@ export class NewRunState {
   optimizer = $state<OptimizerName>('adam');
   loraInit = $state<LoraInit>('kaiming');
   scaling = $state<LoraScaling>('standard');
+  /** LoRA or DoRA (a trained magnitude per output row). */
+  variant = $state<LoraVariant>('lora');
+  /** LoRA-FA: A stays as initialised, only B (and DoRA's magnitude) trains. */
+  freezeA = $state(false);
   /** classes[c]: train on class c of the data set; none ticked means all of them. */
   classes = $state<boolean[]>(new Array(10).fill(false));
   targets = $state<string[]>([]);
@@ -142,8 +146,8 @@ export class NewRunState {
               init: this.loraInit,
               scaling: this.scaling,
               loraPlusRatio: num('lora.loraPlusRatio', 1) ?? 1,
-              variant: 'lora',
-              freezeA: false,
+              variant: this.variant,
+              freezeA: this.freezeA,
             }
           : null,
     };
@@ -321,6 +325,8 @@ export class NewRunState {
     this.optimizer = cfg.optimizer;
     this.loraInit = cfg.lora?.init ?? 'kaiming';
     this.scaling = cfg.lora?.scaling ?? 'standard';
+    this.variant = cfg.lora?.variant ?? 'lora';
+    this.freezeA = cfg.lora?.freezeA ?? false;
     this.#dataId = cfg.data;
     const count = this.#datasets.find((d) => d.id === cfg.data)?.classes.length ?? Math.max(10, ...(cfg.classes ?? []).map((c) => c + 1));
     this.classes = Array.from({ length: count }, (_, c) => cfg.classes?.includes(c) ?? false);

@@ -10,7 +10,7 @@ export type TextField =
   | 'lora.r' | 'lora.alpha' | 'lora.loraPlusRatio';
 
 /** Field ids as configIssues names them, plus the form's own. */
-export type FieldId = TextField | 'name' | 'data' | 'classes' | 'lora.targets' | 'baseModel' | 'kind' | 'optimizer' | 'lora.init' | 'lora.scaling';
+export type FieldId = TextField | 'name' | 'data' | 'classes' | 'lora.targets' | 'baseModel' | 'kind' | 'optimizer' | 'lora.init' | 'lora.scaling' | 'lora.variant' | 'lora.freezeA';
 
 export type NumSpec = { int: boolean; nullable: boolean };
 export const NUMBERS: Record<Exclude<TextField, 'sizes'>, NumSpec> = {
@@ -53,6 +53,6 @@ export const FIELD_LABELS: Record<FieldId | 'lora', string> = {
   sizes: 'Layer widths', seed: 'Seed', batchSize: 'Batch size', epochs: 'Epochs', maxSteps: 'Max steps', lr: 'Learning rate',
   trainLimit: 'Training images', testLimit: 'Test images', evalEvery: 'Evaluate every', evalSubset: 'Evaluation subset',
   'lora.r': 'Rank r', 'lora.alpha': 'Alpha α', 'lora.loraPlusRatio': 'LoRA+ ratio', name: 'Name', data: 'Data set', classes: 'Train on classes',
-  'lora.targets': 'Target layers', baseModel: 'Base model', kind: 'Kind of run', optimizer: 'Optimizer', 'lora.init': 'A initialisation',
-  'lora.scaling': 'Scaling', lora: 'LoRA adapter',
+  'lora.targets': 'Target layers', baseModel: 'Base model', kind: 'Kind of run', optimizer: 'Optimizer', 'lora.init': 'Initialisation',
+  'lora.scaling': 'Scaling', 'lora.variant': 'Variant', 'lora.freezeA': 'Freeze A (LoRA-FA)', lora: 'LoRA adapter',
 };

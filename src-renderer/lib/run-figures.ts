@@ -6,7 +6,7 @@
  * hold), so each figure is null — shown as "—" — while any field it depends on has a
  * problem. Pure: unit-tested without a browser.
  */
-import { type FieldIssue, type ParamCounts, type RunConfig, layerNames, loraScaling, paramCounts } from '../../src-main/contract/config.ts';
+import { type FieldIssue, type LoraVariant, type ParamCounts, type RunConfig, layerNames, loraScaling, paramCounts } from '../../src-main/contract/config.ts';
 import { trainerMemory } from '../../src-main/contract/memory.ts';
 import { MNIST_TEST_SIZE, MNIST_TRAIN_COUNTS, estimateExamples, estimateSteps } from './estimates.ts';
 
@@ -22,12 +22,12 @@ export interface RunFigures {
 
 /** The fields each figure is computed from (configIssues' field names, plus the form's baseModel and data). */
 export const FIGURE_INPUTS: Record<keyof RunFigures, readonly string[]> = {
-  counts: ['kind', 'sizes', 'baseModel', 'lora', 'lora.r', 'lora.targets'],
+  counts: ['kind', 'sizes', 'baseModel', 'lora', 'lora.r', 'lora.targets', 'lora.variant', 'lora.freezeA'],
   scaling: ['kind', 'lora', 'lora.r', 'lora.alpha', 'lora.scaling'],
   examples: ['data', 'classes', 'trainLimit'],
   steps: ['data', 'classes', 'trainLimit', 'batchSize', 'epochs', 'maxSteps'],
   testImages: ['data', 'testLimit'],
-  memory: ['data', 'kind', 'sizes', 'baseModel', 'batchSize', 'optimizer', 'lora', 'lora.r', 'lora.targets'],
+  memory: ['data', 'kind', 'sizes', 'baseModel', 'batchSize', 'optimizer', 'lora', 'lora.r', 'lora.targets', 'lora.variant', 'lora.freezeA'],
 };
 
 /** What the figures need of the run's data set: its counts, and the bytes its samples take (undefined: MNIST's figure). */
@@ -55,15 +55,24 @@ export function runFigures(cfg: RunConfig, issues: readonly FieldIssue[], data: 
 }
 
 /**
- * Parameters a rank-r adapter adds to each layer, r·(in + out); null for a layer whose
- * width cannot hold rank r (r > min(in, out)) or when r is not a positive integer.
+ * Parameters a rank-r adapter adds to each layer, r·(in + out), and DoRA's magnitude
+ * (one per output) on top; `trainable` of them, without A (r·in) under LoRA-FA. Null
+ * for a layer whose width cannot hold rank r (r > min(in, out)) or when r is not a
+ * positive integer. The same arithmetic as paramCounts, per layer.
  */
-export function layerAdapterParams(sizes: readonly number[], r: number): { name: string; inp: number; out: number; params: number | null }[] {
+export function layerAdapterParams(
+  sizes: readonly number[],
+  r: number,
+  opts: { variant?: LoraVariant | undefined; freezeA?: boolean | undefined } = {},
+): { name: string; inp: number; out: number; params: number | null; trainable: number | null }[] {
   const rankOk = Number.isInteger(r) && r >= 1;
   return layerNames(sizes).map((name, i) => {
     const inp = sizes[i] as number;
     const out = sizes[i + 1] as number;
-    return { name, inp, out, params: rankOk && r <= Math.min(inp, out) ? r * (inp + out) : null };
+    if (!rankOk || r > Math.min(inp, out)) return { name, inp, out, params: null, trainable: null };
+    const magnitude = opts.variant === 'dora' ? out : 0;
+    const params = r * (inp + out) + magnitude;
+    return { name, inp, out, params, trainable: opts.freezeA ? params - r * inp : params };
   });
 }
 

@@ -23,7 +23,7 @@ export interface ParamFilter {
 /** Config paths offered by the hyperparameter filter (scalars only). */
 export const FILTER_PATHS = [
   'lr', 'batchSize', 'epochs', 'maxSteps', 'seed', 'optimizer', 'trainLimit', 'testLimit', 'evalEvery',
-  'lora.r', 'lora.alpha', 'lora.init', 'lora.scaling', 'lora.loraPlusRatio',
+  'lora.r', 'lora.alpha', 'lora.variant', 'lora.init', 'lora.freezeA', 'lora.scaling', 'lora.loraPlusRatio',
 ] as const;
 
 export const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'];

@@ -5,10 +5,10 @@
  * count "9 points × 3 seeds = 27 runs" (the same arithmetic as the Lab's expansion:
  * grid product × trials, budget cutting whole points).
  */
-import type { RunConfig } from '../../src-main/contract/config.ts';
+import { LORA_INITS, LORA_SCALINGS, LORA_VARIANTS, OPTIMIZERS, type RunConfig } from '../../src-main/contract/config.ts';
 import type { DistributionKind, ParamValue, SweepAxis } from '../../src-main/contract/sweep.ts';
 
-export type PathType = 'number' | 'text';
+export type PathType = 'number' | 'text' | 'boolean';
 
 export interface ConfigPath {
   path: string;
@@ -17,6 +17,25 @@ export interface ConfigPath {
   value: ParamValue;
   /** A number path the config allows to be null. */
   nullable: boolean;
+  /** A text path that takes one of these (the LoRA variant, init, scaling, the optimizer). */
+  options?: readonly string[];
+}
+
+/** The text paths that are a choice among names, and the names. */
+const CHOICES: Readonly<Record<string, readonly string[]>> = {
+  optimizer: OPTIMIZERS,
+  'lora.init': LORA_INITS,
+  'lora.variant': LORA_VARIANTS,
+  'lora.scaling': LORA_SCALINGS,
+};
+/** Paths with a default that a config stored before they existed may lack; offered with that default. */
+const DEFAULTED: Readonly<Record<string, ParamValue>> = { 'lora.variant': 'lora', 'lora.freezeA': false };
+
+/** What the values field suggests for a path: its choices, true/false, or numbers. */
+export function valuesPlaceholder(p: ConfigPath | undefined): string {
+  if (p?.options) return p.options.join(', ');
+  if (p?.type === 'boolean') return 'false, true';
+  return '1, 2, 4';
 }
 
 /** Never offered: the run kind and data set make another experiment, and seeds are the `seeds` field. */
@@ -32,12 +51,17 @@ export function configPaths(cfg: RunConfig): ConfigPath[] {
       const path = prefix ? `${prefix}.${k}` : k;
       if (NOT_SWEPT.has(path)) continue;
       if (typeof v === 'number') out.push({ path, type: 'number', value: v, nullable: NULLABLE_NUMBERS.has(path) });
-      else if (typeof v === 'string') out.push({ path, type: 'text', value: v, nullable: false });
+      else if (typeof v === 'string') out.push({ path, type: 'text', value: v, nullable: false, ...(CHOICES[path] ? { options: CHOICES[path] } : {}) });
+      else if (typeof v === 'boolean') out.push({ path, type: 'boolean', value: v, nullable: false });
       else if (v === null && NULLABLE_NUMBERS.has(path)) out.push({ path, type: 'number', value: null, nullable: true });
       else if (v && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, path);
     }
   };
-  walk(cfg as unknown as Record<string, unknown>, '');
+  const source = cfg as unknown as Record<string, unknown>;
+  const lora = cfg.lora as Record<string, unknown> | null;
+  // An old config's lora settings lack the variant fields: they read as their defaults (plain LoRA).
+  const filled = lora ? { ...source, lora: { ...Object.fromEntries(Object.entries(DEFAULTED).map(([p, d]) => [p.slice(5), d])), ...lora } } : source;
+  walk(filled, '');
   return out;
 }
 
@@ -57,7 +81,8 @@ export interface AxisDraft {
 function parseOne(raw: string, p: ConfigPath): { value: ParamValue } | { issue: string } {
   const t = raw.trim();
   if (t === 'null' && p.nullable) return { value: null };
-  if (p.type === 'text') return { value: t };
+  if (p.type === 'boolean') return t === 'true' || t === 'false' ? { value: t === 'true' } : { issue: `“${t}” is not true or false` };
+  if (p.type === 'text') return !p.options || p.options.includes(t) ? { value: t } : { issue: `“${t}” is not one of ${p.options.join(', ')}` };
   const n = Number(t);
   return t !== '' && Number.isFinite(n) ? { value: n } : { issue: `“${t}” is not a number` };
 }
@@ -90,7 +115,7 @@ export function buildAxis(d: AxisDraft, paths: readonly ConfigPath[]): { axis: S
     if (issue) return { axis: null, issue };
     return { axis: d.mode === 'grid' ? { path: p.path, values } : { path: p.path, distribution: { kind: 'choice', values } }, issue: null };
   }
-  if (p.type !== 'number') return { axis: null, issue: `${p.path} takes text: list its values (grid or choice)` };
+  if (p.type !== 'number') return { axis: null, issue: `${p.path} takes ${p.type === 'boolean' ? 'true or false' : 'text'}: list its values (grid or choice)` };
   const lo = parseBound(d.min, 'min');
   if ('issue' in lo) return { axis: null, issue: lo.issue };
   const hi = parseBound(d.max, 'max');

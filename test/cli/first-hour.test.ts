@@ -113,6 +113,21 @@ describe('a first session on a small model (784→16→10)', { timeout: 400_000 
     expect(merge.code, merge.stderr).toBe(0);
     expect(merge.stdout.split('\n')[0]).toMatch(/^wrong per digit\s+base\s+a1 alone\s+a2 alone\s+linear merge$/);
     expect(merge.stdout).toMatch(/each adapter at full weight on the base; linear merge: a1×0\.5 \+ a2×-0\.25/);
+    // PEFT's methods by name, with density, majority sign and a negative weight (task negation).
+    const dt = await cli('merge', '--method', 'dare_ties', '--density', '0.5', '--majority-sign', 'frequency', '--adapter', '1:-1', '--test-limit', '100');
+    expect(dt.code, dt.stderr).toBe(0);
+    expect(dt.stdout.split('\n')[0]).toMatch(/^wrong per digit\s+base\s+a1 alone\s+dare_ties merge$/);
+    expect(dt.stdout).toMatch(/dare_ties merge: a1×-1/);
+    // dare_ties mixes A's and B's, so it needs one rank: a1 (r 1) and a2 (r 2) are refused, naming the _svd form.
+    const mixed = await cli('merge', '--method', 'dare_ties', '--density', '0.5', '--adapter', '1', '--adapter', '2:-1', '--no-preview', '--save', 'x');
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/dare_ties combines the adapters' A's and B's separately \(as PEFT\), which needs one rank, .*has r 1, .*has r 2: use dare_ties_svd/);
+    const svdForm = await cli('merge', '--method', 'dare_ties_svd', '--density', '0.5', '--majority-sign', 'frequency', '--adapter', '1', '--adapter', '2:-1', '--test-limit', '100', '--json');
+    expect(svdForm.code, svdForm.stderr).toBe(0);
+    expect(JSON.parse(svdForm.stdout).preview.request).toMatchObject({ method: 'dare_ties_svd', density: 0.5, majoritySign: 'frequency', adapters: [{ adapterId: 1, weight: 1 }, { adapterId: 2, weight: -1 }] });
+    const badSign = await cli('merge', '--method', 'ties', '--density', '0.5', '--majority-sign', 'most', '--adapter', '1');
+    expect(badSign.code).toBe(2);
+    expect(badSign.stderr).toMatch(/--majority-sign must be total or frequency/);
 
     // "already exists" names --force.
     const out = join(tmp.dir, 'base.safetensors');

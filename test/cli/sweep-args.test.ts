@@ -37,6 +37,18 @@ describe('--grid PATH=V1,V2', () => {
     expect(parseGrid('lora.nope=1,true,x', lora)).toEqual({ path: 'lora.nope', values: [1, true, 'x'] });
   });
 
+  it('types the LoRA variant axes: the variant and init as text, LoRA-FA as true/false', () => {
+    expect(parseGrid('lora.variant=lora,dora', lora)).toEqual({ path: 'lora.variant', values: ['lora', 'dora'] });
+    expect(parseGrid('lora.init=kaiming,gaussian,pissa,olora', lora).values).toEqual(['kaiming', 'gaussian', 'pissa', 'olora']);
+    expect(parseGrid('lora.freezeA=false,true', lora)).toEqual({ path: 'lora.freezeA', values: [false, true] });
+    expect(parseRandom('lora.variant=choice(lora,dora)', lora)).toEqual({ path: 'lora.variant', distribution: { kind: 'choice', values: ['lora', 'dora'] } });
+    expect(parseRandom('lora.freezeA=choice(true,false)', lora).distribution).toEqual({ kind: 'choice', values: [true, false] });
+    // A config stored before variants existed has no lora.freezeA: the text decides, still a boolean.
+    const old = structuredClone(lora);
+    delete (old.lora as Partial<NonNullable<typeof old.lora>>).freezeA;
+    expect(parseGrid('lora.freezeA=true,false', old).values).toEqual([true, false]);
+  });
+
   it('refuses a malformed axis with one line naming it', () => {
     expect(usage(() => parseGrid('lora.r', lora))).toBe('--grid takes PATH=V1,V2,…, e.g. --grid lora.r=1,2,4, got "lora.r"');
     expect(usage(() => parseGrid('=1,2', lora))).toMatch(/^--grid takes PATH=/);

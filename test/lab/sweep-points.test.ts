@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type DataShape, type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
-import { applyParams, expandSweep, pointLabel } from '../../src-main/contract/sweep-points.ts';
+import { SWEEPABLE_PATHS, applyParams, expandSweep, pointLabel } from '../../src-main/contract/sweep-points.ts';
 import type { SweepSpec } from '../../src-main/contract/sweep.ts';
 
 const mnist: DataShape = { name: 'mnist', inputSize: 784, classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] };
@@ -157,5 +157,38 @@ describe('sweep expansion', () => {
     const cfg = applyParams(lora(), { 'lora.r': 4, lr: 0.003, maxSteps: null });
     expect(cfg).toMatchObject({ lr: 0.003, maxSteps: null, lora: { r: 4 } });
     expect(() => applyParams(lora(), { nope: 1 })).toThrow(/unknown config path "nope"/);
+  });
+
+  it('sweeps the LoRA variant, init and LoRA-FA (fields with a default) as grid and choice axes', () => {
+    expect(SWEEPABLE_PATHS).toEqual(expect.arrayContaining(['lora.variant', 'lora.init', 'lora.freezeA']));
+    const plan = expandSweep(
+      ft({ axes: [{ path: 'lora.variant', values: ['lora', 'dora'] }, { path: 'lora.init', values: ['kaiming', 'pissa', 'olora'] }, { path: 'lora.freezeA', values: [false, true] }], seeds: 2 }),
+      lora(),
+      mnist,
+    );
+    expect(plan.issues).toEqual([]);
+    expect(plan.points).toHaveLength(12);
+    expect(plan.runs).toHaveLength(24);
+    expect(plan.points[11]!.config.lora).toMatchObject({ variant: 'dora', init: 'olora', freezeA: true, r: 1 });
+    expect(pointLabel(plan.points[7]!.params)).toBe('lora.variant=dora lora.init=kaiming lora.freezeA=true');
+    // A config stored before variants existed has no such keys: the axis sets them.
+    const old = lora();
+    delete (old.lora as Partial<NonNullable<RunConfig['lora']>>).variant;
+    delete (old.lora as Partial<NonNullable<RunConfig['lora']>>).freezeA;
+    const fromOld = expandSweep(ft({ axes: [{ path: 'lora.variant', distribution: { kind: 'choice', values: ['lora', 'dora'] } }], trials: 6, samplingSeed: 3 }), old, mnist);
+    expect(fromOld.issues).toEqual([]);
+    expect(new Set(fromOld.points.map((p) => p.config.lora!.variant))).toEqual(new Set(['lora', 'dora']));
+    expect(applyParams(old, { 'lora.freezeA': true }).lora).toMatchObject({ freezeA: true });
+    // Values the config refuses, named with the allowed ones; numbers cannot be drawn for text or true/false.
+    expect(issuesOf(ft({ axes: [{ path: 'lora.variant', values: ['lora', 'vera'] }, { path: 'lora.freezeA', values: [true, 'yes'] }, { path: 'lora.init', values: ['pissa', 1] }] }))).toEqual([
+      'lora.variant="vera": must be "lora" or "dora"',
+      'lora.freezeA="yes": lora.freezeA takes true or false',
+      'lora.init=1: lora.init takes text ("kaiming" or "gaussian" or "pissa" or "olora"), got a number',
+    ]);
+    expect(issuesOf(ft({ axes: [{ path: 'lora.freezeA', distribution: { kind: 'uniform', min: 0, max: 1 } }] }))).toEqual([
+      'lora.freezeA: uniform draws numbers, but lora.freezeA takes true or false (use choice)',
+    ]);
+    // A base run has no LoRA settings to sweep.
+    expect(issuesOf({ start: { kind: 'base' }, axes: [{ path: 'lora.variant', values: ['dora'] }] }, defaultConfig('base'))[0]).toMatch(/lora\.variant: the starting config has no lora settings/);
   });
 });

@@ -9,6 +9,8 @@ import { cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import { type RunConfig, configIssues, defaultConfig, defaultLora, paramCounts } from '../../src-main/contract/config.ts';
 import { trainerMemory } from '../../src-main/contract/memory.ts';
 import { type DataCounts, MNIST_COUNTS, fieldProblems, layerAdapterParams, runFigures } from '../../src-renderer/lib/run-figures.ts';
+import { INIT_CHOICES, VARIANT_CHOICES, variantBadges, variantLabel, variantTags } from '../../src-renderer/lib/variants.ts';
+import { LORA_INITS, LORA_VARIANTS } from '../../src-main/contract/config.ts';
 
 const SIZES = [784, 1000, 2000, 10];
 const lora = (r: number, over: Partial<RunConfig> = {}): RunConfig => ({ ...defaultConfig('lora'), sizes: SIZES, lora: { ...defaultLora(SIZES), r, alpha: 1 }, ...over });
@@ -59,6 +61,49 @@ describe('side-panel figures from invalid input', () => {
     expect(layerAdapterParams(SIZES, 11).map((l) => l.params)).toEqual([11 * 1784, 11 * 3000, null]);
     expect(layerAdapterParams(SIZES, -3).map((l) => l.params)).toEqual([null, null, null]);
     expect(layerAdapterParams(SIZES, 0).map((l) => l.params)).toEqual([null, null, null]);
+  });
+});
+
+describe('LoRA variants on the form', () => {
+  it('the trainable count follows DoRA (a magnitude per output) and LoRA-FA (A frozen), per layer and in total', () => {
+    const cfg = lora(2);
+    const plain = figuresOf(cfg).counts!;
+    cfg.lora = { ...cfg.lora!, variant: 'dora' };
+    const dora = figuresOf(cfg).counts!;
+    expect(dora.trainable - plain.trainable).toBe(1000 + 2000 + 10);
+    cfg.lora = { ...cfg.lora, freezeA: true };
+    const fa = figuresOf(cfg).counts!;
+    expect(fa.trainable).toBe(dora.trainable - 2 * (784 + 1000 + 2000));
+    expect(fa.adapter).toBe(dora.adapter); // A is still stored
+    const layers = layerAdapterParams(SIZES, 2, { variant: 'dora', freezeA: true });
+    expect(layers.map((l) => l.params)).toEqual([2 * 1784 + 1000, 2 * 3000 + 2000, 2 * 2010 + 10]);
+    expect(layers.map((l) => l.trainable)).toEqual([2 * 1000 + 1000, 2 * 2000 + 2000, 2 * 10 + 10]);
+    expect(layers.reduce((n, l) => n + l.trainable!, 0)).toBe(fa.trainable);
+    expect(layerAdapterParams(SIZES, 2).map((l) => l.trainable)).toEqual([2 * 1784, 2 * 3000, 2 * 2010]);
+  });
+
+  it('offers every variant and init, each with a one-line hint', () => {
+    expect(VARIANT_CHOICES.map((c) => c.value)).toEqual([...LORA_VARIANTS]);
+    expect(INIT_CHOICES.map((c) => c.value)).toEqual([...LORA_INITS]);
+    for (const c of [...VARIANT_CHOICES, ...INIT_CHOICES]) {
+      expect(c.label).not.toBe('');
+      expect(c.hint).toMatch(/\S/);
+      expect(c.hint).not.toMatch(/\n/);
+    }
+    expect(INIT_CHOICES.find((c) => c.value === 'pissa')!.hint).toMatch(/SVD/);
+    expect(INIT_CHOICES.find((c) => c.value === 'olora')!.hint).toMatch(/QR/);
+  });
+
+  it('names a variant compactly: tags for what is not plain LoRA, a label for the whole', () => {
+    expect(variantTags({ variant: 'dora', init: 'pissa', freezeA: true })).toEqual(['DoRA', 'PiSSA', 'LoRA-FA']);
+    expect(variantTags({ variant: 'lora', init: 'gaussian', freezeA: false })).toEqual([]);
+    expect(variantTags({ init: 'olora' })).toEqual(['OLoRA']);
+    // A config stored before variants existed: plain LoRA.
+    expect(variantTags({ init: 'kaiming' })).toEqual([]);
+    expect(variantTags(null)).toEqual([]);
+    expect(variantLabel({ r: 1, variant: 'dora', init: 'pissa', freezeA: true })).toBe('DoRA r=1, PiSSA init, LoRA-FA');
+    expect(variantLabel({ r: 4, init: 'kaiming' })).toBe('LoRA r=4, Kaiming init');
+    expect(variantBadges({ variant: 'dora', freezeA: true }).map((b) => b.title)).toEqual([expect.stringMatching(/^DoRA: /), expect.stringMatching(/^LoRA-FA: .*only B trains/)]);
   });
 });
 

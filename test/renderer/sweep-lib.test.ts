@@ -11,7 +11,7 @@ import type { RunView } from '../../src-main/contract/api.ts';
 import { defaultConfig } from '../../src-main/contract/config.ts';
 import type { SweepPointView, SweepView } from '../../src-main/contract/sweep.ts';
 import { axesOf, brushFrom, brushed, goodness, linesOf, position, scaleFor, ticks, valueAt } from '../../src-renderer/lib/parallel-coords.ts';
-import { buildAxis, configPaths, countRuns, parseValues } from '../../src-renderer/lib/sweep-axes.ts';
+import { buildAxis, configPaths, countRuns, parseValues, valuesPlaceholder } from '../../src-renderer/lib/sweep-axes.ts';
 import { fmtParam, fmtStat } from '../../src-renderer/lib/sweep-format.ts';
 
 const stat = { n: 0, mean: null, std: null, min: null, max: null, ci95: null };
@@ -121,6 +121,31 @@ describe('the New sweep form', () => {
     expect(parseValues(' , ', r).issue).toMatch(/at least one value/);
     expect(parseValues('adam, sgd', paths.find((p) => p.path === 'optimizer')!).values).toEqual(['adam', 'sgd']);
     expect(parseValues('100, null', paths.find((p) => p.path === 'maxSteps')!).values).toEqual([100, null]);
+  });
+
+  it('offers the LoRA variant, init (their choices) and LoRA-FA (true/false) as axis paths', () => {
+    expect(paths.find((p) => p.path === 'lora.variant')).toMatchObject({ type: 'text', value: 'lora', options: ['lora', 'dora'] });
+    expect(paths.find((p) => p.path === 'lora.init')).toMatchObject({ type: 'text', options: ['kaiming', 'gaussian', 'pissa', 'olora'] });
+    const fa = paths.find((p) => p.path === 'lora.freezeA')!;
+    expect(fa).toMatchObject({ type: 'boolean', value: false });
+    expect(parseValues('false, true', fa)).toEqual({ values: [false, true], issue: null });
+    expect(parseValues('true, yes', fa).issue).toBe('“yes” is not true or false');
+    const variant = paths.find((p) => p.path === 'lora.variant')!;
+    expect(parseValues('lora, dora', variant).values).toEqual(['lora', 'dora']);
+    expect(parseValues('lora, vera', variant).issue).toBe('“vera” is not one of lora, dora');
+    expect(valuesPlaceholder(variant)).toBe('lora, dora');
+    expect(valuesPlaceholder(fa)).toBe('false, true');
+    expect(valuesPlaceholder(paths.find((p) => p.path === 'lr'))).toBe('1, 2, 4');
+    const d = { path: 'lora.freezeA', mode: 'choice' as const, values: 'true,false', min: '', max: '' };
+    expect(buildAxis(d, paths).axis).toEqual({ path: 'lora.freezeA', distribution: { kind: 'choice', values: [true, false] } });
+    expect(buildAxis({ ...d, mode: 'uniform', min: '0', max: '1' }, paths).issue).toBe('lora.freezeA takes true or false: list its values (grid or choice)');
+    // A config stored before variants existed still offers them, at plain LoRA.
+    const old = defaultConfig('lora');
+    delete (old.lora as Partial<NonNullable<typeof old.lora>>).variant;
+    delete (old.lora as Partial<NonNullable<typeof old.lora>>).freezeA;
+    expect(configPaths(old).filter((p) => p.path === 'lora.variant' || p.path === 'lora.freezeA').map((p) => [p.path, p.value])).toEqual([['lora.variant', 'lora'], ['lora.freezeA', false]]);
+    // A base config has no lora paths.
+    expect(configPaths(defaultConfig('base')).some((p) => p.path.startsWith('lora.'))).toBe(false);
   });
 
   it('builds grid and random axes; a distribution needs numbers with min ≤ max (log: min > 0)', () => {
