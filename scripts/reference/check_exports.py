@@ -7,10 +7,15 @@ PEFT adapter folder, with a reader written from the format description rather th
 writer. It checks names, shapes, dtypes, `__metadata__` and the PEFT config fields,
 runs the MLP forward pass (ReLU between layers, PyTorch layout W [out, in]) on MNIST
 test images read from the IDX files, optionally with the adapter applied as
-W + scaling * B @ A, and prints one JSON object: the checks made, the logits and the
-predicted digits. Any failed check exits with status 1 and {"ok": false, "error": ...}.
+W + scaling * B @ A (LoRA) or, for a DoRA adapter (`use_dora: true`, with
+`base_model.model.<layer>.lora_magnitude_vector` [out]),
+m * (W + scaling * B @ A) / ||W + scaling * B @ A|| (norm per output row, over the
+input dimension), and prints one JSON object: the checks made, the logits and the
+predicted digits. --merged-out writes the model with the adapter folded in that way
+(float64 arithmetic, stored as F32) as safetensors. Any failed check exits with status 1
+and {"ok": false, "error": ...}.
 
-usage: check_exports.py --model FILE.safetensors --mnist DIR [--peft DIR] [--limit N]
+usage: check_exports.py --model FILE.safetensors --mnist DIR [--peft DIR] [--merged-out FILE] [--limit N]
 """
 import argparse
 import json
@@ -76,6 +81,21 @@ def read_safetensors(path):
     return tensors, metadata
 
 
+def write_safetensors(path, tensors, metadata):
+    """The format by hand: names sorted, F32 little-endian, data area 8-byte aligned."""
+    header, chunks, at = {}, [], 0
+    for name in sorted(tensors):
+        raw = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [at, at + len(raw)]}
+        chunks.append(raw)
+        at += len(raw)
+    header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-(8 + len(text)) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+
+
 def check_model(tensors, metadata):
     """Names linear1..N weight/bias, chained shapes, format pt. -> layer sizes."""
     layers = sorted({int(LAYER.match(k.split(".")[0]).group(1)) for k in tensors if LAYER.match(k.split(".")[0])})
@@ -95,7 +115,7 @@ def check_model(tensors, metadata):
 
 
 def read_peft(folder, sizes):
-    """adapter_config.json + adapter_model.safetensors -> (config, {layer: (A, B)}, scaling)."""
+    """adapter_config.json + adapter_model.safetensors -> (config, {layer: (A, B, m or None)}, scaling)."""
     with open(os.path.join(folder, "adapter_config.json"), encoding="utf-8") as f:
         cfg = json.load(f, object_pairs_hook=no_duplicates)
     want = {"peft_type": "LORA", "bias": "none", "inference_mode": True, "task_type": None,
@@ -106,6 +126,8 @@ def read_peft(folder, sizes):
     require(isinstance(r, int) and r >= 1, "adapter_config.json: r is %r" % r)
     require(isinstance(alpha, (int, float)) and alpha > 0, "adapter_config.json: lora_alpha is %r" % alpha)
     require(isinstance(cfg.get("use_rslora"), bool), "adapter_config.json: use_rslora missing")
+    dora = cfg.get("use_dora", False)
+    require(isinstance(dora, bool), "adapter_config.json: use_dora is %r" % dora)
     require(cfg.get("init_lora_weights") in (True, "gaussian"), "adapter_config.json: init_lora_weights is %r" % cfg.get("init_lora_weights"))
     require(isinstance(cfg.get("base_model_name_or_path"), str), "adapter_config.json: base_model_name_or_path missing")
     targets = cfg.get("target_modules")
@@ -113,6 +135,8 @@ def read_peft(folder, sizes):
     tensors, metadata = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
     require(metadata.get("format") == "pt", "adapter __metadata__.format is %r" % metadata.get("format"))
     names = {"base_model.model.%s.lora_%s.weight" % (t, x) for t in targets for x in "AB"}
+    if dora:
+        names |= {"base_model.model.%s.lora_magnitude_vector" % t for t in targets}
     require(set(tensors) == names, "adapter tensor names differ: %s" % sorted(set(tensors) ^ names))
     pairs = {}
     for t in targets:
@@ -122,7 +146,11 @@ def read_peft(folder, sizes):
         b = tensors["base_model.model.%s.lora_B.weight" % t]
         require(a.shape == (r, sizes[i - 1]), "%s lora_A has shape %s, expected %s" % (t, a.shape, (r, sizes[i - 1])))
         require(b.shape == (sizes[i], r), "%s lora_B has shape %s, expected %s" % (t, b.shape, (sizes[i], r)))
-        pairs[t] = (a, b)
+        m = None
+        if dora:
+            m = tensors["base_model.model.%s.lora_magnitude_vector" % t]
+            require(m.shape == (sizes[i],), "%s lora_magnitude_vector has shape %s, expected %s" % (t, m.shape, (sizes[i],)))
+        pairs[t] = (a, b, m)
     scaling = alpha / np.sqrt(r) if cfg["use_rslora"] else alpha / r
     return cfg, pairs, float(scaling)
 
@@ -138,16 +166,29 @@ def read_idx(path, dims):
     return data.reshape(shape)
 
 
+def adapted_weights(tensors, sizes, adapter=None, scaling=0.0):
+    """Per layer W [out, in] in float64: W0, W0 + scaling * B @ A (LoRA), or DoRA's
+    m * V / ||V|| with V = W0 + scaling * B @ A, the norm of each output row."""
+    out = {}
+    for i in range(1, len(sizes)):
+        w = tensors["linear%d.weight" % i].astype(np.float64)
+        if adapter and "linear%d" % i in adapter:
+            a, b, m = adapter["linear%d" % i]
+            w = w + scaling * (b.astype(np.float64) @ a.astype(np.float64))
+            if m is not None:
+                norm = np.sqrt((w * w).sum(axis=1))
+                w = (m.astype(np.float64) / norm)[:, None] * w
+        out["linear%d" % i] = w
+    return out
+
+
 def forward(tensors, sizes, x, adapter=None, scaling=0.0):
-    """Logits in float64: h = relu(h @ W.T + b) between layers, W = W0 + scaling * B @ A where adapted."""
+    """Logits in float64: h = relu(h @ W.T + b) between layers, W from adapted_weights."""
+    weights = adapted_weights(tensors, sizes, adapter, scaling)
     h = x.astype(np.float64)
     last = len(sizes) - 1
     for i in range(1, last + 1):
-        w = tensors["linear%d.weight" % i].astype(np.float64)
-        if adapter and "linear%d" % i in adapter:
-            a, b = adapter["linear%d" % i]
-            w = w + scaling * (b.astype(np.float64) @ a.astype(np.float64))
-        h = h @ w.T + tensors["linear%d.bias" % i].astype(np.float64)
+        h = h @ weights["linear%d" % i].T + tensors["linear%d.bias" % i].astype(np.float64)
         if i < last:
             h = np.maximum(h, 0.0)
     return h
@@ -159,6 +200,7 @@ def main():
     p.add_argument("--peft", help="PEFT adapter folder to apply on top of --model")
     p.add_argument("--mnist", required=True, help="folder with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte")
     p.add_argument("--limit", type=int, default=1000, help="number of test images")
+    p.add_argument("--merged-out", help="write the model with the adapter folded in here (.safetensors)")
     args = p.parse_args()
     try:
         tensors, metadata = read_safetensors(args.model)
@@ -167,7 +209,12 @@ def main():
         adapter, scaling = None, 0.0
         if args.peft:
             cfg, adapter, scaling = read_peft(args.peft, sizes)
-            out["peft"] = {"config": cfg, "scaling": scaling, "targets": sorted(adapter)}
+            out["peft"] = {"config": cfg, "scaling": scaling, "targets": sorted(adapter), "dora": cfg.get("use_dora", False)}
+        if args.merged_out:
+            merged = dict(tensors)
+            for layer, w in adapted_weights(tensors, sizes, adapter, scaling).items():
+                merged[layer + ".weight"] = w.astype(np.float32)
+            write_safetensors(args.merged_out, merged, {"format": "pt"})
         images = read_idx(os.path.join(args.mnist, "t10k-images-idx3-ubyte"), 3)[: args.limit]
         labels = read_idx(os.path.join(args.mnist, "t10k-labels-idx1-ubyte"), 1)[: args.limit]
         require(sizes[0] == images.shape[1] * images.shape[2], "model takes %d inputs, images have %d pixels" % (sizes[0], images.shape[1] * images.shape[2]))

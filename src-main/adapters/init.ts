@@ -10,27 +10,57 @@
  * the base), and are stored relative to the original base by PEFT's conversion:
  * A' = [A; A0], B' = [B | −B0], rank 2r, so s·B'·A' = s·(B·A − B0·A0).
  */
-import { type LinearOperator, type Matrix, matmul, matrix, qr, randomizedSvdOf, transpose, jacobiSvd } from '../weights/linalg.ts';
+import { type LinearOperator, type LowRank, type Matrix, matmul, matrix, qr, transpose, truncatedSvdOfProduct, jacobiSvd } from '../weights/linalg.ts';
 import type { Rng } from '../util/rng.ts';
 import type { Factors } from './delta.ts';
 
 /**
- * Subspace iterations for PiSSA's truncated SVD (as PEFT's `pissa_niter_N`, a
- * randomized SVD; PEFT's plain "pissa" takes a full SVD). Enough that the rank-r part
- * of the classic MLP's weights agrees with numpy's exact SVD to ~1e-6 (test/adapters).
+ * PiSSA's truncated SVD. A layer whose smaller side is at most EXACT_SIDE gets a sketch
+ * of its whole range, which is exact (to the products' rounding) in one round. A larger
+ * one gets randomized subspace iteration (Halko et al.; PEFT's `pissa_niter_N` is the
+ * same idea with a fixed count) until every one of the r singular triplets has
+ * ‖W0·v_j − σ_j·u_j‖ ≤ tolerance·σ_1, checked every round, at most MAX_ROUNDS rounds:
+ * a trained layer's leading singular values stand apart and converge in a few rounds;
+ * a flat spectrum (a freshly initialised layer) converges slowly, and there the top-r
+ * subspace is barely defined anyway.
  */
-export const PISSA_ITERATIONS = 16;
-const PISSA_OVERSAMPLE = 10;
+export const EXACT_SIDE = 256;
+const OVERSAMPLE = 10;
+export const PISSA_MAX_ROUNDS = 60;
 
-/** W0 as an operator multiplied on the host (tests, and where no faster multiply is at hand). */
-export const hostOperator = (W0: Matrix): LinearOperator => {
-  const t = transpose(W0);
-  return { rows: W0.rows, cols: W0.cols, mul: (x) => matmul(W0, x), mulT: (y) => matmul(t, y) };
-};
+export interface PissaResult extends Factors<Matrix> {
+  /** Subspace-iteration rounds taken (0: exact sketch). */
+  rounds: number;
+  /** max_j ‖W0·v_j − σ_j·u_j‖ / σ_1 reached (0 for the exact sketch). */
+  residual: number;
+}
+
+/** The rank-r SVD of W0 as B = U_r·S_r [out, r] and A = V_rᵀ [r, in] (see above). */
+export function topSvd(W0: LinearOperator, r: number, rng: Rng, tolerance: number): { svd: LowRank; rounds: number; residual: number } {
+  const full = Math.min(W0.rows, W0.cols);
+  const l = full <= EXACT_SIDE ? full : Math.min(r + OVERSAMPLE, full);
+  const omega = matrix(W0.cols, l);
+  for (let i = 0; i < omega.data.length; i++) omega.data[i] = rng.normal();
+  let Q = qr(W0.mul(omega)).Q; // [out, l]
+  for (let rounds = 0; ; rounds++) {
+    const svd = truncatedSvdOfProduct(Q, transpose(W0.mulT(Q)), r); // Rayleigh–Ritz: Q·(Qᵀ·W0)
+    if (l === full) return { svd, rounds, residual: 0 }; // Q spans W0's whole range
+    const WV = W0.mul(transpose(svd.A)); // W0·v_j [out, r]
+    let worst = 0;
+    for (let j = 0; j < r; j++) {
+      let sq = 0;
+      for (let o = 0; o < W0.rows; o++) sq += ((WV.data[o * r + j] as number) - (svd.B.data[o * r + j] as number)) ** 2;
+      worst = Math.max(worst, Math.sqrt(sq));
+    }
+    const residual = worst / ((svd.S[0] as number) || 1);
+    if (residual <= tolerance || rounds >= PISSA_MAX_ROUNDS) return { svd, rounds, residual };
+    Q = qr(W0.mul(qr(W0.mulT(Q)).Q)).Q;
+  }
+}
 
 /** PiSSA's B0 and A0 for W0 [out, in] (given by its products) at rank r and scaling s. */
-export function pissaFactors(W0: LinearOperator, r: number, scaling: number, rng: Rng): Factors<Matrix> {
-  const svd = randomizedSvdOf(W0, r, rng, { oversample: PISSA_OVERSAMPLE, iterations: PISSA_ITERATIONS });
+export function pissaFactors(W0: LinearOperator, r: number, scaling: number, rng: Rng, tolerance = 1e-9): PissaResult {
+  const { svd, rounds, residual } = topSvd(W0, r, rng, tolerance);
   // svd.B = U_r·S_r [out, r], svd.A = V_rᵀ [r, in]
   const B = matrix(W0.rows, r);
   const A = matrix(r, W0.cols);
@@ -42,8 +72,15 @@ export function pissaFactors(W0: LinearOperator, r: number, scaling: number, rng
     for (let o = 0; o < W0.rows; o++) B.data[o * r + j] = (svd.B.data[o * r + j] as number) * bScale;
     for (let i = 0; i < W0.cols; i++) A.data[j * W0.cols + i] = (svd.A.data[j * W0.cols + i] as number) * aScale;
   }
-  return { A, B };
+  return { A, B, rounds, residual };
 }
+
+/** W0 as an operator multiplied on the host (tests, and where no faster multiply is at hand). */
+export const hostOperator = (W0: Matrix): LinearOperator => {
+  const t = transpose(W0);
+  return { rows: W0.rows, cols: W0.cols, mul: (x) => matmul(W0, x), mulT: (y) => matmul(t, y) };
+};
+
 
 /**
  * OLoRA's B0 = Q_r [out, r] and A0 = R_r [r, in] = Q_rᵀ·W0, from W0's first r columns

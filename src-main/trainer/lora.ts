@@ -10,7 +10,7 @@ import { Rng, normalArray, uniformArray } from '../util/rng.ts';
 import { type LoraConfig, loraIssues, loraScaling, ConfigError } from '../contract/config.ts';
 import type { AdapterInfo } from '../contract/protocol.ts';
 import { type Factors, deltaWeight } from '../adapters/delta.ts';
-import { convertedAlpha, loraFaProjection, oloraFactors, pissaFactors, toOriginalBase } from '../adapters/init.ts';
+import { EXACT_SIDE, convertedAlpha, hostOperator, loraFaProjection, oloraFactors, pissaFactors, toOriginalBase } from '../adapters/init.ts';
 import { type LinearOperator, type Matrix, matrix } from '../weights/linalg.ts';
 import { frozenTranspose, releaseFrozenTranspose } from './linear.ts';
 import type { Layer, Mlp } from './mlp.ts';
@@ -41,6 +41,17 @@ function backendOperator(l: Layer): LinearOperator {
   return { rows: l.outF, cols: l.inF, mul: (x) => run(frozenTranspose(l), x), mulT: (y) => run(l.W, y) };
 }
 
+/**
+ * PiSSA's factors: a small layer exactly, in float64 on the host; a large one by
+ * subspace iteration with its products on the backend, to what float32 products allow
+ * (PISSA_FLOAT32_TOLERANCE, the triplets' residual relative to σ_1).
+ */
+const PISSA_FLOAT32_TOLERANCE = 2e-5;
+function pissa(l: Layer, r: number, scaling: number, rng: Rng): Factors<Matrix> {
+  if (Math.min(l.inF, l.outF) <= EXACT_SIDE) return pissaFactors(hostOperator(hostOf(l.W)), r, scaling, rng);
+  return pissaFactors(backendOperator(l), r, scaling, rng, PISSA_FLOAT32_TOLERANCE);
+}
+
 /** A0 [r, in] and B0 [out, r] for `cfg.init`, in PyTorch orientation; PiSSA/OLoRA also replace W by the residual. */
 function initialFactors(l: Layer, cfg: LoraConfig, scaling: number, rng: Rng): Factors<Matrix> {
   const { r } = cfg;
@@ -57,7 +68,7 @@ function initialFactors(l: Layer, cfg: LoraConfig, scaling: number, rng: Rng): F
     rows.dispose();
     return out;
   };
-  const f = cfg.init === 'pissa' ? pissaFactors(W0, r, scaling, rng) : oloraFactors(first(), W0);
+  const f = cfg.init === 'pissa' ? pissa(l, r, scaling, rng) : oloraFactors(first(), W0);
   // Float32 factors first, so the residual is taken against exactly what trains.
   const A = matrix(r, l.inF, f32(f.A));
   const B = matrix(l.outF, r, f32(f.B));
