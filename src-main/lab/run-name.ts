@@ -4,6 +4,7 @@
  */
 import type { RunConfig } from '../contract/config.ts';
 import { MNIST_DATASET_ID } from '../contract/dataset.ts';
+import { variantShort } from '../contract/variant-label.ts';
 
 /** What a name says of the data set: its name, and its class names (MNIST's are its digits). */
 export interface NamedData {
@@ -22,7 +23,7 @@ export function defaultName(cfg: Named, data: NamedData | null = null): string {
   const slice = mnist
     ? cfg.classes ? `digit${cfg.classes.length > 1 ? 's' : ''} ${cfg.classes.join(',')}` : 'all digits'
     : cfg.classes ? cfg.classes.map((c) => data.classes[c] ?? String(c)).join(',') : `all of ${data.name}`;
-  return `LoRA r${l.r} α${l.alpha} on ${slice} seed ${cfg.seed}`;
+  return `${variantShort(l)} r${l.r} α${l.alpha} on ${slice} seed ${cfg.seed}`; // "LoRA r1 …", "DoRA·PiSSA r1 …"
 }
 
 /**

@@ -13,6 +13,7 @@ import { doraRowNorms, type AdaptedLayer } from '../../src-main/trainer/variants
 import { tf } from '../../src-main/trainer/tf.ts';
 import { Rng } from '../../src-main/util/rng.ts';
 import { type LoraConfig, type RunConfig, LORA_INITS, LORA_VARIANTS, defaultConfig, paramCounts } from '../../src-main/contract/config.ts';
+import { defaultName } from '../../src-main/lab/run-name.ts';
 import { useTestBackend } from '../helpers/backend.ts';
 
 const sizes = [784, 64, 32, 10];
@@ -107,6 +108,12 @@ describe('LoRA variants', () => {
       x.dispose();
     });
   }
+
+  it('names a run by its variant ("LoRA r1 …" stays as it was)', () => {
+    const cfg = (lora: Partial<LoraConfig>) => ({ ...defaultConfig('lora'), lora: loraCfg({ r: 1, alpha: 1, ...lora }) });
+    expect(defaultName(cfg({}))).toBe('LoRA r1 α1 on digit 7 seed 0');
+    expect(defaultName(cfg({ variant: 'dora', init: 'pissa', freezeA: true }))).toBe('DoRA·PiSSA·LoRA-FA r1 α1 on digit 7 seed 0');
+  });
 
   it('counts DoRA magnitudes and a frozen A in the trainable parameters', () => {
     const cfg = (lora: Partial<LoraConfig>) => ({ kind: 'lora' as const, sizes: [784, 1000, 2000, 10], lora: loraCfg({ r: 1, ...lora }) });
