@@ -28,6 +28,17 @@ function same(a: Matrix, b: Matrix, op: string): void {
   if (a.rows !== b.rows || a.cols !== b.cols) throw new RangeError(`cannot ${op} [${a.rows}, ${a.cols}] and [${b.rows}, ${b.cols}]`);
 }
 
+/** Row o of a combined with v_o, element by element. */
+function eachRow(a: Matrix, v: Matrix, op: string, f: (x: number, vo: number) => number): Matrix {
+  if (v.data.length !== a.rows) throw new RangeError(`cannot ${op} ${a.rows} rows by ${v.data.length} values`);
+  const out = matrix(a.rows, a.cols);
+  for (let o = 0; o < a.rows; o++) {
+    const vo = v.data[o] as number;
+    for (let i = o * a.cols; i < (o + 1) * a.cols; i++) out.data[i] = f(a.data[i] as number, vo);
+  }
+  return out;
+}
+
 /** Float64, row-major (weights/linalg.ts's Matrix). */
 export const hostOps: MatOps<Matrix> = {
   matMul: matmul,
@@ -51,24 +62,8 @@ export const hostOps: MatOps<Matrix> = {
     }
     return out;
   },
-  scaleRows(a, v) {
-    if (v.data.length !== a.rows) throw new RangeError(`cannot scale ${a.rows} rows by ${v.data.length} values`);
-    const out = matrix(a.rows, a.cols);
-    for (let o = 0; o < a.rows; o++) {
-      const f = v.data[o] as number;
-      for (let i = o * a.cols; i < (o + 1) * a.cols; i++) out.data[i] = (a.data[i] as number) * f;
-    }
-    return out;
-  },
-  divRows(a, v) {
-    if (v.data.length !== a.rows) throw new RangeError(`cannot divide ${a.rows} rows by ${v.data.length} values`);
-    const out = matrix(a.rows, a.cols);
-    for (let o = 0; o < a.rows; o++) {
-      const f = v.data[o] as number;
-      for (let i = o * a.cols; i < (o + 1) * a.cols; i++) out.data[i] = (a.data[i] as number) / f;
-    }
-    return out;
-  },
+  scaleRows: (a, v) => eachRow(a, v, 'scale', (x, f) => x * f),
+  divRows: (a, v) => eachRow(a, v, 'divide', (x, f) => x / f),
   div(a, b) {
     same(a, b, 'divide');
     const out = matrix(a.rows, a.cols);
