@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { symmetricEigen } from '../../src-main/adapters/eigen.ts';
+import { type Matrix, jacobiSvd, matmul, matrix, transpose } from '../../src-main/weights/linalg.ts';
+import { Rng } from '../../src-main/util/rng.ts';
+
+const randn = (rows: number, cols: number, seed: number): Matrix => {
+  const rng = new Rng(seed);
+  return matrix(rows, cols, Array.from({ length: rows * cols }, () => rng.normal()));
+};
+
+describe('symmetricEigen', () => {
+  for (const n of [1, 2, 3, 17, 60]) {
+    it(`decomposes a ${n}×${n} Gram matrix: A·v = λ·v, V orthonormal, λ = σ² of Jacobi's SVD`, () => {
+      const X = randn(n + 5, n, n);
+      const G = matmul(transpose(X), X); // [n, n], symmetric positive definite
+      const { values, vectors } = symmetricEigen(G);
+      const sigma = jacobiSvd(X).S;
+      const top = values[0] as number;
+      for (let i = 0; i < n; i++) {
+        expect(Math.abs((values[i] as number) - (sigma[i] as number) ** 2) / top).toBeLessThan(1e-12);
+        if (i > 0) expect(values[i] as number).toBeLessThanOrEqual(values[i - 1] as number);
+      }
+      const AV = matmul(G, vectors);
+      const VtV = matmul(transpose(vectors), vectors);
+      for (let r = 0; r < n; r++) {
+        for (let c = 0; c < n; c++) {
+          expect(Math.abs((AV.data[r * n + c] as number) - (values[c] as number) * (vectors.data[r * n + c] as number)) / top).toBeLessThan(1e-12);
+          expect(Math.abs((VtV.data[r * n + c] as number) - (r === c ? 1 : 0))).toBeLessThan(1e-12);
+        }
+      }
+    });
+  }
+
+  it('handles repeated and negative eigenvalues (an indefinite diagonal block)', () => {
+    const D = matrix(4, 4, [2, 0, 0, 0, 0, -3, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0]);
+    expect(Array.from(symmetricEigen(D).values)).toEqual([2, 2, 0, -3]);
+  });
+
+  it('refuses a matrix that is not square', () => {
+    expect(() => symmetricEigen(matrix(2, 3))).toThrow(/square/);
+  });
+});
