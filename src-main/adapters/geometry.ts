@@ -5,7 +5,7 @@
  * (Figures 3–4). Plain float64 host math, no tfjs: the same figures the tests
  * recompute densely.
  */
-import { type Matrix, type Svd, jacobiSvd, matmul, matrix, qr, transpose } from '../weights/linalg.ts';
+import { type Matrix, type Svd, jacobiSvd, leadingColumns, matmul, qr, transpose } from '../weights/linalg.ts';
 
 /**
  * SVD of ΔW = s·B·A [out, in] without forming it: B = Q_B·R_B, Aᵀ = Q_A·R_A, so
@@ -43,14 +43,6 @@ export function spectrumRanks(sigma: ArrayLike<number>): SpectrumRanks {
   let rank90 = 0;
   for (let acc = 0; rank90 < s.length && acc < 0.9 * energy; rank90++) acc += (s[rank90] as number) ** 2;
   return { effectiveRank: Math.exp(entropy), stableRank: energy / (s[0] as number) ** 2, rank90, frobenius: Math.sqrt(energy) };
-}
-
-/** The first k columns of m [rows, ≥k]. */
-export function leadingColumns(m: Matrix, k: number): Matrix {
-  if (k > m.cols) throw new RangeError(`asked for ${k} columns of a matrix with ${m.cols}`);
-  const out = matrix(m.rows, k);
-  for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) out.data[i * k + j] = m.data[i * m.cols + j] as number;
-  return out;
 }
 
 /**

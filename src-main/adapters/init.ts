@@ -91,13 +91,6 @@ export function oloraFactors(first: Matrix, W0: LinearOperator): Factors<Matrix>
   return { B: Q, A: transpose(W0.mulT(Q)) };
 }
 
-/** W0's first r columns [out, r]. */
-export function firstColumns(W0: Matrix, r: number): Matrix {
-  const first = matrix(W0.rows, r);
-  for (let o = 0; o < W0.rows; o++) for (let j = 0; j < r; j++) first.data[o * r + j] = W0.data[o * W0.cols + j] as number;
-  return first;
-}
-
 /** PEFT's conversion of a PiSSA/OLoRA adapter to the original base: A' = [A; A0], B' = [B | −B0]. */
 export function toOriginalBase(trained: Factors<Matrix>, initial: Factors<Matrix>): Factors<Matrix> {
   const r = trained.A.rows;

@@ -30,6 +30,14 @@ export function transpose(a: Matrix): Matrix {
   return out;
 }
 
+/** The first k columns of m [rows, ≥k]: [rows, k]. */
+export function leadingColumns(m: Matrix, k: number): Matrix {
+  if (k > m.cols) throw new RangeError(`asked for ${k} columns of a matrix with ${m.cols}`);
+  const out = matrix(m.rows, k);
+  for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) out.data[i * k + j] = m.data[i * m.cols + j] as number;
+  return out;
+}
+
 /** a [m, k] · b [k, n] → [m, n] (i-k-j order: the inner loop runs along rows of b). */
 export function matmul(a: Matrix, b: Matrix): Matrix {
   if (a.cols !== b.rows) throw new RangeError(`cannot multiply [${a.rows}, ${a.cols}] by [${b.rows}, ${b.cols}]`);

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { randn } from '../helpers/matrices.ts';
 import { symmetricEigen } from '../../src-main/adapters/eigen.ts';
 import { type Matrix, jacobiSvd, matmul, matrix, transpose } from '../../src-main/weights/linalg.ts';
-import { Rng } from '../../src-main/util/rng.ts';
 
-const randn = (rows: number, cols: number, seed: number): Matrix => {
-  const rng = new Rng(seed);
-  return matrix(rows, cols, Array.from({ length: rows * cols }, () => rng.normal()));
-};
 
 describe('symmetricEigen', () => {
   for (const n of [1, 2, 3, 17, 60]) {

@@ -3,16 +3,11 @@
  * ΔW formed explicitly and decomposed by Jacobi, ranks and φ by their definitions.
  */
 import { describe, expect, it } from 'vitest';
-import { amplification, factorSvd, leadingColumns, spectrumRanks, subspaceSimilarity } from '../../src-main/adapters/geometry.ts';
-import { type Matrix, jacobiSvd, matmul, matrix, qr, transpose } from '../../src-main/weights/linalg.ts';
-import { Rng } from '../../src-main/util/rng.ts';
+import { frob, randn } from '../helpers/matrices.ts';
+import { amplification, factorSvd, spectrumRanks, subspaceSimilarity } from '../../src-main/adapters/geometry.ts';
+import { type Matrix, jacobiSvd, leadingColumns, matmul, matrix, qr, transpose } from '../../src-main/weights/linalg.ts';
 
-const randn = (rows: number, cols: number, seed: number): Matrix => {
-  const rng = new Rng(seed);
-  return matrix(rows, cols, Array.from({ length: rows * cols }, () => rng.normal()));
-};
 const scaled = (m: Matrix, s: number) => matrix(m.rows, m.cols, m.data.map((x) => x * s));
-const frob = (m: Matrix) => Math.sqrt(m.data.reduce((a, x) => a + x * x, 0));
 
 describe('factorSvd', () => {
   it('gives the singular values and vectors of the dense ΔW = s·B·A', () => {

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type Matrix, jacobiSvd, matmul, matrix, qr, randomizedSvd, transpose, truncatedSvdOfProduct } from '../../src-main/weights/linalg.ts';
+import { frob, randn } from '../helpers/matrices.ts';
 import { Rng } from '../../src-main/util/rng.ts';
+import { type Matrix, jacobiSvd, matmul, matrix, qr, randomizedSvd, transpose, truncatedSvdOfProduct } from '../../src-main/weights/linalg.ts';
 
-const randn = (rows: number, cols: number, seed: number): Matrix => {
-  const rng = new Rng(seed);
-  return matrix(rows, cols, Array.from({ length: rows * cols }, () => rng.normal()));
-};
 
 function maxDiff(a: Matrix, b: Matrix): number {
   expect([a.rows, a.cols]).toEqual([b.rows, b.cols]);
@@ -14,7 +11,6 @@ function maxDiff(a: Matrix, b: Matrix): number {
   return m;
 }
 
-const frob = (a: Matrix) => Math.sqrt(a.data.reduce((s, x) => s + x * x, 0));
 const sub = (a: Matrix, b: Matrix) => matrix(a.rows, a.cols, a.data.map((x, i) => x - (b.data[i] as number)));
 const identity = (n: number) => matrix(n, n, Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)));
 

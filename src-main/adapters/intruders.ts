@@ -1,0 +1,186 @@
+/**
+ * Intruder dimensions (Shuttleworth et al. 2024, "LoRA vs Full Fine-tuning: An
+ * Illusion of Equivalence"): among the top-k left singular vectors u_i of the tuned
+ * weight W' = W0 + ΔW, those whose largest |cosine| with every left singular vector of
+ * W0 is below ε. The authors' code takes U0 from W0's thin SVD; so does this file.
+ *
+ * W0's SVD (once per base, cached by the caller): the eigen-decomposition of the Gram
+ * matrix of its smaller side (eigen.ts). With out ≤ in, W0·W0ᵀ = U0·Σ²·U0ᵀ gives U0
+ * directly; with in < out, W0ᵀ·W0 gives V0 and U0 = W0·V0/σ. Directions with
+ * σ_j < DROP·σ_1 are left out (their U0 column is not defined to float64 accuracy
+ * through the Gram matrix, and W0 barely acts along them).
+ *
+ * W' for a low-rank ΔW = P·Qᵀ (P = s·B [out, r], Q = Aᵀ [in, r]) never needs an
+ * [out, in] SVD: range(W') lies in span(E), E = [U0 | Q⊥] with Q⊥ an orthonormal basis
+ * of P's part outside span(U0). In E's coordinates
+ *
+ *   Eᵀ·W'·W'ᵀ·E = D + G·P̃ᵀ + P̃·Gᵀ + P̃·(QᵀQ)·P̃ᵀ,   D = diag(Σ0², 0),
+ *   G = EᵀW0·Q = [U0ᵀ·(W0·Q); 0],   P̃ = Eᵀ·P,
+ *
+ * a diagonal plus a rank-2r term, applied in O(n·r). Its top-k eigenvectors y_i come
+ * from block subspace iteration with Rayleigh–Ritz, started at W0's own leading
+ * directions; u_i = E·y_i, and the cosine of u_i with U0's column j is simply y_i[j].
+ * A dense W' (DoRA, full fine-tuning) goes through its own Gram matrix instead.
+ */
+import { symmetricEigen } from './eigen.ts';
+import { type Matrix, leadingColumns, matmul, matrix, qr, transpose } from '../weights/linalg.ts';
+
+/** PEFT's `reduce_intruder_dimension` defaults, and the paper's. */
+export const INTRUDER_DEFAULTS = { k: 10, epsilon: 0.5 } as const;
+/** Directions of W0 with σ_j below this fraction of σ_1 are not compared against. */
+const DROP = 1e-6;
+
+/** W0's thin SVD, as far as intruder dimensions need it: U0 [out, m] and σ [m], descending. */
+export interface BaseSpectrum {
+  U: Matrix;
+  S: Float64Array;
+}
+
+export interface Intruders {
+  k: number;
+  epsilon: number;
+  /** How many of the top-k directions of W' are intruders. */
+  count: number;
+  /** Per top direction i of W': σ_i(W') and max_j |cos(u_i, u0_j)|. */
+  sigma: number[];
+  maxCosine: number[];
+  /** Subspace-iteration rounds (0 for the dense path). */
+  rounds: number;
+}
+
+/** a·b for row-major a [m, k] and the transpose of b [n, k] → [m, n]. */
+function matmulT(a: Matrix, b: Matrix): Matrix {
+  return matmul(a, transpose(b));
+}
+
+/** The thin SVD of W0 [out, in] through the Gram matrix of its smaller side. */
+export function baseSpectrum(W0: Matrix): BaseSpectrum {
+  const { rows: out, cols: inF } = W0;
+  const wide = out <= inF;
+  const gram = wide ? matmulT(W0, W0) : matmul(transpose(W0), W0); // [out, out] or [in, in]
+  const { values, vectors } = symmetricEigen(gram);
+  const top = Math.sqrt(Math.max(0, values[0] ?? 0));
+  let m = 0;
+  while (m < values.length && Math.sqrt(Math.max(0, values[m] as number)) > DROP * top) m++;
+  const S = Float64Array.from({ length: m }, (_, j) => Math.sqrt(values[j] as number));
+  if (wide) return { U: leadingColumns(vectors, m), S };
+  const U = matmul(W0, leadingColumns(vectors, m)); // [out, m] = W0·V0
+  for (let i = 0; i < out; i++) for (let j = 0; j < m; j++) U.data[i * m + j] = (U.data[i * m + j] as number) / (S[j] as number);
+  return { U, S };
+}
+
+/** The columns of R [out, r] made orthonormal and orthogonal to U [out, m] (Gram–Schmidt, twice), dropping what is left of none. */
+function complementBasis(U: Matrix, R: Matrix, tolerance: number): Matrix {
+  const out = U.rows;
+  const kept: Float64Array[] = [];
+  for (let c = 0; c < R.cols; c++) {
+    const x = Float64Array.from({ length: out }, (_, i) => R.data[i * R.cols + c] as number);
+    const before = Math.hypot(...x);
+    if (!(before > 0)) continue;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let j = 0; j < U.cols; j++) {
+        let dot = 0;
+        for (let i = 0; i < out; i++) dot += (U.data[i * U.cols + j] as number) * (x[i] as number);
+        for (let i = 0; i < out; i++) x[i] = (x[i] as number) - dot * (U.data[i * U.cols + j] as number);
+      }
+      for (const q of kept) {
+        let dot = 0;
+        for (let i = 0; i < out; i++) dot += (q[i] as number) * (x[i] as number);
+        for (let i = 0; i < out; i++) x[i] = (x[i] as number) - dot * (q[i] as number);
+      }
+    }
+    const after = Math.hypot(...x);
+    if (after > tolerance * before) kept.push(x.map((v) => v / after));
+  }
+  const Q = matrix(out, kept.length);
+  kept.forEach((q, c) => q.forEach((v, i) => (Q.data[i * kept.length + c] = v)));
+  return Q;
+}
+
+/** Top-k eigenpairs of a symmetric operator on Rⁿ by block subspace iteration with Rayleigh–Ritz. */
+function topEigen(apply: (Y: Matrix) => Matrix, start: Matrix, k: number, tolerance: number, maxRounds: number) {
+  let Y = qr(start).Q; // [n, b]
+  const b = Y.cols;
+  for (let round = 1; ; round++) {
+    const SY = apply(Y); // [n, b]
+    const T = matmul(transpose(Y), SY); // [b, b]
+    for (let i = 0; i < b; i++) for (let j = 0; j < i; j++) T.data[i * b + j] = T.data[j * b + i] = ((T.data[i * b + j] as number) + (T.data[j * b + i] as number)) / 2;
+    const { values, vectors } = symmetricEigen(T);
+    const ritz = matmul(Y, vectors); // [n, b]
+    const applied = matmul(SY, vectors); // S·ritz
+    const scale = Math.max(Math.abs(values[0] as number), Number.MIN_VALUE);
+    let worst = 0;
+    for (let j = 0; j < k; j++) {
+      let r2 = 0;
+      for (let i = 0; i < ritz.rows; i++) r2 += ((applied.data[i * b + j] as number) - (values[j] as number) * (ritz.data[i * b + j] as number)) ** 2;
+      worst = Math.max(worst, Math.sqrt(r2) / scale);
+    }
+    if (worst <= tolerance || round >= maxRounds) return { values: values.slice(0, k), vectors: leadingColumns(ritz, k), rounds: round, residual: worst };
+    Y = qr(applied).Q;
+  }
+}
+
+/** Max |cos| of each column of Y [n, k] (coordinates in a basis whose first m columns are U0) with U0's columns. */
+function maxCosines(Y: Matrix, m: number): number[] {
+  return Array.from({ length: Y.cols }, (_, c) => {
+    let best = 0;
+    for (let j = 0; j < m; j++) best = Math.max(best, Math.abs(Y.data[j * Y.cols + c] as number));
+    return best;
+  });
+}
+
+function result(k: number, epsilon: number, sigma: number[], maxCosine: number[], rounds: number): Intruders {
+  return { k, epsilon, count: maxCosine.filter((c) => c < epsilon).length, sigma, maxCosine, rounds };
+}
+
+/**
+ * Intruders of W' = W0 + P·Qᵀ (a LoRA update: P = s·B [out, r], Q = Aᵀ [in, r]) from W0,
+ * its spectrum and the factors, in the coordinates described above.
+ */
+export function lowRankIntruders(W0: Matrix, base: BaseSpectrum, P: Matrix, Q: Matrix, k: number, epsilon: number, maxRounds = 3000): Intruders {
+  const m = base.S.length;
+  const r = P.cols;
+  const U0tP = matmul(transpose(base.U), P); // [m, r]
+  const outside = matmul(base.U, U0tP); // [out, r]
+  for (let i = 0; i < outside.data.length; i++) outside.data[i] = (P.data[i] as number) - (outside.data[i] as number);
+  const Qc = complementBasis(base.U, outside, 1e-9); // [out, r′]
+  const n = m + Qc.cols;
+  const Pt = matrix(n, r); // Eᵀ·P
+  Pt.data.set(U0tP.data);
+  Pt.data.set(matmul(transpose(Qc), P).data, m * r);
+  const G = matrix(n, r); // EᵀW0·Q: zero below U0
+  G.data.set(matmul(transpose(base.U), matmul(W0, Q)).data);
+  const C = matmul(transpose(Q), Q); // [r, r]
+  const D = Float64Array.from({ length: n }, (_, j) => (j < m ? (base.S[j] as number) ** 2 : 0));
+  const apply = (Y: Matrix): Matrix => {
+    const PtY = matmul(transpose(Pt), Y); // [r, b]
+    const GtY = matmul(transpose(G), Y); // [r, b]
+    const out = matmul(G, PtY); // G·P̃ᵀY
+    const more = matmul(Pt, add(GtY, matmul(C, PtY))); // P̃·(GᵀY + C·P̃ᵀY)
+    for (let i = 0; i < out.data.length; i++) out.data[i] = (out.data[i] as number) + (more.data[i] as number) + (D[Math.floor(i / Y.cols)] as number) * (Y.data[i] as number);
+    return out;
+  };
+  const kk = Math.min(k, n);
+  const b = Math.min(n, kk + 10);
+  // W0's leading directions, and P's own (where an intruder would come from).
+  const start = matrix(n, b);
+  const fromP = Math.min(r, b - kk, 5);
+  for (let j = 0; j < b - fromP; j++) start.data[j * b + j] = 1;
+  for (let c = 0; c < fromP; c++) for (let i = 0; i < n; i++) start.data[i * b + (b - fromP + c)] = Pt.data[i * r + c] as number;
+  const eig = topEigen(apply, start, kk, 1e-10, maxRounds);
+  const sigma = Array.from(eig.values, (x) => Math.sqrt(Math.max(0, x)));
+  return result(kk, epsilon, sigma, maxCosines(eig.vectors, m), eig.rounds);
+}
+
+/** Intruders of a dense W' [out, in], through its Gram matrix (O(min(out, in)³)). */
+export function denseIntruders(W1: Matrix, base: BaseSpectrum, k: number, epsilon: number): Intruders {
+  const tuned = baseSpectrum(W1);
+  const kk = Math.min(k, tuned.S.length);
+  const Uk = leadingColumns(tuned.U, kk); // [out, k]
+  const coords = matmul(transpose(base.U), Uk); // [m, k]: cosines with U0's columns
+  return result(kk, epsilon, Array.from(tuned.S.slice(0, kk)), maxCosines(coords, base.S.length), 0);
+}
+
+function add(a: Matrix, b: Matrix): Matrix {
+  return matrix(a.rows, a.cols, a.data.map((x, i) => x + (b.data[i] as number)));
+}
