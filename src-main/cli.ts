@@ -19,6 +19,7 @@ import { evaluateCommand, exportCommand, importCommand, mergeCommand } from './c
 import { GENERAL_HELP, commandHelp, version, wantsHelp } from './cli/help.ts';
 import { sweepCommand } from './cli/sweep.ts';
 import { groupsCommand } from './cli/groups.ts';
+import { analyzeCommand } from './cli/analyze.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -58,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     merge: mergeCommand,
     import: importCommand,
     evaluate: evaluateCommand,
+    analyze: analyzeCommand,
     sweep: sweepCommand,
     groups: groupsCommand,
   };

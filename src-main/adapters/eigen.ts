@@ -4,7 +4,7 @@
  * Householder reduction to tridiagonal form, then the implicit QL iteration with
  * Wilkinson shifts on the tridiagonal, accumulating the rotations. O(n³), float64.
  */
-import { type Matrix, matrix } from '../weights/linalg.ts';
+import { type Matrix, leadingColumns, matmul, matrix, transpose } from '../weights/linalg.ts';
 
 export interface SymmetricEigen {
   /** Descending. */
@@ -27,6 +27,33 @@ export function symmetricEigen(a: Matrix, maxIterations = 60): SymmetricEigen {
   const vectors = matrix(n, n);
   for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) vectors.data[r * n + c] = z[r * n + (order[c] as number)] as number;
   return { values, vectors };
+}
+
+/**
+ * The SVD of a dense M [rows, cols] through the Gram matrix of its smaller side: the
+ * eigenvectors of M·Mᵀ (or Mᵀ·M) are U (or V), σ = √λ, and the other side's vectors
+ * follow as Mᵀ·u/σ (or M·v/σ), computed only for the first `left` / `right` columns
+ * asked for. Directions with σ ≤ drop·σ₁ are left out: through the Gram matrix their
+ * vectors are not defined to float64 accuracy (σ² loses what σ had below √ε·σ₁).
+ * O(min(rows, cols)³) for the eigen-decomposition.
+ */
+export function gramSvd(M: Matrix, left: number, right: number, drop = 1e-6): { U: Matrix; S: Float64Array; V: Matrix } {
+  const wide = M.rows <= M.cols;
+  const Mt = transpose(M);
+  const { values, vectors } = symmetricEigen(wide ? matmul(M, Mt) : matmul(Mt, M)); // [rows, rows] or [cols, cols]
+  const top = Math.sqrt(Math.max(0, values[0] ?? 0));
+  let m = 0;
+  while (m < values.length && Math.sqrt(Math.max(0, values[m] as number)) > drop * top) m++;
+  const S = Float64Array.from({ length: m }, (_, j) => Math.sqrt(values[j] as number));
+  /** other[:, j] = X·w_j / σ_j for the first `count` eigenvectors w_j. */
+  const across = (X: Matrix, count: number): Matrix => {
+    const c = Math.min(count, m);
+    const out = matmul(X, leadingColumns(vectors, c));
+    for (let i = 0; i < out.rows; i++) for (let j = 0; j < c; j++) out.data[i * c + j] = (out.data[i * c + j] as number) / (S[j] as number);
+    return out;
+  };
+  const own = (count: number) => leadingColumns(vectors, Math.min(count, m));
+  return wide ? { U: own(left), S, V: across(Mt, right) } : { U: across(M, left), S, V: own(right) };
 }
 
 /**

@@ -35,6 +35,8 @@ Commands:
   import PATH [--as model|adapter] [--base MODEL] [--name NAME]
               safetensors base weights (PyTorch layout) or a PEFT adapter folder
   evaluate MODEL       accuracy and wrong per class of a stored model
+  analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS]   what an adapter learned, per layer: ΔW's singular
+              values, effective/stable/90% ranks, amplification, intruder dimensions; φ against --vs
   serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
               a --host other than loopback needs --allow-remote (the token URL then drives the lab)
 
@@ -230,6 +232,23 @@ ${JSON_FLAG}`,
     about: 'Accuracy and wrong per class of a stored model (3 or m3) on the test set of its data set.',
     options: `  --test-limit N        evaluate on fewer test images\n${JSON_FLAG}`,
     examples: ['lora-lab evaluate m1'],
+  },
+  analyze: {
+    usage: 'lora-lab analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS | --no-intruders]',
+    about: `What an adapter's update ΔW looks like, per adapted layer. ADAPTER is an adapter (a2) or a LoRA run (5 or r5).
+  singular values of ΔW = s·B·A, from the rank-r factors (DoRA: the dense W′ − W0)
+  effective rank exp(−Σ pᵢ ln pᵢ), pᵢ = σᵢ/Σσ; stable rank ‖ΔW‖²_F/‖ΔW‖²₂; the rank holding 90% of Σσᵢ²; ‖ΔW‖_F/‖W0‖_F
+  amplification ‖ΔW‖_F/‖UᵀW0V‖_F, U, V the top-r singular vectors of ΔW (the LoRA paper, §7.3)
+  intruder dimensions: of the top K left singular vectors of W0 + ΔW, those whose |cosine| with every
+    left singular vector of W0 is below EPS (Shuttleworth et al. 2024; PEFT's defaults K = 10, EPS = 0.5).
+    W0's full spectrum takes seconds for the classic MLP the first time; it is kept for the next analysis.
+  --vs: the subspace similarity φ(i, j) = ‖U₁[:, :i]ᵀU₂[:, :j]‖²_F / min(i, j) of the two adapters' top
+    directions (input and output side), as in the LoRA paper's Figures 3–4; both must share a base.`,
+    options: `  --vs ADAPTER          a second adapter or LoRA run on the same base: φ between them
+  --intruders K,EPS     how many top directions to check and the cosine threshold (10,0.5)
+  --no-intruders        skip intruder dimensions (no spectrum of W0 needed)
+  --json                the analysis as JSON (per layer: singular values, ranks, amplification, intruders; with --vs, φ)`,
+    examples: ['lora-lab analyze 2', 'lora-lab analyze a3 --vs a4 --json', 'lora-lab analyze r5 --intruders 20,0.3'],
   },
   data: {
     usage: 'lora-lab data import PATH | add NAME | list | show NAME|ID | rm NAME|ID...',

@@ -12,6 +12,7 @@ import type { TrainerExitReason } from './exit-reasons.ts';
 import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protocol.ts';
 import type { SweepDetail, SweepSpec, SweepView } from './sweep.ts';
 import type { GroupComparison, GroupComparisonRequest, GroupRequest, GroupTable } from './groups.ts';
+import type { AdapterAnalysis, AnalyzeRequest } from './analysis.ts';
 
 export type { RunStatus };
 
@@ -364,6 +365,11 @@ export interface LabApi {
   deleteModel(id: number): Promise<void>;
   deleteAdapter(id: number): Promise<void>;
   /**
+   * What an adapter (or a LoRA run's) update looks like per layer: spectrum, ranks,
+   * amplification, intruder dimensions, first-layer pictures, and φ against `vs`.
+   */
+  analyzeAdapter(req: AnalyzeRequest): Promise<AdapterAnalysis>;
+  /**
    * Checks the spec completely (one LabError naming every problem, before anything is
    * stored), stores the sweep with its points and starts training its runs.
    */
@@ -420,6 +426,7 @@ export const LAB_CALLS = [
   'evaluateModel',
   'deleteModel',
   'deleteAdapter',
+  'analyzeAdapter',
   'createSweep',
   'listSweeps',
   'getSweep',

@@ -10,6 +10,7 @@ import { BUILTIN_DATASETS, IMPORT_FORMATS, SPLITS } from './dataset.ts';
 import { RUN_STATUSES } from './run-status.ts';
 import { CONFIG_PATH, sweepSpecSchema } from './sweep.ts';
 import { GROUP_FIGURE_KEYS } from './groups.ts';
+import { analyzeRequestSchema } from './analysis.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
 const finite = v.pipe(v.number(), v.finite());
@@ -107,6 +108,7 @@ export const callSchemas = {
   evaluateModel: v.strictTuple([id, v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10000))))]),
   deleteModel: v.strictTuple([id]),
   deleteAdapter: v.strictTuple([id]),
+  analyzeAdapter: v.strictTuple([analyzeRequestSchema]),
   createSweep: v.strictTuple([sweepSpecSchema]),
   listSweeps: none,
   getSweep: v.strictTuple([id, v.optional(v.picklist(GROUP_FIGURE_KEYS))]),

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { machineMemory } from '../util/machine.ts';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WeightsService, evalSummary } from './weights-service.ts';
+import { AnalysisService } from './analysis-service.ts';
+import type { AdapterAnalysis, AnalyzeRequest } from '../contract/analysis.ts';
 import { checkImportEntry, refuseLinks } from './export-folder.ts';
 import { inspectAdapter } from './import-inspect.ts';
 import { sweepPartials } from './files.ts';
@@ -72,6 +74,7 @@ export class Lab implements LabApi {
   readonly weights: WeightsService;
   readonly exportDir: string;
   readonly #datasets: DatasetsService;
+  readonly #analysis: AnalysisService;
   readonly #sweeps: SweepService;
   /** Data sets by id as runs and models name them (data sets never change, only go). */
   readonly #datasetRefs = new Map<number, DatasetRef | null>();
@@ -84,6 +87,7 @@ export class Lab implements LabApi {
   constructor(store: Store, opts: LabOptions = {}) {
     this.store = store;
     this.weights = new WeightsService(store, opts.host ?? {});
+    this.#analysis = new AnalysisService(store, (id) => this.#datasetRef(id));
     this.#datasets = new DatasetsService(store, (e) => {
       if (e.type === 'dataset-deleted') this.#datasetRefs.delete(e.id);
       this.#emit(e);
@@ -448,6 +452,10 @@ export class Lab implements LabApi {
       this.store.adapters.delete(id);
       this.#emit({ type: 'adapter-deleted', id });
     });
+  }
+
+  async analyzeAdapter(req: AnalyzeRequest): Promise<AdapterAnalysis> {
+    return guardAsync(() => this.#analysis.analyze(req));
   }
 
   #inFolder(fileName: string): string {

@@ -345,7 +345,7 @@ function stripPredictions(e: object): object {
  * clear 400s (404 for a missing file): nothing is stored. Their messages name files,
  * tensors and byte offsets, never a file's content.
  */
-async function inWorker(job: WeightsJob) {
+export async function inWorker(job: WeightsJob) {
   try {
     return await runWeightsJob(job);
   } catch (err) {

@@ -1,6 +1,6 @@
 /**
- * The heavy half of importing and merging, as plain functions of plain data: read and
- * check a file, or compute a merge, and return tensors. worker.ts runs them on a
+ * The heavy half of importing, merging and analysing, as plain functions of plain data: read and
+ * check a file, or compute a merge or an analysis, and return the result. worker.ts runs them on a
  * worker thread (worker-client.ts) so the main process's event loop stays free for
  * requests and trainer heartbeats while a 280 MB file is parsed or a merge of big
  * models is computed; only the SQLite write stays on the main thread.
@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { layerNames } from '../contract/config.ts';
 import type { AdapterInfo } from '../contract/protocol.ts';
 import { mlpSizes } from './architecture.ts';
+import { type AnalyzeJob, type AnalyzeResult, analyzeJob } from './analyze-job.ts';
 import { WeightsFileError, fileProblem, readFileBounded } from './bounded-read.ts';
 import { checkFinite } from './finite.ts';
 import { parseJsonText, utf8Offset } from './json-text.ts';
@@ -31,7 +32,8 @@ export type WeightsJob =
   // confined to the export folder: a link swapped in after the Lab's check stays refused).
   | { kind: 'import-model'; path: string; noFollow?: boolean }
   | { kind: 'import-adapter'; path: string; baseSizes: number[]; noFollow?: boolean }
-  | { kind: 'merge'; output: 'model' | 'adapter'; sizes: number[]; base: NamedTensors; baseLabel: string; adapters: WeightedAdapter[]; options: MergeOptions };
+  | { kind: 'merge'; output: 'model' | 'adapter'; sizes: number[]; base: NamedTensors; baseLabel: string; adapters: WeightedAdapter[]; options: MergeOptions }
+  | AnalyzeJob;
 
 export interface ImportedModel {
   kind: 'import-model';
@@ -60,7 +62,7 @@ export interface MergeResult {
   adapters: NamedTensors[];
 }
 
-export type WeightsJobResult = ImportedModel | ImportedAdapter | MergeResult;
+export type WeightsJobResult = ImportedModel | ImportedAdapter | MergeResult | AnalyzeResult;
 
 export function runJob(job: WeightsJob): WeightsJobResult {
   switch (job.kind) {
@@ -70,6 +72,8 @@ export function runJob(job: WeightsJob): WeightsJobResult {
       return importAdapterFolder(job.path, job.baseSizes, job.noFollow ?? false);
     case 'merge':
       return mergeJob(job);
+    case 'analyze':
+      return analyzeJob(job);
   }
 }
 
@@ -166,7 +170,7 @@ export function buffersOf(value: unknown, out = new Set<ArrayBuffer>()): ArrayBu
 }
 
 /** Errors the worker reports by kind, so the caller can answer 400 or 404 rather than 500. */
-export const KNOWN_ERRORS = ['SafetensorsError', 'PeftError', 'MergeError', 'NonFiniteError', 'WeightsFileError', 'ImportError', 'ArchitectureError'];
+export const KNOWN_ERRORS = ['SafetensorsError', 'PeftError', 'MergeError', 'NonFiniteError', 'WeightsFileError', 'ImportError', 'ArchitectureError', 'AnalysisError'];
 
 export interface JobFailure {
   name: string;

@@ -38,20 +38,46 @@ export function leadingColumns(m: Matrix, k: number): Matrix {
   return out;
 }
 
-/** a [m, k] · b [k, n] → [m, n] (i-k-j order: the inner loop runs along rows of b). */
+/**
+ * a [m, k] · b [k, n] → [m, n], i-k-j order (the inner loop runs along rows of b), four
+ * rows of a at a time so each value of b loaded serves four sums (about twice as fast
+ * in V8 as one row at a time). Every sum runs over p in ascending order, as the plain
+ * triple loop: for finite b the results are the same (up to the sign of a zero).
+ */
 export function matmul(a: Matrix, b: Matrix): Matrix {
   if (a.cols !== b.rows) throw new RangeError(`cannot multiply [${a.rows}, ${a.cols}] by [${b.rows}, ${b.cols}]`);
   const { rows: m, cols: k } = a;
   const n = b.cols;
   const out = matrix(m, n);
   const o = out.data;
-  for (let i = 0; i < m; i++) {
+  const A = a.data;
+  const B = b.data;
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const [o0, o1, o2, o3] = [i * n, (i + 1) * n, (i + 2) * n, (i + 3) * n];
+    for (let p = 0; p < k; p++) {
+      const a0 = A[i * k + p] as number;
+      const a1 = A[(i + 1) * k + p] as number;
+      const a2 = A[(i + 2) * k + p] as number;
+      const a3 = A[(i + 3) * k + p] as number;
+      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
+      const bp = p * n;
+      for (let j = 0; j < n; j++) {
+        const x = B[bp + j] as number;
+        o[o0 + j] = (o[o0 + j] as number) + a0 * x;
+        o[o1 + j] = (o[o1 + j] as number) + a1 * x;
+        o[o2 + j] = (o[o2 + j] as number) + a2 * x;
+        o[o3 + j] = (o[o3 + j] as number) + a3 * x;
+      }
+    }
+  }
+  for (; i < m; i++) {
     const oi = i * n;
     for (let p = 0; p < k; p++) {
-      const aip = a.data[i * k + p] as number;
+      const aip = A[i * k + p] as number;
       if (aip === 0) continue;
       const bp = p * n;
-      for (let j = 0; j < n; j++) o[oi + j] = (o[oi + j] as number) + aip * (b.data[bp + j] as number);
+      for (let j = 0; j < n; j++) o[oi + j] = (o[oi + j] as number) + aip * (B[bp + j] as number);
     }
   }
   return out;
