@@ -1,7 +1,7 @@
 /**
  * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID, ?data=ID),
  * #/compare?ids=1,2,3 (or ?groups=1,2,3;4,5,6: groups of runs), #/merge (?base=ID&adapters=1,2),
- * #/models, #/data (#/data/ID: one data set selected), #/sweeps, #/sweeps/ID, #/sweeps/new
+ * #/models, #/adapters/ID (?vs=ID: φ against another adapter), #/data (#/data/ID: one data set selected), #/sweeps, #/sweeps/ID, #/sweeps/new
  * (?from=RUN: a sweep around a run's config; ?base=MODEL: fine-tunes of a model). Hash URLs work from
  * Electron's file:// and from the web-mode server alike.
  */
@@ -13,6 +13,7 @@ export type Route =
   | { page: 'compare'; ids: number[]; groups: number[][] }
   | { page: 'merge'; base: number | null; adapters: number[] }
   | { page: 'models' }
+  | { page: 'adapter'; id: number; vs: number | null }
   | { page: 'data'; id: number | null }
   | { page: 'sweeps' }
   | { page: 'sweep'; id: number }
@@ -49,6 +50,10 @@ export function parseRoute(hash: string): Route {
   }
   if (parts[0] === 'merge' && parts.length === 1) return { page: 'merge', base: positiveInt(q.get('base')), adapters: idList(q.get('adapters')) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
+  if (parts[0] === 'adapters' && parts.length === 2) {
+    const id = positiveInt(parts[1] ?? null);
+    if (id !== null) return { page: 'adapter', id, vs: positiveInt(q.get('vs')) };
+  }
   if (parts[0] === 'data' && parts.length === 1) return { page: 'data', id: null };
   if (parts[0] === 'data' && parts.length === 2) {
     const id = positiveInt(parts[1] ?? null);
@@ -95,6 +100,8 @@ export const href = {
     return `#/merge${s ? `?${s}` : ''}`;
   },
   models: () => '#/models',
+  /** The Adapter page: what an adapter learned (vs: φ against a second one). */
+  adapter: (id: number, vs?: number | null) => `#/adapters/${id}${vs ? `?vs=${vs}` : ''}`,
   /** The Data page, with one data set selected. */
   data: (id?: number) => (id === undefined ? '#/data' : `#/data/${id}`),
 };
