@@ -12,10 +12,12 @@ numpy's own SVDs:
   singular vectors of dW), and intruder dimensions: of the top-k left singular vectors
   of W', those whose largest |cosine| with the left singular vectors of W0 (thin SVD)
   is below eps.
+With --tuned FILE instead of --peft, the update is a fine-tuned model's W - W0 on every
+layer (a full fine-tune exported as safetensors; amplification over its top 8 directions).
 With --vs FOLDER, phi[i-1][j-1] = ||X1[:, :i]^T X2[:, :j]||_F^2 / min(i, j) for the
 right (input) and left (output) singular vectors of the two updates (at most 64 each).
 
-usage: analyze_adapter.py --model BASE.safetensors --peft DIR [--vs DIR] [--k 10] [--eps 0.5]
+usage: analyze_adapter.py --model BASE.safetensors (--peft DIR | --tuned FILE.safetensors) [--vs DIR] [--k 10] [--eps 0.5]
 """
 import argparse
 import json
@@ -25,9 +27,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_exports import adapted_weights, check_model, read_peft, read_safetensors  # noqa: E402
+from check_exports import adapted_weights, check_model, read_peft, read_safetensors, require  # noqa: E402
 
 KEPT = 64
+DENSE_RANK = 8
 
 
 def updates(tensors, sizes, folder):
@@ -35,6 +38,14 @@ def updates(tensors, sizes, folder):
     base = adapted_weights(tensors, sizes)
     tuned = adapted_weights(tensors, sizes, pairs, scaling)
     return cfg, {layer: (base[layer], tuned[layer]) for layer in pairs}
+
+
+def tuned_updates(tensors, sizes, path):
+    tuned, metadata = read_safetensors(path)
+    require(check_model(tuned, metadata) == sizes, "the tuned model's layers differ from the base's")
+    base = adapted_weights(tensors, sizes)
+    after = adapted_weights(tuned, sizes)
+    return {layer: (base[layer], after[layer]) for layer in base}
 
 
 def layer_figures(w0, w1, r, k, eps):
@@ -73,17 +84,23 @@ def phi(x1, x2):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
-    ap.add_argument("--peft", required=True)
+    ap.add_argument("--peft")
+    ap.add_argument("--tuned")
     ap.add_argument("--vs")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--eps", type=float, default=0.5)
     a = ap.parse_args()
     tensors, metadata = read_safetensors(a.model)
     sizes = check_model(tensors, metadata)
-    cfg, ups = updates(tensors, sizes, a.peft)
+    require((a.peft is None) != (a.tuned is None), "give --peft DIR or --tuned FILE")
+    if a.peft:
+        cfg, ups = updates(tensors, sizes, a.peft)
+        rank = cfg["r"]
+    else:
+        ups, rank = tuned_updates(tensors, sizes, a.tuned), DENSE_RANK
     layers, dirs = [], {}
     for layer, (w0, w1) in ups.items():
-        figures, u, v = layer_figures(w0, w1, cfg["r"], a.k, a.eps)
+        figures, u, v = layer_figures(w0, w1, rank, a.k, a.eps)
         layers.append({"layer": layer, **figures})
         dirs[layer] = (u, v)
     out = {"ok": True, "layers": layers}

@@ -11,12 +11,12 @@ import { UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';
 import { pct, sig, table } from './table.ts';
 
-/** `a2`: adapter 2; `r5` or `5`: the adapter run 5 trained. */
+/** `a2`: adapter 2; `m4`: model 4 (a full fine-tune's or a merge's, against its parent); `r5` or `5`: what run 5 stored. */
 export function parseAnalysisTarget(ref: string | undefined, flag = 'ADAPTER'): AnalysisTarget {
-  if (!ref) throw new UsageError(`analyze needs ${flag}: an adapter (a2) or a LoRA run (5 or r5)`);
-  const m = /^(r|a)?(\d+)$/.exec(ref.trim());
-  if (!m || Number(m[2]) < 1) throw new UsageError(`"${ref}" is not an adapter (a2) or a LoRA run (5 or r5)`);
-  return { kind: m[1] === 'a' ? 'adapter' : 'run', id: Number(m[2]) };
+  if (!ref) throw new UsageError(`analyze needs ${flag}: an adapter (a2), a fine-tune run (5 or r5) or a fine-tuned or merged model (m4)`);
+  const m = /^(r|a|m)?(\d+)$/.exec(ref.trim());
+  if (!m || Number(m[2]) < 1) throw new UsageError(`"${ref}" is not an adapter (a2), a run (5 or r5) or a model (m4)`);
+  return { kind: m[1] === 'a' ? 'adapter' : m[1] === 'm' ? 'model' : 'run', id: Number(m[2]) };
 }
 
 /** `10,0.5` → { k: 10, epsilon: 0.5 }. */
@@ -47,7 +47,10 @@ export async function analyzeCommand(argv: string[], s: Session): Promise<void> 
   s.out(analysisText(a));
 }
 
-const describe = (u: AnalyzedUpdate) => `adapter ${u.adapterId} "${u.name}"${u.runId !== null ? ` (run ${u.runId})` : ''}: ${u.variant}, r = ${u.r}, scaling ${sig(u.scaling, 3)}`;
+const describe = (u: AnalyzedUpdate) =>
+  u.source === 'adapter'
+    ? `adapter ${u.adapterId} "${u.name}"${u.runId !== null ? ` (run ${u.runId})` : ''}: ${u.variant}, r = ${u.r}, scaling ${sig(u.scaling ?? 0, 3)}`
+    : `model ${u.modelId} "${u.name}"${u.runId !== null ? ` (run ${u.runId})` : ''}: ${u.source === 'full' ? 'a full fine-tune' : 'a merge'}, ΔW = W − W0`;
 
 export function analysisText(a: AdapterAnalysis): string {
   const k = a.layers.find((l) => l.intruders)?.intruders;

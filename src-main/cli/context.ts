@@ -9,8 +9,10 @@ import type { Evaluation, RunSummary } from '../contract/protocol.ts';
 
 export interface TrainedRun {
   runId: number | string;
-  /** The model a base run produced, or the base model a LoRA run used. */
+  /** The model a base or full run produced, or the base model a LoRA run used. */
   modelId: number | string;
+  /** The model a fine-tune (LoRA or full) started from; null for a base run. */
+  baseModelId: number | string | null;
   adapterId: number | string | null;
   evaluations: { before?: Evaluation; after?: Evaluation };
   summary: RunSummary;

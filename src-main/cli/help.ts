@@ -14,7 +14,7 @@ Usage: lora-lab <command> [options]
 Commands:
   demo        the classic experiment: base MLP one epoch, rank-1 LoRA on digit 7, before/after table
   train       train a base MLP (--data NAME: on another data set)
-  finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model)
+  finetune    LoRA fine-tune a stored base model (--finetune-from ID, default: the newest model; --full: every weight)
   data        data sets: import PATH (CSV, IDX, image folders), add fashion-mnist, list, show, rm
   runs        list stored runs (--status, --kind, --data, --tag, --search TEXT, --param lora.r=1)
   show RUN    one run: config, metrics, evaluation before/after
@@ -35,7 +35,7 @@ Commands:
   import PATH [--as model|adapter] [--base MODEL] [--name NAME]
               safetensors base weights (PyTorch layout) or a PEFT adapter folder
   evaluate MODEL       accuracy and wrong per class of a stored model
-  analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS]   what an adapter learned, per layer: ΔW's singular
+  analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS]   what an adapter (or full fine-tune) learned, per layer: ΔW's singular
               values, effective/stable/90% ranks, amplification, intruder dimensions; φ against --vs
   serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
               a --host other than loopback needs --allow-remote (the token URL then drives the lab)
@@ -121,23 +121,24 @@ const HELP: Record<string, CommandHelp> = {
     ],
   },
   finetune: {
-    usage: 'lora-lab finetune [--finetune-from MODEL] [run options]',
+    usage: 'lora-lab finetune [--finetune-from MODEL] [--full] [run options]',
     about:
-      'LoRA fine-tune a stored base model (its layer widths are used); the run and its adapter are stored.\nOn another data set than the base was trained on (same widths), it says so: a domain shift.',
-    options: `  --finetune-from MODEL a model id (3 or m3) or "latest" (default: the newest model; with --data, the newest\n                        model trained on that data set)\n${runOptions('finetune')}`,
+      'LoRA fine-tune a stored base model (its layer widths are used); the run and its adapter are stored.\nOn another data set than the base was trained on (same widths), it says so: a domain shift.\nWith --full every weight trains instead (the same data, steps and optimizer): the baseline LoRA is set\nagainst; the result is stored as a model whose parent is the base (lora-lab analyze takes its W − W0).',
+    options: `  --finetune-from MODEL a model id (3 or m3) or "latest" (default: the newest model; with --data, the newest\n                        model trained on that data set)\n  --full                full fine-tuning: every weight trains, no adapter (LoRA options do not apply)\n${runOptions('finetune')}`,
     examples: [
       'lora-lab finetune --digits 7 --rank 1 --steps 100',
       'lora-lab finetune --finetune-from m2 --digits 3,8 --rank 4 --alpha 8',
       'lora-lab finetune --data fashion-mnist --classes Shirt,Pullover --rank 2',
       'lora-lab finetune --finetune-from m1 --data fashion-mnist --classes all',
       'lora-lab finetune --variant dora --init pissa --freeze-a --rank 2',
+      'lora-lab finetune --full --digits 7 --steps 100',
     ],
   },
   runs: {
-    usage: 'lora-lab runs [--status S[,S...]] [--kind base|lora] [--data NAME|ID] [--tag TAG] [--search TEXT] [--param PATH=VALUE ...]',
+    usage: 'lora-lab runs [--status S[,S...]] [--kind base|lora|full] [--data NAME|ID] [--tag TAG] [--search TEXT] [--param PATH=VALUE ...]',
     about: 'List stored runs, newest first.',
     options: `  --status S            queued, running, completed, failed, cancelled, interrupted (comma-separated)
-  --kind base|lora      only base runs or only LoRA runs
+  --kind base|lora|full only base runs, LoRA runs or full fine-tunes
   --data NAME|ID        only runs on this data set
   --tag TAG             only runs with this tag
   --search TEXT         name, notes or tags contain TEXT
@@ -235,20 +236,21 @@ ${JSON_FLAG}`,
   },
   analyze: {
     usage: 'lora-lab analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS | --no-intruders]',
-    about: `What an adapter's update ΔW looks like, per adapted layer. ADAPTER is an adapter (a2) or a LoRA run (5 or r5).
-  singular values of ΔW = s·B·A, from the rank-r factors (DoRA: the dense W′ − W0)
+    about: `What an update ΔW looks like, per adapted layer. ADAPTER is an adapter (a2), a LoRA run or a full fine-tune
+(5 or r5), or a fine-tuned or merged model (m4: its W − W0 against its parent).
+  singular values of ΔW = s·B·A, from the rank-r factors (DoRA, full fine-tunes, merges: the dense W′ − W0)
   effective rank exp(−Σ pᵢ ln pᵢ), pᵢ = σᵢ/Σσ; stable rank ‖ΔW‖²_F/‖ΔW‖²₂; the rank holding 90% of Σσᵢ²; ‖ΔW‖_F/‖W0‖_F
-  amplification ‖ΔW‖_F/‖UᵀW0V‖_F, U, V the top-r singular vectors of ΔW (the LoRA paper, §7.3)
+  amplification ‖ΔW‖_F/‖UᵀW0V‖_F, U, V the top-r singular vectors of ΔW (the LoRA paper, §7.3; r = 8 for a model)
   intruder dimensions: of the top K left singular vectors of W0 + ΔW, those whose |cosine| with every
     left singular vector of W0 is below EPS (Shuttleworth et al. 2024; PEFT's defaults K = 10, EPS = 0.5).
     W0's full spectrum takes seconds for the classic MLP the first time; it is kept for the next analysis.
   --vs: the subspace similarity φ(i, j) = ‖U₁[:, :i]ᵀU₂[:, :j]‖²_F / min(i, j) of the two adapters' top
     directions (input and output side), as in the LoRA paper's Figures 3–4; both must share a base.`,
-    options: `  --vs ADAPTER          a second adapter or LoRA run on the same base: φ between them
+    options: `  --vs ADAPTER          a second update on the same base (a2, 5, m4): φ between them
   --intruders K,EPS     how many top directions to check and the cosine threshold (10,0.5)
   --no-intruders        skip intruder dimensions (no spectrum of W0 needed)
   --json                the analysis as JSON (per layer: singular values, ranks, amplification, intruders; with --vs, φ)`,
-    examples: ['lora-lab analyze 2', 'lora-lab analyze a3 --vs a4 --json', 'lora-lab analyze r5 --intruders 20,0.3'],
+    examples: ['lora-lab analyze 2', 'lora-lab analyze a3 --vs a4 --json', 'lora-lab analyze r5 --intruders 20,0.3', 'lora-lab analyze a3 --vs m4   # LoRA against a full fine-tune'],
   },
   data: {
     usage: 'lora-lab data import PATH | add NAME | list | show NAME|ID | rm NAME|ID...',

@@ -193,7 +193,9 @@ export function configFromFlags(kind: RunKind, flags: Flags, start: RunConfig, d
     if (plus !== undefined) cfg.lora.loraPlusRatio = plus;
   } else {
     for (const f of ['rank', 'alpha', 'targets', 'init', 'variant', 'freeze-a', 'no-freeze-a', 'rslora', 'lora-plus']) {
-      if (flags[f] !== undefined) throw new UsageError(`--${f} only applies to LoRA fine-tuning (lora-lab finetune)`);
+      if (flags[f] !== undefined) {
+        throw new UsageError(cfg.kind === 'full' ? `--${f} is a LoRA setting; --full trains every weight and has none` : `--${f} only applies to LoRA fine-tuning (lora-lab finetune)`);
+      }
     }
   }
   return validateConfig(cfg, { name: data.name, inputSize: data.inputSize, classes: data.classes });

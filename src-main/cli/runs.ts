@@ -3,7 +3,7 @@
  * Every one prints a table, or one JSON value with --json.
  */
 import type { Comparison, RunDetail, RunFilter, RunStatus, RunView } from '../contract/api.ts';
-import type { RunKind } from '../contract/config.ts';
+import { RUN_KINDS, type RunKind } from '../contract/config.ts';
 import { formatDuration } from './progress.ts';
 import { type Flags, UsageError, commonFlags, parse } from './options.ts';
 import type { Session } from './session.ts';
@@ -44,7 +44,7 @@ function filterFromFlags(v: Flags): RunFilter {
     f.status = s;
   }
   if (typeof v['kind'] === 'string') {
-    if (v['kind'] !== 'base' && v['kind'] !== 'lora') throw new UsageError('--kind must be base or lora');
+    if (!(RUN_KINDS as readonly string[]).includes(v['kind'])) throw new UsageError(`--kind must be ${RUN_KINDS.join(', ')}`);
     f.kind = v['kind'] as RunKind;
   }
   if (typeof v['tag'] === 'string') f.tag = v['tag'];
@@ -127,7 +127,9 @@ function showText(r: RunDetail): string {
     `  backend ${oneLine(r.backend ?? '—')}${r.device ? ` (${oneLine(r.device)})` : ''}, created ${date(r.createdAt)}${r.startedAt ? `, ran ${duration(r)}` : ''}`,
     r.kind === 'lora'
       ? `  fine-tunes model ${r.baseModelId}${r.adapterId ? ` → adapter ${r.adapterId}` : ''}${r.config.lora ? `: ${variantLabel(r.config.lora)}` : ''}`
-      : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
+      : r.kind === 'full'
+        ? `  full fine-tune of model ${r.baseModelId}${r.modelId ? ` → model ${r.modelId}` : ''} (every weight trained)`
+        : `  ${r.modelId ? `→ model ${r.modelId}` : 'no model stored'}`,
     dataLine(r),
     r.baseDataset && r.dataset ? `  domain shift: base trained on ${r.baseDataset.name}, fine-tuned on ${r.dataset.name}` : '',
     r.tags.length ? `  tags: ${oneLine(r.tags.join(', '))}` : '',

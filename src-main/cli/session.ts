@@ -106,7 +106,9 @@ export function makeSession(argv: string[]): Session {
         const detail = await l.getRun(run.id);
         return {
           runId: run.id,
-          modelId: config.kind === 'base' ? (done.modelId as number) : (baseModelId as number),
+          // A LoRA run's model is its base; a base or full run's is the model it made.
+          modelId: config.kind === 'lora' ? (baseModelId as number) : (done.modelId as number),
+          baseModelId,
           adapterId: done.adapterId,
           evaluations: detail.evaluations,
           summary,

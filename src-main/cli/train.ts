@@ -1,6 +1,6 @@
 /** `lora-lab train` and `lora-lab finetune`: one run on a data set, its evaluation, its summary. */
 import type { LabApi, ModelView } from '../contract/api.ts';
-import { type RunConfig, type RunKind, defaultConfig, defaultLora } from '../contract/config.ts';
+import { type RunConfig, type RunKind, defaultConfig, defaultLora, isFineTune } from '../contract/config.ts';
 import { type DatasetView, MNIST_DATASET_ID } from '../contract/dataset.ts';
 import type { Evaluation } from '../contract/protocol.ts';
 import type { CliContext } from './context.ts';
@@ -12,7 +12,7 @@ import { variantLabel } from '../contract/variant-label.ts';
 import { findModel } from './session.ts';
 import { pct, sig, table } from './table.ts';
 
-export const trainFlags = { ...runFlags, ...commonFlags, 'finetune-from': { type: 'string' } } as const;
+export const trainFlags = { ...runFlags, ...commonFlags, 'finetune-from': { type: 'string' }, full: { type: 'boolean' } } as const;
 
 const arrow = (sizes: readonly number[]) => sizes.join('→');
 
@@ -69,16 +69,21 @@ export async function fineTuneBase(lab: LabApi, flags: Flags, quiet: boolean): P
 
 const evJson = (e: Evaluation | undefined) => (e ? { accuracy: e.accuracy, loss: e.loss, wrongPerClass: e.wrongPerClass, countPerClass: e.countPerClass } : null);
 
-export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContext): Promise<void> {
+export async function trainCommand(command: 'base' | 'lora', argv: string[], ctx: CliContext): Promise<void> {
   const { values } = parse(argv, trainFlags);
-  if (kind === 'base' && values['finetune-from'] !== undefined) throw new UsageError('--finetune-from only applies to lora-lab finetune');
+  if (command === 'base' && values['finetune-from'] !== undefined) throw new UsageError('--finetune-from only applies to lora-lab finetune');
+  if (command === 'base' && values['full'] !== undefined) throw new UsageError('--full only applies to lora-lab finetune (a full fine-tune of a stored model)');
+  // `finetune --full`: every weight trains, the baseline a LoRA run is set against.
+  const kind: RunKind = command === 'lora' && values['full'] ? 'full' : command;
   const lab = ctx.lab();
   let config: RunConfig;
   let data: DatasetView;
   let base: ModelView | null = null;
-  if (kind === 'lora') {
+  if (isFineTune(kind)) {
     ({ base, data } = await fineTuneBase(lab, values, ctx.quiet));
-    config = configFromFlags(kind, values, fromModel(base, values, data), data);
+    const start = fromModel(base, values, data);
+    if (kind === 'full') Object.assign(start, { kind: 'full', lora: null });
+    config = configFromFlags(kind, values, start, data);
   } else {
     data = typeof values['data'] === 'string' ? await datasetByRef(lab, values['data'], ctx.quiet) : await lab.getDataset(MNIST_DATASET_ID);
     config = configFromFlags(kind, values, onDataset(defaultConfig(kind), data), data);
@@ -86,7 +91,7 @@ export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContex
   const shift = base?.dataset && base.dataset.id !== data.id ? { from: base.dataset.name, to: data.name } : null;
   if (shift) console.error(terminalSafe(`lora-lab: domain shift: base trained on ${shift.from}, fine-tuning on ${shift.to}`));
   const name = typeof values['name'] === 'string' ? values['name'] : undefined;
-  const run = await ctx.train(config, { name, label: kind === 'base' ? 'training' : 'fine-tuning', ...(base ? { baseModel: base.id } : {}) });
+  const run = await ctx.train(config, { name, label: kind === 'base' ? 'training' : kind === 'full' ? 'full fine-tuning' : 'fine-tuning', ...(base ? { baseModel: base.id } : {}) });
   const focus = config.classes?.map((c) => data.classes[c] ?? String(c)) ?? null;
   if (values['json']) {
     ctx.out(
@@ -94,6 +99,7 @@ export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContex
         runId: run.runId,
         kind,
         modelId: run.modelId,
+        baseModelId: run.baseModelId,
         adapterId: run.adapterId,
         dataset: { id: data.id, name: data.name },
         classes: data.classes,
@@ -110,7 +116,7 @@ export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContex
   const after = run.evaluations.after!;
   const before = run.evaluations.before;
   const samples = data.kind === 'image' ? 'test images' : 'test samples';
-  const marked = kind === 'lora' && config.classes !== null;
+  const marked = isFineTune(kind) && config.classes !== null;
   const head = [classHeading(data), samples, ...(before ? ['wrong before', 'wrong after'] : ['wrong']), ...(marked ? [''] : [])];
   const labels = classLabels(data.classes, after.wrongPerClass.length);
   const rows = after.wrongPerClass.map((w, c) => [
@@ -121,7 +127,9 @@ export async function trainCommand(kind: RunKind, argv: string[], ctx: CliContex
   ]);
   ctx.out(
     [
-      `run ${run.runId} (${kind}) on ${data.name} completed${kind === 'base' ? ` → model ${run.modelId}` : ` → adapter ${run.adapterId} on model ${run.modelId} (${variantLabel(config.lora)})`}`,
+      `run ${run.runId} (${kind}) on ${data.name} completed${
+        kind === 'base' ? ` → model ${run.modelId}` : kind === 'full' ? ` → model ${run.modelId}, every weight of model ${run.baseModelId} fine-tuned` : ` → adapter ${run.adapterId} on model ${run.modelId} (${variantLabel(config.lora)})`
+      }`,
       table(head, rows, head.map((_, i) => (i === 0 || (marked && i === head.length - 1) ? 'l' : 'r'))),
       '',
       before ? `accuracy ${pct(before.accuracy)} → ${pct(after.accuracy)}` : `accuracy ${pct(after.accuracy)}`,

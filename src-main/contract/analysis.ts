@@ -9,12 +9,19 @@ import * as v from 'valibot';
 import type { DatasetRef, NamedRef } from './api.ts';
 import type { LoraVariant } from './config.ts';
 
-/** What to analyse: an adapter, or a run by the update it stored. */
-export type AnalysisTarget = { kind: 'adapter' | 'run'; id: number };
+/**
+ * What to analyse: an adapter; a run by what it stored (a LoRA run's adapter, a full
+ * fine-tune's model); or a model with a parent (a full fine-tune's or a merge's), whose
+ * update is W − W0 against that parent.
+ */
+export type AnalysisTarget = { kind: 'adapter' | 'run' | 'model'; id: number };
+
+/** The rank whose directions the amplification factor of a dense model update uses (an adapter uses its own r). */
+export const DENSE_AMPLIFICATION_RANK = 8;
 
 export const INTRUDER_LIMITS = { maxK: 64, defaultK: 10, defaultEpsilon: 0.5 } as const;
 
-const target = v.strictObject({ kind: v.picklist(['adapter', 'run']), id: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER)) });
+const target = v.strictObject({ kind: v.picklist(['adapter', 'run', 'model']), id: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER)) });
 
 export const analyzeRequestSchema = v.strictObject({
   target,
@@ -33,7 +40,7 @@ export const analyzeRequestSchema = v.strictObject({
 });
 export type AnalyzeRequest = v.InferOutput<typeof analyzeRequestSchema>;
 
-/** How ΔW was decomposed: from its rank-r factors (LoRA, PiSSA, OLoRA), or as the dense W' − W0 (DoRA). */
+/** How ΔW was decomposed: from its rank-r factors (LoRA, PiSSA, OLoRA), or as the dense W' − W0 (DoRA, full fine-tunes, merges). */
 export type DecompositionMethod = 'factors' | 'dense';
 
 export interface LayerIntruders {
@@ -88,12 +95,16 @@ export interface SubspaceSimilarity {
 
 export interface AnalyzedUpdate {
   target: AnalysisTarget;
-  adapterId: number;
+  /** An adapter's ΔW, a full fine-tune's W − W0, or a merged model's W − W0. */
+  source: 'adapter' | 'full' | 'merged';
+  adapterId: number | null;
+  modelId: number | null;
   name: string;
   runId: number | null;
-  variant: LoraVariant;
-  r: number;
-  scaling: number;
+  /** The adapter's variant, rank and scaling (null for a model's update). */
+  variant: LoraVariant | null;
+  r: number | null;
+  scaling: number | null;
 }
 
 export interface AdapterAnalysis {

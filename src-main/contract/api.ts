@@ -315,6 +315,8 @@ export interface FolderEntry {
 export interface Presets {
   base: RunConfig;
   lora: RunConfig;
+  /** A full fine-tune: the LoRA preset's data, steps and optimizer, every weight training. */
+  full: RunConfig;
   classicBase: RunConfig;
   classicLora: RunConfig;
 }

@@ -7,7 +7,12 @@ import * as v from 'valibot';
 import { MAX_SCALING } from './limits.ts';
 import { MAX_CLASSES, MNIST_DATASET_ID } from './dataset.ts';
 
-export const RUN_KINDS = ['base', 'lora'] as const;
+/**
+ * `base` trains an MLP from scratch; `lora` fine-tunes a stored model with an adapter
+ * (the base frozen); `full` fine-tunes every weight of a stored model on the same slice,
+ * with the same data, steps and optimizer: the baseline LoRA is set against (issue 16).
+ */
+export const RUN_KINDS = ['base', 'lora', 'full'] as const;
 export const OPTIMIZERS = ['adam', 'sgd'] as const;
 /** `lora`: ΔW = s·B·A added to W0; `dora`: W' = m ⊙ (W0 + s·B·A) / ‖W0 + s·B·A‖ per output row (src-main/adapters/). */
 export const LORA_VARIANTS = ['lora', 'dora'] as const;
@@ -67,11 +72,16 @@ export const runConfigSchema = v.strictObject({
   /** Quick evaluation every N steps on the first `evalSubset` test samples (0: only at the end). */
   evalEvery: finite,
   evalSubset: finite,
-  /** Present exactly when kind = 'lora'. */
+  /** Present exactly when kind = 'lora' (null for base and full runs). */
   lora: v.nullable(loraConfigSchema),
 });
 
 export type RunKind = (typeof RUN_KINDS)[number];
+
+/** Runs that start from a stored model (its weights, widths and data set): LoRA and full fine-tunes. */
+export const isFineTune = (kind: RunKind): boolean => kind !== 'base';
+/** What a run kind is called in tables and headings. */
+export const RUN_KIND_LABELS: Record<RunKind, string> = { base: 'base', lora: 'LoRA', full: 'full fine-tune' };
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type LoraInit = (typeof LORA_INITS)[number];
 export type LoraVariant = (typeof LORA_VARIANTS)[number];
@@ -104,13 +114,13 @@ export function defaultConfig(kind: RunKind): RunConfig {
     seed: 0,
     batchSize: 10,
     epochs: 1,
-    maxSteps: kind === 'lora' ? 100 : null,
+    maxSteps: isFineTune(kind) ? 100 : null,
     optimizer: 'adam',
     lr: 1e-3,
-    classes: kind === 'lora' ? [7] : null,
+    classes: isFineTune(kind) ? [7] : null,
     trainLimit: null,
     testLimit: null,
-    evalEvery: kind === 'lora' ? 25 : 500,
+    evalEvery: isFineTune(kind) ? 25 : 500,
     evalSubset: 1000,
     lora: kind === 'lora' ? defaultLora() : null,
   };
@@ -193,8 +203,8 @@ export function configIssues(cfg: RunConfig, data: DataShape | null = null): Fie
   if (cfg.kind === 'lora') {
     if (!cfg.lora) bad('lora', 'a LoRA run needs LoRA settings');
     else out.push(...loraIssues(cfg.lora, Array.isArray(sizes) ? sizes : []));
-  } else if (cfg.kind === 'base' && cfg.lora !== null) {
-    bad('lora', 'a base run has no LoRA settings');
+  } else if (cfg.lora !== null) {
+    bad('lora', cfg.kind === 'full' ? 'a full fine-tune trains every weight: it has no LoRA settings' : 'a base run has no LoRA settings');
   }
   return out;
 }
@@ -250,7 +260,7 @@ export interface ParamCounts {
   total: number;
   /** Adapter parameters (0 for a base run). */
   adapter: number;
-  /** trainable / base × 100 for LoRA (the paper's "extra parameters"), 100 for base. */
+  /** trainable / base × 100 for LoRA (the paper's "extra parameters"), 100 for base and full runs. */
   percent: number;
 }
 

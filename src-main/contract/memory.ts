@@ -46,8 +46,9 @@ export function trainerMemory(cfg: Pick<RunConfig, 'kind' | 'sizes' | 'batchSize
   // Adam keeps two moments per trainable weight; SGD keeps none.
   const optimizer = cfg.optimizer === 'adam' ? 2 * counts.trainable * F32 : 0;
   // A base run copies its weights out for the host (≈4.5×, measured); a LoRA run also
-  // receives the frozen base from the host, transposes it and merges it to evaluate (≈10×).
-  const copies = counts.base * F32 * (cfg.kind === 'lora' ? 10 : 4.5);
+  // receives the frozen base from the host, transposes it and merges it to evaluate (≈10×);
+  // a full fine-tune receives and transposes its base too (counted as LoRA's).
+  const copies = counts.base * F32 * (cfg.kind === 'base' ? 4.5 : 10);
   const sizes = cfg.sizes;
   const input = sizes[0] ?? 0;
   const later = sizes.slice(1).reduce((s, w) => s + w, 0);

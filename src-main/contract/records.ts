@@ -47,7 +47,8 @@ export interface RunSweepLink {
   seedIndex: number;
 }
 
-export const MODEL_KINDS = ['base', 'merged', 'imported'] as const;
+/** `finetuned`: a full fine-tune run's result; its parent is the base it started from (its update is W − W0). */
+export const MODEL_KINDS = ['base', 'merged', 'imported', 'finetuned'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 export interface ModelRecord {

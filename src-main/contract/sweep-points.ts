@@ -6,7 +6,7 @@
  * points in order. Every problem is collected, so a person fixes them all at once.
  */
 import { Rng } from '../util/rng.ts';
-import { type DataShape, type RunConfig, configIssues, runConfigSchema } from './config.ts';
+import { type DataShape, type RunConfig, configIssues, isFineTune, runConfigSchema } from './config.ts';
 import type { Distribution, ParamValue, SweepAxis, SweepSpec } from './sweep.ts';
 
 /** At most this many runs in one sweep (points × seeds), before the budget. */
@@ -196,7 +196,7 @@ export function expandSweep(spec: SweepSpec, start: RunConfig, shape: DataShape 
   const paths = [...grid, ...random].map((a) => a.path);
   const empty: SweepPlan = { config: start, paths, points: [], runs: [], seeds, issues };
 
-  if (spec.start.kind === 'finetune' && start.kind !== 'lora') bad(`config: a fine-tune sweep needs a LoRA config (kind "lora"), got kind "${start.kind}"`);
+  if (spec.start.kind === 'finetune' && !isFineTune(start.kind)) bad(`config: a fine-tune sweep needs a fine-tune config (kind "lora" or "full"), got kind "${start.kind}"`);
   if (spec.start.kind === 'base' && start.kind !== 'base') bad(`config: a base sweep needs a base config (kind "base"), got kind "${start.kind}"`);
 
   // The starting config: the overrides, then its own problems (they hold for every point).

@@ -5,7 +5,7 @@
 import { type Store, openStore } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import type { StoredAdapter } from '../store/adapters.ts';
-import { classicPreset, defaultConfig, validateConfig } from '../contract/config.ts';
+import { RUN_KIND_LABELS, classicPreset, defaultConfig, isFineTune, validateConfig } from '../contract/config.ts';
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { machineMemory } from '../util/machine.ts';
@@ -180,8 +180,8 @@ export class Lab implements LabApi {
     const tooBig = memoryProblem(trainerMemory(config, this.#datasets.memoryBytes(config.data)), machineMemory());
     if (tooBig) throw new LabError(tooBig);
     let baseModelId: number | null = null;
-    if (config.kind === 'lora') {
-      if (input.baseModelId === undefined || input.baseModelId === null) throw new LabError('a LoRA run needs a base model to fine-tune (baseModelId)');
+    if (isFineTune(config.kind)) {
+      if (input.baseModelId === undefined || input.baseModelId === null) throw new LabError(`a ${RUN_KIND_LABELS[config.kind]} run needs a base model to fine-tune (baseModelId)`);
       const base = this.store.models.find(input.baseModelId);
       if (!base) throw new LabError(`model ${input.baseModelId} does not exist`, 404);
       if (base.sizes.join() !== config.sizes.join()) {
@@ -309,7 +309,7 @@ export class Lab implements LabApi {
   }
 
   async presets(): Promise<Presets> {
-    return { base: defaultConfig('base'), lora: defaultConfig('lora'), classicBase: classicPreset('base'), classicLora: classicPreset('lora') };
+    return { base: defaultConfig('base'), lora: defaultConfig('lora'), full: defaultConfig('full'), classicBase: classicPreset('base'), classicLora: classicPreset('lora') };
   }
 
   // ── data sets (datasets-service.ts) ─────────────────────────────────────────

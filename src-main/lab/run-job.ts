@@ -2,17 +2,19 @@
  * A stored run as the job its trainer is sent, with what a warm trainer can skip: the
  * base weights it holds already (by key), and the `before` evaluation when another run
  * stored it for the same base, data set, test limit and backend. A LoRA run starts as
- * its base exactly (B = 0, so W + s·A·B = W bit for bit): the same model on the same
- * test images gives the same evaluation, and a sweep computes it once.
+ * its base exactly (B = 0, so W + s·A·B = W bit for bit), and a full fine-tune is its
+ * base at step 0: the same model on the same test images gives the same evaluation, and
+ * a sweep computes it once.
  */
+import { isFineTune } from '../contract/config.ts';
 import type { DataSource, TrainJob } from '../contract/protocol.ts';
 import type { Store } from '../store/store.ts';
 import type { StoredRun } from '../store/runs.ts';
 import type { TrainerHost } from '../trainer/host.ts';
 
-/** A LoRA run's base model as trainers cache it: its id and creation time (an id alone could come back after a delete). */
+/** A fine-tune's base model as trainers cache it: its id and creation time (an id alone could come back after a delete). */
 export function baseKeyOf(store: Store, run: StoredRun): string | null {
-  if (run.kind !== 'lora' || run.baseModelId === null) return null;
+  if (!isFineTune(run.kind) || run.baseModelId === null) return null;
   return `model:${run.baseModelId}:${store.models.get(run.baseModelId).createdAt}`;
 }
 
@@ -23,8 +25,8 @@ export function baseKeyOf(store: Store, run: StoredRun): string | null {
  */
 export async function trainJobFor(store: Store, run: StoredRun, host: TrainerHost, data: DataSource): Promise<TrainJob> {
   const job: TrainJob = { runId: String(run.id), config: run.config, data };
-  if (run.kind !== 'lora') return job;
-  if (run.baseModelId === null) throw new Error('a LoRA run needs a base model');
+  if (!isFineTune(run.kind)) return job;
+  if (run.baseModelId === null) throw new Error(`a ${run.kind} run needs a base model`);
   const key = baseKeyOf(store, run) as string;
   job.baseKey = key;
   if (host.baseKey !== key) job.baseWeights = store.tensors.get({ modelId: run.baseModelId });

@@ -436,7 +436,17 @@ export class RunManager {
       let modelId: number | null = null;
       this.#store.transaction(() => {
         if (o.weights.kind === 'model') {
-          modelId = this.#store.models.create({ name: run.name, kind: 'base', sizes: run.config.sizes, sourceRunId: id, datasetId: run.config.data, origin: { run: id } }).id;
+          // A full fine-tune's model keeps its base as parent: its update is W − W0.
+          const full = run.kind === 'full';
+          if (full && run.baseModelId === null) throw new Error('full fine-tune results without a base model');
+          modelId = this.#store.models.create({
+            name: run.name,
+            kind: full ? 'finetuned' : 'base',
+            sizes: run.config.sizes,
+            sourceRunId: id,
+            datasetId: run.config.data,
+            ...(full ? { parentModelId: run.baseModelId, origin: { run: id, finetunedFrom: run.baseModelId } } : { origin: { run: id } }),
+          }).id;
           this.#store.tensors.put({ modelId }, o.weights.tensors);
           this.#store.runs.finish(id, 'completed', { summary: o.summary, modelId, exitReason });
         } else {

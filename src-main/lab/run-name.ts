@@ -18,11 +18,12 @@ type Named = Pick<RunConfig, 'kind' | 'sizes' | 'seed' | 'classes' | 'lora' | 'd
 export function defaultName(cfg: Named, data: NamedData | null = null): string {
   const mnist = cfg.data === MNIST_DATASET_ID || !data;
   const on = mnist ? '' : ` on ${data.name}`;
-  if (cfg.kind === 'base' || !cfg.lora) return `base ${cfg.sizes.join('→')}${on} seed ${cfg.seed}`;
-  const l = cfg.lora;
+  if (cfg.kind === 'base') return `base ${cfg.sizes.join('→')}${on} seed ${cfg.seed}`;
   const slice = mnist
     ? cfg.classes ? `digit${cfg.classes.length > 1 ? 's' : ''} ${cfg.classes.join(',')}` : 'all digits'
     : cfg.classes ? cfg.classes.map((c) => data.classes[c] ?? String(c)).join(',') : `all of ${data.name}`;
+  const l = cfg.lora;
+  if (cfg.kind === 'full' || !l) return `full fine-tune on ${slice} seed ${cfg.seed}`;
   return `${variantShort(l)} r${l.r} α${l.alpha} on ${slice} seed ${cfg.seed}`; // "LoRA r1 …", "DoRA·PiSSA r1 …"
 }
 

@@ -6,6 +6,7 @@
  * The queue is the sweep_runs table, so nothing here is needed to go on after a crash.
  */
 import { LabError } from '../contract/api.ts';
+import { isFineTune } from '../contract/config.ts';
 import type { MetricPoint } from '../contract/protocol.ts';
 import type { RunSweepLink } from '../contract/records.ts';
 import type { RunStatus } from '../contract/run-status.ts';
@@ -163,7 +164,7 @@ export class SweepDriver {
   #startRun(sweep: StoredSweep, sr: StoredSweepRun): void {
     const config = applyParams(sweep.config, sr.params);
     config.seed = sr.seed;
-    if (config.kind === 'lora' && sweep.baseModelId === null) {
+    if (isFineTune(config.kind) && sweep.baseModelId === null) {
       const was = sweep.spec.start.kind === 'finetune' ? ` ${sweep.spec.start.baseModelId}` : '';
       throw new LabError(`its base model${was} was deleted`, 409);
     }

@@ -4,7 +4,7 @@
  * or a run to clone) and checked against the store.
  */
 import { LabError } from '../contract/api.ts';
-import { type RunConfig, classicPreset, defaultConfig, layerNames } from '../contract/config.ts';
+import { type RunConfig, classicPreset, defaultConfig, isFineTune, layerNames } from '../contract/config.ts';
 import { MNIST_DATASET_ID } from '../contract/dataset.ts';
 import type { SweepSpec } from '../contract/sweep.ts';
 import type { Store } from '../store/store.ts';
@@ -38,7 +38,7 @@ export function resolveStart(store: Store, spec: SweepSpec): SweepStart {
   const run = store.runs.find(start.runId);
   if (!run) throw new LabError(`run ${start.runId} does not exist`, 404);
   const config = structuredClone(spec.config ?? run.config);
-  if (config.kind === 'lora') {
+  if (isFineTune(config.kind)) {
     if (run.baseModelId === null || !store.models.find(run.baseModelId)) throw new LabError(`run ${run.id}'s base model is gone, so its fine-tune cannot be repeated`, 409);
     return { config, baseModelId: run.baseModelId, issues };
   }

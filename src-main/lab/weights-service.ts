@@ -250,7 +250,7 @@ export class WeightsService {
       const run = this.store.runs.find(t.id);
       if (!run) throw new LabError(`run ${t.id} does not exist`, 404);
       if (run.status !== 'completed') throw new LabError(`run ${run.id} is ${run.status}: only completed runs have weights`);
-      t = run.kind === 'base' ? { kind: 'model', id: run.modelId as number } : { kind: 'adapter', id: run.adapterId as number };
+      t = run.kind === 'lora' ? { kind: 'adapter', id: run.adapterId as number } : { kind: 'model', id: run.modelId as number };
       if (t.id === null) throw new LabError(`run ${run.id} has no stored weights`);
     }
     if (t.kind === 'model') {

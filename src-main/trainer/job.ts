@@ -8,7 +8,7 @@ import { subsetIndices } from '../data/datasets.ts';
 import { IdxError } from '../data/idx.ts';
 import { DataSourceError, loadSource } from '../data/source.ts';
 import { Rng } from '../util/rng.ts';
-import { ConfigError, paramCounts, validateConfig } from '../contract/config.ts';
+import { ConfigError, isFineTune, paramCounts, validateConfig } from '../contract/config.ts';
 import { evaluate } from './evaluate.ts';
 import { DivergedError, trainLoop } from './loop.ts';
 import { adapterInfo, attachLora, loadLora, loraToNamed } from './lora.ts';
@@ -77,12 +77,16 @@ export async function runJob(job: TrainJob, backend: string, emit: Emit, control
       model.dispose();
       throw err;
     }
+  } else if (cfg.kind === 'full') {
+    // Every weight of the stored model trains: the same start, data and steps as a LoRA run.
+    if (!baseWeights) throw new ConfigError([{ field: 'baseModel', message: 'a full fine-tune needs base weights' }]);
+    model = Mlp.fromNamed(cfg.sizes, baseWeights, true);
   } else {
     model = Mlp.init(cfg.sizes, initRng);
   }
 
   try {
-    if (cfg.kind === 'lora' && !job.skipBefore) {
+    if (isFineTune(cfg.kind) && !job.skipBefore) {
       status('evaluating');
       const before = await evaluate(model, test, cfg.testLimit);
       emit({ type: 'evaluation', runId, phase: 'before', step: 0, result: before });

@@ -6,7 +6,8 @@
  * the caller's cache and handed back, computed where they were missing.
  */
 import { deltaWeight } from '../adapters/delta.ts';
-import { type AnalysedLayer, type LayerUpdate, analyseLayer, column } from '../adapters/analysis.ts';
+import { type AnalysedLayer, AnalysisError, type LayerUpdate, analyseLayer, column } from '../adapters/analysis.ts';
+import { layerNames } from '../contract/config.ts';
 import { subspaceSimilarity } from '../adapters/geometry.ts';
 import { type BaseSpectrum, baseSpectrum } from '../adapters/intruders.ts';
 import { hostOps } from '../adapters/ops.ts';
@@ -18,11 +19,8 @@ import { type Matrix, matrix } from './linalg.ts';
 import { checkAdapterFits } from './merge-checks.ts';
 import { doraDeltas, isDora } from './merge-dora.ts';
 
-export interface UpdateSource {
-  label: string;
-  info: AdapterInfo;
-  tensors: NamedTensors;
-}
+/** An adapter's factors, or a whole model whose update is W − W0 against the job's base. */
+export type UpdateSource = { kind: 'adapter'; label: string; info: AdapterInfo; tensors: NamedTensors } | { kind: 'model'; label: string; tensors: NamedTensors; rank: number };
 
 export interface AnalyzeJob {
   kind: 'analyze';
@@ -58,8 +56,9 @@ const weightOf = (base: NamedTensors, layer: string): Matrix => {
   return matrix(w.shape[0] as number, w.shape[1] as number, w.data);
 };
 
-/** Each target layer's update: the factors, or DoRA's dense W' − W0. */
+/** Each target layer's update: the factors, DoRA's dense W' − W0, or a whole model's W − W0 on every layer. */
 function layerUpdates(src: UpdateSource, sizes: number[], base: NamedTensors): Map<string, LayerUpdate> {
+  if (src.kind === 'model') return modelUpdates(src, sizes, base);
   checkAdapterFits(sizes, src.info, src.tensors, src.label);
   checkFinite(src.tensors, src.label);
   const out = new Map<string, LayerUpdate>();
@@ -74,6 +73,20 @@ function layerUpdates(src: UpdateSource, sizes: number[], base: NamedTensors): M
     const b = src.tensors[`${layer}.lora_B`] as { shape: number[]; data: Float32Array };
     const r = a.shape[0] as number;
     out.set(layer, { method: 'factors', A: matrix(r, a.shape[1] as number, a.data), B: matrix(b.shape[0] as number, r, b.data), scaling: src.info.scaling, rank: src.info.r });
+  }
+  return out;
+}
+
+function modelUpdates(src: Extract<UpdateSource, { kind: 'model' }>, sizes: number[], base: NamedTensors): Map<string, LayerUpdate> {
+  checkFinite(src.tensors, src.label);
+  const out = new Map<string, LayerUpdate>();
+  for (const layer of layerNames(sizes)) {
+    const w = src.tensors[`${layer}.weight`];
+    const w0 = base[`${layer}.weight`] as { shape: number[]; data: Float32Array };
+    if (!w || w.shape.join() !== w0.shape.join()) throw new AnalysisError(`${src.label}: ${layer}.weight is [${w?.shape ?? 'missing'}], its base's is [${w0.shape}]`);
+    const delta = matrix(w0.shape[0] as number, w0.shape[1] as number);
+    for (let i = 0; i < delta.data.length; i++) delta.data[i] = (w.data[i] as number) - (w0.data[i] as number);
+    out.set(layer, { method: 'dense', delta, rank: src.rank });
   }
   return out;
 }

@@ -4,6 +4,7 @@
  * accuracy on the other classes beside it. Pure functions.
  */
 import type { EvaluationView, RunView, Series } from '../../src-main/contract/api.ts';
+import { isFineTune } from '../../src-main/contract/config.ts';
 import { className } from './classes.ts';
 import { estimateSteps } from './estimates.ts';
 
@@ -46,7 +47,7 @@ export function focusSummary(run: Pick<RunView, 'kind' | 'config'> & { dataset?:
   const classCount = run.dataset?.classes.length ?? after?.countPerClass.length ?? 0;
   if (!subset || subset.length >= classCount || !after) return null;
   // Only a fine-tune's "before" is the same network before training.
-  const before = run.kind === 'lora' ? evals?.before : undefined;
+  const before = isFineTune(run.kind) ? evals?.before : undefined;
   const sum = (xs: readonly number[], pick: (c: number) => boolean) => xs.reduce((s, n, c) => s + (pick(c) ? n : 0), 0);
   const inFocus = (c: number) => subset.includes(c);
   const outside = (c: number) => !subset.includes(c);

@@ -4,12 +4,13 @@
  * written with their SHA-256, and the "replace it?" round when the name is taken (409).
  */
 import { type ExportFormat, type ExportResult, type ExportTarget, SAFE_FILE_NAME } from '../../src-main/contract/api.ts';
+import type { RunKind } from '../../src-main/contract/config.ts';
 import { ApiError, errorText, lab } from './api.ts';
 
 /** What is being exported, with the name the dialog shows and file names start from. */
 export type ExportSubject =
   | { kind: 'model' | 'adapter'; id: number; name: string }
-  | { kind: 'run'; id: number; name: string; runKind: 'base' | 'lora' }
+  | { kind: 'run'; id: number; name: string; runKind: RunKind }
   | { kind: 'comparison'; ids: number[]; name: string };
 
 export interface ExportChoice {
@@ -57,7 +58,8 @@ export function exportChoices(s: ExportSubject): ExportChoice[] {
     case 'comparison':
       return METRICS;
     case 'run':
-      return [...(s.runKind === 'base' ? MODEL : ADAPTER), ...METRICS];
+      // A LoRA run stored an adapter; a base run and a full fine-tune stored a model.
+      return [...(s.runKind === 'lora' ? ADAPTER : MODEL), ...METRICS];
   }
 }
 

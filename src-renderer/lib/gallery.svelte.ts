@@ -4,7 +4,7 @@
  * (the whole test split in one call), fetched once per data set and page session and
  * shared by every run on it, and the values of only the tiles on screen from
  * `datasetSamples`. For a fine-tune the before/after predictions tell which errors the
- * adapter fixed and which it introduced.
+ * fine-tune (its adapter, or every weight) fixed and which it introduced.
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type { DatasetRef, EvaluationView } from '../../src-main/contract/api.ts';
@@ -97,7 +97,7 @@ export interface GalleryItem {
   index: number;
   label: number;
   predicted: number;
-  /** The prediction before fine-tuning (LoRA runs). */
+  /** The prediction before fine-tuning (LoRA and full fine-tunes). */
   before: number | null;
 }
 

@@ -1,12 +1,15 @@
 /**
  * Where a model or adapter came from, in words, read from its free-form origin record:
  * `{ merge: { method, base, adapters: [{ adapterId, weight }] … } }` for merges,
- * `{ file }` for imported models and `{ folder }` for imported adapters. Pure functions.
+ * `{ file }` for imported models and `{ folder }` for imported adapters; a full fine-tune's
+ * model (kind `finetuned`) names its parent and its run. Pure functions.
  */
 import type { AdapterView, ModelView } from '../../src-main/contract/api.ts';
 
 export interface Lineage {
   text: string;
+  /** The words before the run's link when they follow the parent ("by run"); empty otherwise. */
+  via: string;
   /** The run that produced it (linked), if any. */
   runId: number | null;
   /** The model it was derived from or attached to (named), if any. */
@@ -35,13 +38,15 @@ export function modelLineage(m: ModelView, adapterName: (id: number) => string |
   const o = record(m.origin);
   if (m.kind === 'imported') {
     const file = fileOf(o['file'] ?? o['path']);
-    return { text: file ? `imported from ${file}` : 'imported', runId: null, parentId: m.parentModelId };
+    return { text: file ? `imported from ${file}` : 'imported', via: '', runId: null, parentId: m.parentModelId };
   }
   if (m.kind === 'merged') {
     const merge = record(o['merge']);
-    return { text: Object.keys(merge).length ? describeMerge(merge, adapterName) : 'merged adapter(s) into', runId: m.sourceRunId, parentId: m.parentModelId };
+    return { text: Object.keys(merge).length ? describeMerge(merge, adapterName) : 'merged adapter(s) into', via: '', runId: m.sourceRunId, parentId: m.parentModelId };
   }
-  return { text: 'trained by run', runId: m.sourceRunId, parentId: null };
+  // A full fine-tune's result: every weight of its parent trained further by its run.
+  if (m.kind === 'finetuned') return { text: 'full fine-tune of', via: 'by run', runId: m.sourceRunId, parentId: m.parentModelId };
+  return { text: 'trained by run', via: '', runId: m.sourceRunId, parentId: null };
 }
 
 /**
@@ -49,11 +54,11 @@ export function modelLineage(m: ModelView, adapterName: (id: number) => string |
  * service sends it, merged and imported adapters say which they are.
  */
 export function adapterLineage(a: AdapterView, adapterName: (id: number) => string | null): Lineage {
-  if (a.runId !== null) return { text: 'trained by run', runId: a.runId, parentId: null };
+  if (a.runId !== null) return { text: 'trained by run', via: '', runId: a.runId, parentId: null };
   const o = record((a as AdapterView & { origin?: unknown }).origin);
   const merge = record(o['merge']);
-  if (Object.keys(merge).length) return { text: describeMerge(merge, adapterName).replace(/ into$/, ''), runId: null, parentId: null };
+  if (Object.keys(merge).length) return { text: describeMerge(merge, adapterName).replace(/ into$/, ''), via: '', runId: null, parentId: null };
   const folder = fileOf(o['folder']);
-  if (folder) return { text: `imported from ${folder}`, runId: null, parentId: null };
-  return { text: 'merged or imported', runId: null, parentId: null };
+  if (folder) return { text: `imported from ${folder}`, via: '', runId: null, parentId: null };
+  return { text: 'merged or imported', via: '', runId: null, parentId: null };
 }

@@ -9,7 +9,7 @@ import type { DatasetRef, ModelView, Presets, RunDetail } from '../../src-main/c
 import { type NamedData, cloneName, defaultName } from '../../src-main/lab/run-name.ts';
 import {
   type FieldIssue, type LoraInit, type LoraScaling, type LoraVariant, type OptimizerName, type RunConfig, type RunKind,
-  configIssues, layerNames,
+  configIssues, isFineTune, layerNames,
 } from '../../src-main/contract/config.ts';
 import { type DatasetView, MNIST_DATASET_ID } from '../../src-main/contract/dataset.ts';
 import { errorText, lab } from './api.ts';
@@ -86,8 +86,11 @@ export class NewRunState {
   get ready(): boolean { return this.#ready; }
   get presets(): Presets | null { return this.#presets; }
 
+  /** A LoRA or full fine-tune: it starts from a stored base model (its widths, its data set). */
+  get fineTune(): boolean { return isFineTune(this.#kind); }
+
   /** The sizes the run will have: the base model's for a fine-tune, the typed ones otherwise. */
-  readonly #sizes: number[] | null = $derived(this.#kind === 'lora' ? (this.baseModel?.sizes ?? null) : parseSizes(this.fields.sizes));
+  readonly #sizes: number[] | null = $derived(isFineTune(this.#kind) ? (this.baseModel?.sizes ?? null) : parseSizes(this.fields.sizes));
 
   readonly layers: string[] = $derived(this.#sizes ? layerNames(this.#sizes) : []);
 
@@ -96,13 +99,13 @@ export class NewRunState {
    * whose samples or classes do not fit the base model's widths.
    */
   readonly dataChoices: { dataset: DatasetView; problem: string | null }[] = $derived.by(() => {
-    const base = this.#kind === 'lora' ? this.baseModel : null;
+    const base = isFineTune(this.#kind) ? this.baseModel : null;
     return this.#datasets.map((d) => ({ dataset: d, problem: base ? fitProblem(d, base.sizes) : null }));
   });
 
   /** A fine-tune on another data set than its base was trained on: that one's name (domain shift). */
   readonly domainShift: string | null = $derived.by(() => {
-    const base = this.#kind === 'lora' ? this.baseModel : null;
+    const base = isFineTune(this.#kind) ? this.baseModel : null;
     if (!base || base.datasetId === null || base.datasetId === this.#dataId) return null;
     return base.dataset?.name ?? this.#datasets.find((d) => d.id === base.datasetId)?.name ?? `data set ${base.datasetId}`;
   });
@@ -152,12 +155,12 @@ export class NewRunState {
           : null,
     };
     // A fine-tune's widths are its base's: a data set that does not fit is the data set's problem, not the widths'.
-    const base = this.#kind === 'lora' ? this.baseModel : null;
+    const base = isFineTune(this.#kind) ? this.baseModel : null;
     const misfit = data && base ? fitProblem(data, base.sizes) : null;
     if (misfit) issues.push({ field: 'data', message: `does not fit the base model: ${misfit}` });
     const parsedBad = new Set(issues.map((i) => i.field));
     for (const i of configIssues(config, data && !misfit ? dataShapeOf(data) : null)) if (!parsedBad.has(i.field)) issues.push(i);
-    if (this.#kind === 'lora' && this.#baseModelId === null) issues.push({ field: 'baseModel', message: 'choose the base model to fine-tune' });
+    if (isFineTune(this.#kind) && this.#baseModelId === null) issues.push({ field: 'baseModel', message: 'choose the base model to fine-tune' });
     // The typed name only: a default name is short enough by construction (and depends on this config).
     if ((this.#typedName ?? '').trim().length > 200) issues.push({ field: 'name', message: 'at most 200 characters' });
     return { config, issues };
@@ -216,7 +219,7 @@ export class NewRunState {
         this.#kind = kind;
         const start = asked !== null && this.#datasets.some((d) => d.id === asked) ? asked : MNIST_DATASET_ID;
         this.#apply(this.#onData(presets[kind], start));
-        if (kind === 'lora') this.#pickBase(opts.base);
+        if (isFineTune(kind)) this.#pickBase(opts.base);
       }
       this.#ready = true;
     } catch (err) {
@@ -226,24 +229,24 @@ export class NewRunState {
 
   // ── actions ──────────────────────────────────────────────────────────────
 
-  /** The other kind of run, on the same data set (a fine-tune's then follows the base it picks). */
+  /** Another kind of run, on the same data set (a fine-tune's then follows the base it picks). */
   setKind(kind: RunKind): void {
     if (kind === this.#kind || !this.#presets) return;
     this.#kind = kind;
     this.#apply(this.#onData(this.#presets[kind], this.#dataId));
-    if (kind === 'lora') this.#pickBase(this.#baseModelId);
+    if (isFineTune(kind)) this.#pickBase(this.#baseModelId);
   }
 
   /**
-   * One of the Lab's presets: 'base' / 'lora' are the engine defaults (kept on the chosen
+   * One of the Lab's presets: 'base' / 'lora' / 'full' are the engine defaults (kept on the chosen
    * data set), 'classic…' the DESIGN experiment (on MNIST, as it was run).
    */
   applyPreset(which: keyof Presets): void {
     const p = this.#presets?.[which];
     if (!p) return;
     this.#kind = p.kind;
-    this.#apply(which === 'base' || which === 'lora' ? this.#onData(p, this.#dataId) : p);
-    if (p.kind === 'lora') this.#pickBase(this.#baseModelId);
+    this.#apply(which === 'base' || which === 'lora' || which === 'full' ? this.#onData(p, this.#dataId) : p);
+    if (isFineTune(p.kind)) this.#pickBase(this.#baseModelId);
   }
 
   /**
@@ -292,7 +295,7 @@ export class NewRunState {
       const run = await lab.createRun({
         config,
         ...(name ? { name } : {}),
-        ...(config.kind === 'lora' ? { baseModelId: this.#baseModelId } : {}),
+        ...(isFineTune(config.kind) ? { baseModelId: this.#baseModelId } : {}),
         ...(this.tags.length ? { tags: [...this.tags] } : {}),
         ...(this.notes.trim() ? { notes: this.notes } : {}),
       });

@@ -7,7 +7,7 @@
  * prune metric) comes back from createSweep as one message, shown in the form.
  */
 import type { ModelView, Presets, RunDetail, RunView } from '../../src-main/contract/api.ts';
-import { type FieldIssue, type RunConfig, configIssues, layerNames } from '../../src-main/contract/config.ts';
+import { type FieldIssue, type RunConfig, type RunKind, configIssues, layerNames } from '../../src-main/contract/config.ts';
 import type { DatasetView } from '../../src-main/contract/dataset.ts';
 import type { SweepAxis, SweepSpec } from '../../src-main/contract/sweep.ts';
 import { errorText, lab } from './api.ts';
@@ -22,6 +22,9 @@ export const CONFIG_FIELDS = ['lr', 'lora.r', 'lora.alpha', 'maxSteps', 'batchSi
 export type ConfigField = (typeof CONFIG_FIELDS)[number] | 'sizes' | 'classes';
 
 export const PRUNE_METRICS = ['val/accuracy', 'val/loss', 'train/loss'] as const;
+
+/** The kinds of run a sweep varies: full fine-tunes are not swept by the Lab (yet). */
+const sweepable = (kind: RunKind): boolean => kind === 'base' || kind === 'lora';
 
 const text = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
 
@@ -53,7 +56,8 @@ export class NewSweepState {
   #ready = $state(false);
 
   get models(): ModelView[] { return this.#models; }
-  get runs(): RunView[] { return this.#runs; }
+  /** The runs a sweep can start from: base and LoRA runs (the Lab sweeps no full fine-tunes yet). */
+  get runs(): RunView[] { return this.#runs.filter((r) => sweepable(r.kind)); }
   get loadError(): string | null { return this.#loadError; }
   /** The Lab's refusal, while the spec is the one it refused (an edit may have fixed it). */
   get submitError(): string | null { return this.#submitError !== null && this.#refused === JSON.stringify(this.spec) ? this.#submitError : null; }
@@ -66,7 +70,7 @@ export class NewSweepState {
   readonly startConfig: RunConfig | null = $derived.by(() => {
     const p = this.#presets;
     if (!p) return null;
-    if (this.start === 'run') return this.#source?.config ?? null;
+    if (this.start === 'run') return this.#source && sweepable(this.#source.kind) ? this.#source.config : null;
     if (this.start === 'base') return p.base;
     const m = this.baseModel;
     if (!m) return null;
@@ -74,7 +78,8 @@ export class NewSweepState {
     return { ...p.lora, sizes, data: m.datasetId ?? p.lora.data, lora: { ...(p.lora.lora ?? { r: 1, alpha: 1, init: 'kaiming', scaling: 'standard', loraPlusRatio: 1, variant: 'lora', freezeA: false, targets: [] }), targets: layerNames(sizes) } };
   });
 
-  readonly kind: 'base' | 'lora' = $derived(this.startConfig?.kind ?? (this.start === 'base' ? 'base' : 'lora'));
+  /** What the sweep's runs are: a start config is only ever a base or a LoRA one (see startConfig). */
+  readonly kind: 'base' | 'lora' = $derived((this.startConfig?.kind ?? (this.start === 'base' ? 'base' : 'lora')) === 'base' ? 'base' : 'lora');
 
   /** The starting config with the fields applied, and every problem with it. */
   readonly built: { config: RunConfig | null; issues: FieldIssue[] } = $derived.by(() => {
@@ -82,7 +87,15 @@ export class NewSweepState {
     const c = this.startConfig;
     if (!c) {
       const what = this.start === 'finetune' ? 'baseModel' : this.start === 'run' ? 'run' : 'start';
-      return { config: null, issues: [{ field: what, message: this.start === 'finetune' ? 'choose the model to fine-tune' : this.start === 'run' ? 'choose the run to start from' : 'loading…' }] };
+      const message =
+        this.start === 'finetune'
+          ? 'choose the model to fine-tune'
+          : this.start === 'run'
+            ? this.#source && !sweepable(this.#source.kind)
+              ? `“${this.#source.name}” is a full fine-tune: sweeps start from base or LoRA runs only (for now)`
+              : 'choose the run to start from'
+            : 'loading…';
+      return { config: null, issues: [{ field: what, message }] };
     }
     const num = (f: (typeof CONFIG_FIELDS)[number], dflt: number | null): number | null => {
       const r = parseNumber(this.fields[f], NUMBERS[f]);

@@ -1,19 +1,25 @@
 /**
- * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora&base=ID, ?data=ID),
+ * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora|full&base=ID, ?data=ID),
  * #/compare?ids=1,2,3 (or ?groups=1,2,3;4,5,6: groups of runs), #/merge (?base=ID&adapters=1,2),
- * #/models, #/adapters/ID (?vs=ID: φ against another adapter), #/data (#/data/ID: one data set selected), #/sweeps, #/sweeps/ID, #/sweeps/new
+ * #/models, #/adapters/ID and #/models/ID/update (what an adapter, or a full fine-tune's or a
+ * merge's W − W0, changed; ?vs=ID: φ against an adapter on the same base),
+ * #/data (#/data/ID: one data set selected), #/sweeps, #/sweeps/ID, #/sweeps/new
  * (?from=RUN: a sweep around a run's config; ?base=MODEL: fine-tunes of a model). Hash URLs work from
  * Electron's file:// and from the web-mode server alike.
  */
+import { RUN_KINDS, type RunKind } from '../../src-main/contract/config.ts';
+
+/** Whose update the analysis page shows: an adapter's ΔW, or a model's W − W0 against its parent. */
+export type UpdateTarget = { kind: 'adapter' | 'model'; id: number };
 
 export type Route =
   | { page: 'runs' }
   | { page: 'run'; id: number }
-  | { page: 'new'; from: number | null; kind: 'base' | 'lora' | null; base: number | null; data: number | null }
+  | { page: 'new'; from: number | null; kind: RunKind | null; base: number | null; data: number | null }
   | { page: 'compare'; ids: number[]; groups: number[][] }
   | { page: 'merge'; base: number | null; adapters: number[] }
   | { page: 'models' }
-  | { page: 'adapter'; id: number; vs: number | null }
+  | { page: 'update'; target: UpdateTarget; vs: number | null }
   | { page: 'data'; id: number | null }
   | { page: 'sweeps' }
   | { page: 'sweep'; id: number }
@@ -41,8 +47,8 @@ export function parseRoute(hash: string): Route {
     if (id !== null) return { page: 'run', id };
   }
   if (parts[0] === 'new' && parts.length === 1) {
-    const kind = q.get('kind');
-    return { page: 'new', from: positiveInt(q.get('from')), kind: kind === 'base' || kind === 'lora' ? kind : null, base: positiveInt(q.get('base')), data: positiveInt(q.get('data')) };
+    const kind = RUN_KINDS.find((k) => k === q.get('kind')) ?? null;
+    return { page: 'new', from: positiveInt(q.get('from')), kind, base: positiveInt(q.get('base')), data: positiveInt(q.get('data')) };
   }
   if (parts[0] === 'compare' && parts.length === 1) {
     const groups = (q.get('groups') ?? '').split(';').map((g) => idList(g)).filter((g) => g.length > 0);
@@ -50,9 +56,13 @@ export function parseRoute(hash: string): Route {
   }
   if (parts[0] === 'merge' && parts.length === 1) return { page: 'merge', base: positiveInt(q.get('base')), adapters: idList(q.get('adapters')) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
+  if (parts[0] === 'models' && parts[2] === 'update' && parts.length === 3) {
+    const id = positiveInt(parts[1] ?? null);
+    if (id !== null) return { page: 'update', target: { kind: 'model', id }, vs: positiveInt(q.get('vs')) };
+  }
   if (parts[0] === 'adapters' && parts.length === 2) {
     const id = positiveInt(parts[1] ?? null);
-    if (id !== null) return { page: 'adapter', id, vs: positiveInt(q.get('vs')) };
+    if (id !== null) return { page: 'update', target: { kind: 'adapter', id }, vs: positiveInt(q.get('vs')) };
   }
   if (parts[0] === 'data' && parts.length === 1) return { page: 'data', id: null };
   if (parts[0] === 'data' && parts.length === 2) {
@@ -71,7 +81,7 @@ export function parseRoute(hash: string): Route {
 export const href = {
   runs: () => '#/runs',
   run: (id: number) => `#/runs/${id}`,
-  newRun: (opts: { from?: number; kind?: 'base' | 'lora'; base?: number; data?: number } = {}) => {
+  newRun: (opts: { from?: number; kind?: RunKind; base?: number; data?: number } = {}) => {
     const q = new URLSearchParams();
     if (opts.from !== undefined) q.set('from', String(opts.from));
     if (opts.kind !== undefined) q.set('kind', opts.kind);
@@ -102,6 +112,10 @@ export const href = {
   models: () => '#/models',
   /** The Adapter page: what an adapter learned (vs: φ against a second one). */
   adapter: (id: number, vs?: number | null) => `#/adapters/${id}${vs ? `?vs=${vs}` : ''}`,
+  /** The same page for a model with a parent (a full fine-tune's or a merge's W − W0; vs: an adapter on that parent). */
+  modelUpdate: (id: number, vs?: number | null) => `#/models/${id}/update${vs ? `?vs=${vs}` : ''}`,
+  /** The update page of either kind of target. */
+  update: (t: UpdateTarget, vs?: number | null): string => (t.kind === 'adapter' ? href.adapter(t.id, vs) : href.modelUpdate(t.id, vs)),
   /** The Data page, with one data set selected. */
   data: (id?: number) => (id === undefined ? '#/data' : `#/data/${id}`),
 };

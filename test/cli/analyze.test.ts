@@ -35,14 +35,16 @@ beforeAll(async () => {
     ['r2', ['--rank', '2', '--alpha', '2']],
     ['r6', ['--rank', '6', '--alpha', '6']],
     ['dora', ['--rank', '3', '--variant', 'dora']],
+    ['full', ['--full']],
   ] as const) {
     const r = await cli('finetune', '--finetune-from', 'm1', ...tiny, ...extra);
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { runId: number; adapterId: number };
-    ids[key] = { run: out.runId, adapter: out.adapterId };
+    const out = JSON.parse(r.stdout) as { runId: number; adapterId: number; modelId: number };
+    ids[key] = { run: out.runId, adapter: key === 'full' ? out.modelId : out.adapterId };
   }
+  expect((await cli('export', `m${ids['full']!.adapter}`, '--format', 'safetensors', '--out', join(tmp.dir, 'full.safetensors'), '-q')).code).toBe(0);
   expect((await cli('export', 'm1', '--format', 'safetensors', '--out', join(tmp.dir, 'base.safetensors'), '-q')).code).toBe(0);
-  for (const key of Object.keys(ids)) expect((await cli('export', `a${ids[key]!.adapter}`, '--format', 'peft', '--out', join(tmp.dir, `peft-${key}`), '-q')).code).toBe(0);
+  for (const key of ['r2', 'r6', 'dora']) expect((await cli('export', `a${ids[key]!.adapter}`, '--format', 'peft', '--out', join(tmp.dir, `peft-${key}`), '-q')).code).toBe(0);
 }, 240_000);
 afterAll(tmp.cleanup);
 
@@ -110,6 +112,23 @@ describe('lora-lab analyze', { timeout: 240_000 }, () => {
     expectSame(got.layers, JSON.parse(ref.stdout).layers);
   });
 
+  it.skipIf(!py)('takes a full fine-tune (finetune --full) as W − W0, as numpy does from the exported models', async () => {
+    const r = await cli('analyze', String(ids['full']!.run), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout);
+    expect(got.update).toMatchObject({ source: 'full', modelId: ids['full']!.adapter, adapterId: null });
+    expect(got.layers.map((l: { layer: string; method: string }) => [l.layer, l.method])).toEqual([
+      ['linear1', 'dense'],
+      ['linear2', 'dense'],
+      ['linear3', 'dense'],
+    ]);
+    const ref = spawnSync(py as string, ['scripts/reference/analyze_adapter.py', '--model', join(tmp.dir, 'base.safetensors'), '--tuned', join(tmp.dir, 'full.safetensors')], { encoding: 'utf8' });
+    expect(ref.status, ref.stderr).toBe(0);
+    expectSame(got.layers, JSON.parse(ref.stdout).layers);
+    const text = await cli('analyze', `m${ids['full']!.adapter}`);
+    expect(text.stdout).toMatch(/a full fine-tune, ΔW = W − W0/);
+  });
+
   it('prints a table a person can read, with units and what each figure is', async () => {
     const r = await cli('analyze', String(ids['r6']!.run));
     expect(r.code, r.stderr).toBe(0);
@@ -118,14 +137,24 @@ describe('lora-lab analyze', { timeout: 240_000 }, () => {
     expect(r.stdout).toMatch(/singular values of ΔW, largest first:/);
   });
 
+  it('finetune --full refuses LoRA settings, and train refuses --full', async () => {
+    const r = await cli('finetune', '--finetune-from', 'm1', '--full', '--rank', '2', '-q');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--rank is a LoRA setting; --full trains every weight/);
+    const t = await cli('train', '--full', '-q');
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/--full only applies to lora-lab finetune/);
+  });
+
   it('refuses what it cannot analyse with one clear line and exit code 2', async () => {
     for (const [args, message] of [
       [[], /analyze needs ADAPTER/],
-      [['m1'], /"m1" is not an adapter/],
+      [['m1'], /model 1 .* is a base model without a parent: there is no W0/],
+      [['x1'], /"x1" is not an adapter \(a2\), a run \(5 or r5\) or a model \(m4\)/],
       [['1'], /run 1 is a base run/],
       [['a999'], /adapter 999 does not exist/],
       [[`a${ids['r2']!.adapter}`, '--intruders', '0,0.5'], /--intruders takes K,EPS/],
-      [[`a${ids['r2']!.adapter}`, '--vs', `a${ids['r2']!.adapter}`], /same adapter/],
+      [[`a${ids['r2']!.adapter}`, '--vs', `a${ids['r2']!.adapter}`], /same update/],
     ] as const) {
       const r = await cli('analyze', ...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);

@@ -191,11 +191,11 @@ describe('analyzeAdapter', () => {
   });
 
   it('says clearly what cannot be analysed', async () => {
-    await expect(lab.analyzeAdapter({ target: { kind: 'run', id: baseRun } })).rejects.toThrow(/base run: it trained a model/);
+    await expect(lab.analyzeAdapter({ target: { kind: 'run', id: baseRun } })).rejects.toThrow(/base run: it trained a model from scratch/);
     await expect(lab.analyzeAdapter({ target: { kind: 'adapter', id: 999 } })).rejects.toMatchObject({ status: 404 });
-    await expect(lab.analyzeAdapter({ target: { kind: 'run', id: runs.r2 }, vs: { kind: 'run', id: runs.r2 } })).rejects.toThrow(/same adapter/);
+    await expect(lab.analyzeAdapter({ target: { kind: 'run', id: runs.r2 }, vs: { kind: 'run', id: runs.r2 } })).rejects.toThrow(/same update/);
     expect(() => validateArgs('analyzeAdapter', [{ target: { kind: 'run', id: 1 }, intruders: { k: 0, epsilon: 0.5 } }])).toThrow(LabError);
     expect(() => validateArgs('analyzeAdapter', [{ target: { kind: 'run', id: 1 }, intruders: { k: 10, epsilon: 2 } }])).toThrow(/intruders/);
-    expect(() => validateArgs('analyzeAdapter', [{ target: { kind: 'model', id: 1 } }])).toThrow(/target/);
+    expect(() => validateArgs('analyzeAdapter', [{ target: { kind: 'sweep', id: 1 } }])).toThrow(/target/);
   });
 });

@@ -132,7 +132,7 @@ describe('sweep expansion', () => {
     expect(issuesOf({ start: { kind: 'base' }, axes: [{ path: 'lora.r', values: [2] }] }, defaultConfig('base'))).toEqual([
       'lora.r: the starting config has no lora settings (lora is empty: a base run)',
     ]);
-    expect(issuesOf(ft({}), defaultConfig('base'))).toEqual(['config: a fine-tune sweep needs a LoRA config (kind "lora"), got kind "base"']);
+    expect(issuesOf(ft({}), defaultConfig('base'))).toEqual(['config: a fine-tune sweep needs a fine-tune config (kind "lora" or "full"), got kind "base"']);
     expect(issuesOf(ft({ axes: [{ path: 'kind', values: ['base'] }] }))).toEqual(['kind: a sweep cannot change the run kind (start from a base, a fine-tune or a run instead)']);
     expect(issuesOf(ft({ trials: 3, axes: [{ path: 'lr', values: [0.01] }] }))).toEqual(['trials: 3 trials, but no axis is random (trials draw the random axes)']);
     expect(issuesOf(ft({ overrides: { seed: 4294967295 }, seeds: 2 }))).toEqual(['seeds: 2 seeds from seed 4294967295 go up to 4294967296, above 4294967295']);

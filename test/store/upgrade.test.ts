@@ -1,7 +1,7 @@
 /**
  * A database written by the previous release (schema 2, made with that release's own CLI:
  * a base run, two LoRA runs on digits 7 and 3+8, a merged model, tags, notes, a kept
- * merge preview) opens after migrations 0003–0005 with everything intact and its runs on MNIST.
+ * merge preview) opens after migrations 0003–0006 with everything intact and its runs on MNIST.
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +42,7 @@ describe('upgrade from the previous release', () => {
 
     const lab = Lab.open(file, { recover: false });
     try {
-      expect(lab.store.db.pragma('user_version', { simple: true })).toBe(5);
+      expect(lab.store.db.pragma('user_version', { simple: true })).toBe(6);
       const after = snapshot(file, [...untouched, 'adapters', 'runs', 'models']);
       for (const t of untouched) expect(after[t], t).toEqual(before[t]);
       // 0005 rebuilt the adapters table (foreign keys off around it): same ids and values,
