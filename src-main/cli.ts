@@ -20,6 +20,7 @@ import { GENERAL_HELP, commandHelp, version, wantsHelp } from './cli/help.ts';
 import { sweepCommand } from './cli/sweep.ts';
 import { groupsCommand } from './cli/groups.ts';
 import { analyzeCommand } from './cli/analyze.ts';
+import { forgettingCommand } from './cli/forgetting.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     import: importCommand,
     evaluate: evaluateCommand,
     analyze: analyzeCommand,
+    forgetting: forgettingCommand,
     sweep: sweepCommand,
     groups: groupsCommand,
   };

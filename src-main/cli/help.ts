@@ -37,6 +37,7 @@ Commands:
   evaluate MODEL       accuracy and wrong per class of a stored model
   analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS]   what an adapter (or full fine-tune) learned, per layer: ΔW's singular
               values, effective/stable/90% ranks, amplification, intruder dimensions; φ against --vs
+  forgetting (RUN... | --sweep ID)   learning against forgetting: focus accuracy gained vs other accuracy lost, Pareto front
   serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
               a --host other than loopback needs --allow-remote (the token URL then drives the lab)
 
@@ -251,6 +252,16 @@ ${JSON_FLAG}`,
   --no-intruders        skip intruder dimensions (no spectrum of W0 needed)
   --json                the analysis as JSON (per layer: singular values, ranks, amplification, intruders; with --vs, φ)`,
     examples: ['lora-lab analyze 2', 'lora-lab analyze a3 --vs a4 --json', 'lora-lab analyze r5 --intruders 20,0.3', 'lora-lab analyze a3 --vs m4   # LoRA against a full fine-tune'],
+  },
+  forgetting: {
+    usage: 'lora-lab forgetting (RUN... | --sweep ID)',
+    about: `Learning against forgetting (Biderman et al. 2024, "LoRA Learns Less and Forgets Less") for fine-tunes of one slice:
+per run (LoRA at any rank, full fine-tunes) its accuracy on the fine-tuned classes and on the others, before → after;
+learned = the first's gain, forgotten = the second's loss, in percentage points against the base; ◆ marks the Pareto
+front (no other run learned as much while forgetting less). Base runs, unfinished runs and runs on another slice are
+listed as left out, with the reason. The app draws it as a scatter with each run's trajectory over its evaluations.`,
+    options: `  --sweep ID            a sweep's runs\n${JSON_FLAG}`,
+    examples: ['lora-lab forgetting 3 4 5 6', 'lora-lab forgetting --sweep 2 --json'],
   },
   data: {
     usage: 'lora-lab data import PATH | add NAME | list | show NAME|ID | rm NAME|ID...',

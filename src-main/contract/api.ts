@@ -13,6 +13,8 @@ import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protoco
 import type { SweepDetail, SweepSpec, SweepView } from './sweep.ts';
 import type { GroupComparison, GroupComparisonRequest, GroupRequest, GroupTable } from './groups.ts';
 import type { AdapterAnalysis, AnalyzeRequest } from './analysis.ts';
+import type { ForgettingRequest, ForgettingView } from './forgetting.ts';
+import type { WeightsRequest, WeightsView } from './playground.ts';
 
 export type { RunStatus };
 
@@ -371,6 +373,10 @@ export interface LabApi {
    * amplification, intruder dimensions, first-layer pictures, and φ against `vs`.
    */
   analyzeAdapter(req: AnalyzeRequest): Promise<AdapterAnalysis>;
+  /** Learning against forgetting for fine-tunes of one slice (runs or a sweep): end points, trajectories, the Pareto front. */
+  forgetting(req: ForgettingRequest): Promise<ForgettingView>;
+  /** A model's weights or an adapter's factors, with the input mapping of its data set (the playground runs them in the page). */
+  getWeights(req: WeightsRequest): Promise<WeightsView>;
   /**
    * Checks the spec completely (one LabError naming every problem, before anything is
    * stored), stores the sweep with its points and starts training its runs.
@@ -429,6 +435,8 @@ export const LAB_CALLS = [
   'deleteModel',
   'deleteAdapter',
   'analyzeAdapter',
+  'forgetting',
+  'getWeights',
   'createSweep',
   'listSweeps',
   'getSweep',

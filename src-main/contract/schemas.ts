@@ -11,6 +11,8 @@ import { RUN_STATUSES } from './run-status.ts';
 import { CONFIG_PATH, sweepSpecSchema } from './sweep.ts';
 import { GROUP_FIGURE_KEYS } from './groups.ts';
 import { analyzeRequestSchema } from './analysis.ts';
+import { forgettingRequestSchema } from './forgetting.ts';
+import { weightsRequestSchema } from './playground.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
 const finite = v.pipe(v.number(), v.finite());
@@ -109,6 +111,8 @@ export const callSchemas = {
   deleteModel: v.strictTuple([id]),
   deleteAdapter: v.strictTuple([id]),
   analyzeAdapter: v.strictTuple([analyzeRequestSchema]),
+  forgetting: v.strictTuple([forgettingRequestSchema]),
+  getWeights: v.strictTuple([weightsRequestSchema]),
   createSweep: v.strictTuple([sweepSpecSchema]),
   listSweeps: none,
   getSweep: v.strictTuple([id, v.optional(v.picklist(GROUP_FIGURE_KEYS))]),

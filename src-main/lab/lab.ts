@@ -13,6 +13,10 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WeightsService, evalSummary } from './weights-service.ts';
 import { AnalysisService } from './analysis-service.ts';
 import type { AdapterAnalysis, AnalyzeRequest } from '../contract/analysis.ts';
+import type { ForgettingRequest, ForgettingView } from '../contract/forgetting.ts';
+import type { WeightsRequest, WeightsView } from '../contract/playground.ts';
+import { pageWeights } from './page-weights.ts';
+import { forgettingView } from './forgetting.ts';
 import { checkImportEntry, refuseLinks } from './export-folder.ts';
 import { inspectAdapter } from './import-inspect.ts';
 import { sweepPartials } from './files.ts';
@@ -456,6 +460,14 @@ export class Lab implements LabApi {
 
   async analyzeAdapter(req: AnalyzeRequest): Promise<AdapterAnalysis> {
     return guardAsync(() => this.#analysis.analyze(req));
+  }
+
+  async getWeights(req: WeightsRequest): Promise<WeightsView> {
+    return guard(() => pageWeights(this.store, req, (id) => this.weights.modelWeights(id).tensors));
+  }
+
+  async forgetting(req: ForgettingRequest): Promise<ForgettingView> {
+    return guard(() => forgettingView(this.store, req, { datasetRef: (id) => this.#datasetRef(id), testLabels: (id) => this.#datasets.labels(id, 'test') }));
   }
 
   #inFolder(fileName: string): string {

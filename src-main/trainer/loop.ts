@@ -10,7 +10,7 @@ import { BatchIterator } from '../data/datasets.ts';
 import type { SampleSplit } from '../data/dataset.ts';
 import type { RunConfig } from '../contract/config.ts';
 import type { Mlp } from './mlp.ts';
-import type { LoopProgress, MetricPoint } from '../contract/protocol.ts';
+import type { Evaluation, LoopProgress, MetricPoint } from '../contract/protocol.ts';
 
 export type { LoopProgress };
 import { evaluate } from './evaluate.ts';
@@ -175,6 +175,8 @@ export async function trainLoop(
         const ev = await evaluate(model, data.test, Math.min(cfg.evalSubset, cfg.testLimit ?? Infinity));
         const time = Date.now();
         pending.push({ key: 'val/accuracy', step, value: ev.accuracy, time }, { key: 'val/loss', step, value: ev.loss, time });
+        // What the run learns on its slice and forgets on the rest, point by point (the forgetting view's trajectories).
+        for (const [key, value] of sliceAccuracies(ev, cfg.classes)) pending.push({ key, step, value, time });
       }
       if (performance.now() - lastFlush >= flushMs || step === steps) flush(loss);
       if (collect && performance.now() - lastCollect >= GC_EVERY_MS) {
@@ -196,4 +198,23 @@ export async function trainLoop(
     samplesPerSec: trainMs > 0 ? samples / (trainMs / 1000) : 0,
     stopped,
   };
+}
+
+/**
+ * Accuracy on the run's focus classes and on the others, for a run trained on a slice
+ * (classes set, fewer than all): `val/focus_accuracy` and `val/other_accuracy`.
+ */
+export function sliceAccuracies(ev: Pick<Evaluation, 'wrongPerClass' | 'countPerClass'>, classes: readonly number[] | null): [string, number][] {
+  if (!classes || classes.length >= ev.countPerClass.length) return [];
+  const focus = new Set(classes);
+  let [focusRight, focusN, otherRight, otherN] = [0, 0, 0, 0];
+  ev.countPerClass.forEach((n, c) => {
+    const right = n - (ev.wrongPerClass[c] ?? 0);
+    if (focus.has(c)) [focusRight, focusN] = [focusRight + right, focusN + n];
+    else [otherRight, otherN] = [otherRight + right, otherN + n];
+  });
+  const out: [string, number][] = [];
+  if (focusN > 0) out.push(['val/focus_accuracy', focusRight / focusN]);
+  if (otherN > 0) out.push(['val/other_accuracy', otherRight / otherN]);
+  return out;
 }

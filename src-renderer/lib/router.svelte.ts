@@ -1,8 +1,10 @@
 /**
  * Hash routing: #/runs, #/runs/ID, #/new (?from=ID clone-and-edit, ?kind=lora|full&base=ID, ?data=ID),
- * #/compare?ids=1,2,3 (or ?groups=1,2,3;4,5,6: groups of runs), #/merge (?base=ID&adapters=1,2),
+ * #/compare?ids=1,2,3 (or ?groups=1,2,3;4,5,6: groups of runs), #/forgetting?ids=1,2,3 (or
+ * ?sweep=ID: learning against forgetting of fine-tunes of one slice), #/merge (?base=ID&adapters=1,2),
  * #/models, #/adapters/ID and #/models/ID/update (what an adapter, or a full fine-tune's or a
  * merge's W − W0, changed; ?vs=ID: φ against an adapter on the same base),
+ * #/playground/ID (draw, and see an adapter's classes as they change),
  * #/data (#/data/ID: one data set selected), #/sweeps, #/sweeps/ID, #/sweeps/new
  * (?from=RUN: a sweep around a run's config; ?base=MODEL: fine-tunes of a model). Hash URLs work from
  * Electron's file:// and from the web-mode server alike.
@@ -17,9 +19,11 @@ export type Route =
   | { page: 'run'; id: number }
   | { page: 'new'; from: number | null; kind: RunKind | null; base: number | null; data: number | null }
   | { page: 'compare'; ids: number[]; groups: number[][] }
+  | { page: 'forgetting'; ids: number[]; sweep: number | null }
   | { page: 'merge'; base: number | null; adapters: number[] }
   | { page: 'models' }
   | { page: 'update'; target: UpdateTarget; vs: number | null }
+  | { page: 'playground'; id: number }
   | { page: 'data'; id: number | null }
   | { page: 'sweeps' }
   | { page: 'sweep'; id: number }
@@ -54,6 +58,7 @@ export function parseRoute(hash: string): Route {
     const groups = (q.get('groups') ?? '').split(';').map((g) => idList(g)).filter((g) => g.length > 0);
     return { page: 'compare', ids: idList(q.get('ids')), groups };
   }
+  if (parts[0] === 'forgetting' && parts.length === 1) return { page: 'forgetting', ids: idList(q.get('ids')), sweep: positiveInt(q.get('sweep')) };
   if (parts[0] === 'merge' && parts.length === 1) return { page: 'merge', base: positiveInt(q.get('base')), adapters: idList(q.get('adapters')) };
   if (parts[0] === 'models' && parts.length === 1) return { page: 'models' };
   if (parts[0] === 'models' && parts[2] === 'update' && parts.length === 3) {
@@ -63,6 +68,10 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'adapters' && parts.length === 2) {
     const id = positiveInt(parts[1] ?? null);
     if (id !== null) return { page: 'update', target: { kind: 'adapter', id }, vs: positiveInt(q.get('vs')) };
+  }
+  if (parts[0] === 'playground' && parts.length === 2) {
+    const id = positiveInt(parts[1] ?? null);
+    if (id !== null) return { page: 'playground', id };
   }
   if (parts[0] === 'data' && parts.length === 1) return { page: 'data', id: null };
   if (parts[0] === 'data' && parts.length === 2) {
@@ -93,6 +102,13 @@ export const href = {
   compare: (ids: number[]) => `#/compare?ids=${ids.join(',')}`,
   /** Compare groups of runs: each group's run ids, groups separated by ";". */
   compareGroups: (groups: number[][]) => `#/compare?groups=${groups.map((g) => g.join(',')).join(';')}`,
+  /** Learning against forgetting of these runs, or of a sweep's runs. */
+  forgetting: (opts: { ids?: number[]; sweep?: number } = {}) => {
+    const q: string[] = [];
+    if (opts.ids?.length) q.push(`ids=${opts.ids.join(',')}`);
+    if (opts.sweep !== undefined) q.push(`sweep=${opts.sweep}`);
+    return `#/forgetting${q.length ? `?${q.join('&')}` : ''}`;
+  },
   sweeps: () => '#/sweeps',
   sweep: (id: number) => `#/sweeps/${id}`,
   newSweep: (opts: { from?: number; base?: number } = {}) => {
@@ -116,6 +132,8 @@ export const href = {
   modelUpdate: (id: number, vs?: number | null) => `#/models/${id}/update${vs ? `?vs=${vs}` : ''}`,
   /** The update page of either kind of target. */
   update: (t: UpdateTarget, vs?: number | null): string => (t.kind === 'adapter' ? href.adapter(t.id, vs) : href.modelUpdate(t.id, vs)),
+  /** The playground: draw an input, see the base, the adapter at a scale and the merged model. */
+  playground: (adapterId: number) => `#/playground/${adapterId}`,
   /** The Data page, with one data set selected. */
   data: (id?: number) => (id === undefined ? '#/data' : `#/data/${id}`),
 };

@@ -90,7 +90,7 @@ describe('IPC handlers over a real Lab', () => {
   it('answers valid calls from our page with the real Lab', async () => {
     const presets = await call(ours(), 'presets');
     expect(presets.ok).toBe(true);
-    expect(Object.keys((presets as { result: object }).result).sort()).toEqual(['base', 'classicBase', 'classicLora', 'lora']);
+    expect(Object.keys((presets as { result: object }).result).sort()).toEqual(['base', 'classicBase', 'classicLora', 'full', 'lora']);
 
     const runs = await call(ours(), 'listRuns');
     expect(runs).toMatchObject({ ok: true, result: [{ id: runId, name: 'stored run', status: 'completed' }] });

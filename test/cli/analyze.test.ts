@@ -137,6 +137,25 @@ describe('lora-lab analyze', { timeout: 240_000 }, () => {
     expect(r.stdout).toMatch(/singular values of ΔW, largest first:/);
   });
 
+  it('lora-lab forgetting sets LoRA ranks and the full fine-tune side by side, with n and the Pareto front', async () => {
+    const runs = ['r2', 'r6', 'full'].map((k) => String(ids[k]!.run));
+    const j = await cli('forgetting', ...runs, '1', '--json');
+    expect(j.code, j.stderr).toBe(0);
+    const v = JSON.parse(j.stdout);
+    expect(v.runs.map((r: { method: string }) => r.method)).toEqual(['LoRA r2', 'LoRA r6', 'full fine-tune']);
+    expect(v.skipped).toEqual([expect.objectContaining({ runId: 1, reason: expect.stringMatching(/base run/) })]);
+    expect(v.units).toMatchObject({ accuracy: 'fraction' });
+    expect(v.front.length).toBeGreaterThan(0);
+    const t = await cli('forgetting', ...runs);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/learned = accuracy gained on 7, forgotten = accuracy lost on the other classes/);
+    expect(t.stdout).toMatch(/accuracies over n = \d+ test samples of 7 and \d+ of the other classes/);
+    expect(t.stdout).toMatch(/◆/);
+    const none = await cli('forgetting');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/forgetting needs fine-tune runs/);
+  });
+
   it('finetune --full refuses LoRA settings, and train refuses --full', async () => {
     const r = await cli('finetune', '--finetune-from', 'm1', '--full', '--rank', '2', '-q');
     expect(r.code).toBe(2);
