@@ -16,6 +16,7 @@ export interface SymmetricEigen {
 export function symmetricEigen(a: Matrix, maxIterations = 60): SymmetricEigen {
   if (a.rows !== a.cols) throw new RangeError(`an eigen-decomposition needs a square matrix, got [${a.rows}, ${a.cols}]`);
   const n = a.rows;
+  if (!a.data.every(Number.isFinite)) throw new RangeError(`an eigen-decomposition of a [${n}, ${n}] matrix with non-finite values`);
   const z = Float64Array.from(a.data); // becomes the eigenvectors (row-major, column j = vector j)
   const d = new Float64Array(n); // diagonal
   const e = new Float64Array(n); // off-diagonal, e[i] couples i − 1 and i
@@ -126,13 +127,19 @@ function tridiagonalize(z: Float64Array, n: number, d: Float64Array, e: Float64A
 function ql(z: Float64Array, n: number, d: Float64Array, e: Float64Array, maxIterations: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i] as number;
   if (n > 0) e[n - 1] = 0;
+  // An off-diagonal below ε·‖T‖ is zero too: where both neighbouring diagonal values are
+  // themselves ~0 (a rank-deficient Gram matrix: dead units), the relative test alone
+  // never splits and the iteration would not end.
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i] as number) + Math.abs(e[i] as number));
+  const floor = Number.EPSILON * norm;
   for (let l = 0; l < n; l++) {
     let iterations = 0;
     for (;;) {
       let m = l;
       for (; m < n - 1; m++) {
         const dd = Math.abs(d[m] as number) + Math.abs(d[m + 1] as number);
-        if (Math.abs(e[m] as number) <= Number.EPSILON * dd) break;
+        if (Math.abs(e[m] as number) <= Number.EPSILON * dd || Math.abs(e[m] as number) <= floor) break;
       }
       if (m === l) break;
       if (++iterations > maxIterations) throw new Error(`eigenvalue ${l} did not converge in ${maxIterations} iterations`);

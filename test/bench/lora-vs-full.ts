@@ -105,7 +105,7 @@ try {
     await shoot(`#/adapters/${r8}?vs=${r64}`, 'figure.phi', 'classic-adapter-r8-vs-r64');
     await shoot(`#/models/${full}/update`, 'section.layer[data-layer="linear2"]', 'classic-full-update');
     await shoot(`#/forgetting?ids=${all.join(',')}`, 'table[aria-label="runs"] tbody tr', 'classic-forgetting');
-    await shoot(`#/playground/${r8}`, 'canvas', 'classic-playground');
+    await shoot(`#/playground/${r8}`, '[data-testid="panel-base"]', 'classic-playground');
   }
 } finally {
   await e2e.close();
