@@ -9,7 +9,8 @@
  * mean ± std per configuration. With SCREENSHOTS=1 (and UPDATE_SCREENSHOTS=1 for the
  * README's copies) it also saves the Adapter, update, forgetting and playground pages.
  *
- * Run: npx tsx test/bench/lora-vs-full.ts   (about 10 minutes on 2 cores, wasm)
+ * Run: node scripts/build.mjs && npx tsx test/bench/lora-vs-full.ts   (the UI build serves the pages;
+ * about 8 minutes on 2 cores, wasm)
  */
 import type { AdapterAnalysis } from '../../src-main/contract/analysis.ts';
 import { DEFAULT_SIZES, type RunConfig, defaultConfig, defaultLora, layerNames } from '../../src-main/contract/config.ts';
