@@ -217,3 +217,22 @@ export function forgetTokenInUrl(): void {
   url.searchParams.delete('token');
   history.replaceState(history.state, '', url.pathname + url.search + url.hash);
 }
+
+/**
+ * What a live page state does on start: events to `onEvent`, a reload after a
+ * reconnect (events were missed), a first load now. The returned stop undoes both and
+ * runs `cleanup` (a pending coalesced reload, say).
+ */
+export function followLab(onEvent: (e: LabEvent) => void, load: () => Promise<void>, cleanup: () => void = () => undefined): () => void {
+  const offEvents = lab.subscribe(onEvent);
+  const offConn = onConnection((_c, reconnected) => {
+    if (reconnected) void load();
+  });
+  void load();
+  return () => {
+    offEvents();
+    offConn();
+    cleanup();
+  };
+}
+

@@ -7,7 +7,7 @@
  */
 import type { LabEvent, RunView } from '../../src-main/contract/api.ts';
 import type { GroupComparison } from '../../src-main/contract/groups.ts';
-import { errorText, lab, onConnection } from './api.ts';
+import { errorText, followLab, lab } from './api.ts';
 import { Coalesced } from './coalesce.ts';
 import type { BandMode } from './group-bands.ts';
 import { groupLetter } from './group-format.ts';
@@ -67,16 +67,7 @@ export class CompareGroupsState {
   }
 
   start(): () => void {
-    const offEvents = lab.subscribe((e) => this.#onEvent(e));
-    const offConn = onConnection((_c, reconnected) => {
-      if (reconnected) void this.load();
-    });
-    void this.load();
-    return () => {
-      offEvents();
-      offConn();
-      this.#reloadSoon.cancel();
-    };
+    return followLab((e) => this.#onEvent(e), () => this.load(), () => this.#reloadSoon.cancel());
   }
 
   async load(): Promise<void> {

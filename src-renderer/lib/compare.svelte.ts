@@ -5,7 +5,7 @@
  * evaluated on (per-class figures line up within a group only).
  */
 import type { Comparison, LabEvent, RunView, Series } from '../../src-main/contract/api.ts';
-import { errorText, lab, onConnection } from './api.ts';
+import { errorText, followLab, lab } from './api.ts';
 import { Coalesced } from './coalesce.ts';
 import { classNames, groupByClasses } from './classes.ts';
 import { runLength } from './compare-summary.ts';
@@ -96,16 +96,7 @@ export class CompareState {
   );
 
   start(): () => void {
-    const offEvents = lab.subscribe((e) => this.#onEvent(e));
-    const offConn = onConnection((_c, reconnected) => {
-      if (reconnected) void this.load();
-    });
-    void this.load();
-    return () => {
-      offEvents();
-      offConn();
-      this.#reloadSoon.cancel();
-    };
+    return followLab((e) => this.#onEvent(e), () => this.load(), () => this.#reloadSoon.cancel());
   }
 
   async load(): Promise<void> {

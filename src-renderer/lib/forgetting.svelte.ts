@@ -7,7 +7,7 @@
  */
 import type { LabEvent } from '../../src-main/contract/api.ts';
 import type { ForgettingRequest, ForgettingRun, ForgettingView } from '../../src-main/contract/forgetting.ts';
-import { errorText, lab, onConnection } from './api.ts';
+import { errorText, followLab, lab } from './api.ts';
 import { Coalesced } from './coalesce.ts';
 
 /** A method as the legend lists it, with its place in the palette. */
@@ -57,16 +57,7 @@ export class ForgettingState {
   readonly methods: MethodKey[] = $derived(methodKeys(this.#view?.runs ?? []));
 
   start(): () => void {
-    const offEvents = lab.subscribe((e) => this.#onEvent(e));
-    const offConn = onConnection((_c, reconnected) => {
-      if (reconnected) void this.load();
-    });
-    void this.load();
-    return () => {
-      offEvents();
-      offConn();
-      this.#reloadSoon.cancel();
-    };
+    return followLab((e) => this.#onEvent(e), () => this.load(), () => this.#reloadSoon.cancel());
   }
 
   async load(): Promise<void> {
