@@ -64,7 +64,7 @@ export function analyseLayer(W0: Matrix, update: LayerUpdate, base: BaseSpectrum
       amplification: amplification(W0, svd, update.rank),
       intruders: found,
     },
-    directions: { U: signed(leadingColumns(svd.U, q)), S: svd.S.slice(0, q), V: signedLike(leadingColumns(svd.V, q), leadingColumns(svd.U, q)) },
+    directions: signedDirections(leadingColumns(svd.U, q), svd.S.slice(0, q), leadingColumns(svd.V, q)),
   };
 }
 
@@ -89,6 +89,8 @@ function flip(m: Matrix, s: number[]): Matrix {
   return matrix(m.rows, m.cols, m.data.map((x, i) => x * (s[i % m.cols] as number)));
 }
 
-const signed = (U: Matrix) => flip(U, signs(U));
-/** V's columns flipped as U's were, so u_j·σ_j·v_jᵀ stays a term of ΔW. */
-const signedLike = (V: Matrix, U: Matrix) => flip(V, signs(U));
+/** U's columns signed so each largest-|value| entry is positive, V's flipped alike so u_j·σ_j·v_jᵀ stays a term of ΔW. */
+function signedDirections(U: Matrix, S: Float64Array, V: Matrix): Svd {
+  const s = signs(U);
+  return { U: flip(U, s), S, V: flip(V, s) };
+}

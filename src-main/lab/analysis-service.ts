@@ -46,8 +46,8 @@ export class AnalysisService {
       base: this.store.tensors.get({ modelId: base.id }),
       baseLabel: `model ${base.id}`,
       spectra: cached,
-      update: this.#source(subject),
-      vs: other ? this.#source(other) : null,
+      update: subject.source(),
+      vs: other ? other.source() : null,
       intruders,
       pictureSize,
     })) as AnalyzeResult;
@@ -110,9 +110,6 @@ export class AnalysisService {
     };
   }
 
-  #source(s: Subject): UpdateSource {
-    return s.source();
-  }
 }
 
 interface Subject {

@@ -90,8 +90,9 @@ function toRun(store: Store, run: StoredRun, before: { focus: Measured; other: M
   });
   // The quick evaluations ran on the first min(evalSubset, testLimit) test samples: their n.
   const subset = Math.min(run.config.evalSubset, run.config.testLimit ?? Infinity, labels?.length ?? 0);
-  let quickN = { focus: 0, other: 0 };
-  if (labels) for (let i = 0; i < subset; i++) quickN = focus.has(labels[i] as number) ? { ...quickN, focus: quickN.focus + 1 } : { ...quickN, other: quickN.other + 1 };
+  let focusN = 0;
+  for (let i = 0; i < subset; i++) if (focus.has(labels![i] as number)) focusN++;
+  const quickN = { focus: focusN, other: subset - focusN };
   const f = store.metrics.series(run.id, 'val/focus_accuracy');
   const o = store.metrics.series(run.id, 'val/other_accuracy');
   const otherAt = new Map(o.steps.map((s, i) => [s, o.values[i] as number]));

@@ -51,7 +51,7 @@ export interface AnalyzeResult {
 const PICTURED_DIRECTIONS = 8;
 const PICTURED_ROWS = 4;
 
-const weightOf = (base: NamedTensors, layer: string): Matrix => {
+const baseWeight = (base: NamedTensors, layer: string): Matrix => {
   const w = base[`${layer}.weight`] as { shape: number[]; data: Float32Array };
   return matrix(w.shape[0] as number, w.shape[1] as number, w.data);
 };
@@ -94,6 +94,12 @@ function modelUpdates(src: Extract<UpdateSource, { kind: 'model' }>, sizes: numb
 export function analyzeJob(job: AnalyzeJob): AnalyzeResult {
   const started = performance.now();
   checkFinite(job.base, job.baseLabel);
+  // Each base weight in float64 once, however many analyses use it.
+  const weights = new Map<string, Matrix>();
+  const weightOf = (base: NamedTensors, layer: string): Matrix => {
+    if (!weights.has(layer)) weights.set(layer, baseWeight(base, layer));
+    return weights.get(layer) as Matrix;
+  };
   const spectra: Record<string, BaseSpectrum> = { ...job.spectra };
   let spectraCached = true;
   const spectrum = (layer: string): BaseSpectrum | null => {
