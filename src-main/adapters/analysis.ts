@@ -26,7 +26,11 @@ export interface AnalysedLayer {
   directions: Svd;
 }
 
-const frobenius = (m: Matrix) => Math.sqrt(m.data.reduce((a, x) => a + x * x, 0));
+function frobenius(m: Matrix): number {
+  let sum = 0;
+  for (let i = 0; i < m.data.length; i++) sum += (m.data[i] as number) ** 2;
+  return Math.sqrt(sum);
+}
 
 export class AnalysisError extends Error {
   override name = 'AnalysisError';
@@ -49,7 +53,7 @@ export function analyseLayer(W0: Matrix, update: LayerUpdate, base: BaseSpectrum
   if (intruders && base) {
     const got =
       update.method === 'factors'
-        ? lowRankIntruders(W0, base, scaled(update.B, update.scaling), transpose(update.A), intruders.k, intruders.epsilon)
+        ? lowRankIntruders(base, scaled(update.B, update.scaling), transpose(update.A), intruders.k, intruders.epsilon)
         : denseIntruders(plus(W0, update.delta), base, intruders.k, intruders.epsilon);
     found = { k: got.k, epsilon: got.epsilon, count: got.count, sigma: got.sigma, maxCosine: got.maxCosine };
   }

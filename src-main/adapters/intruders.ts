@@ -12,10 +12,10 @@
  *
  * W' for a low-rank ΔW = P·Qᵀ (P = s·B [out, r], Q = Aᵀ [in, r]) never needs an
  * [out, in] SVD: range(W') lies in span(E), E = [U0 | Q⊥] with Q⊥ an orthonormal basis
- * of P's part outside span(U0). In E's coordinates
+ * of P's part outside span(U0) (T: those coordinates of P). In E's coordinates
  *
  *   Eᵀ·W'·W'ᵀ·E = D + G·P̃ᵀ + P̃·Gᵀ + P̃·(QᵀQ)·P̃ᵀ,   D = diag(Σ0², 0),
- *   G = EᵀW0·Q = [U0ᵀ·(W0·Q); 0],   P̃ = Eᵀ·P,
+ *   G = EᵀW0·Q = [diag(σ0)·V0ᵀ·Q; 0],   P̃ = Eᵀ·P = [U0ᵀ·P; T],
  *
  * a diagonal plus a rank-2r term, applied in O(n·r). Its top-k eigenvectors y_i come
  * from Chebyshev-filtered block subspace iteration, started at W0's own leading
@@ -23,17 +23,18 @@
  * A dense W' (DoRA, full fine-tuning) goes through its own Gram matrix instead.
  */
 import { gramSvd, symmetricEigen } from './eigen.ts';
-import { type Matrix, leadingColumns, matmul, matrix, qr, transpose } from '../weights/linalg.ts';
+import { type Matrix, leadingColumns, matmul, matmulTN, matrix, qr } from '../weights/linalg.ts';
 
 /** PEFT's `reduce_intruder_dimension` defaults, and the paper's. */
 export const INTRUDER_DEFAULTS = { k: 10, epsilon: 0.5 } as const;
 /** Directions of W0 with σ_j below this fraction of σ_1 are not compared against. */
 const DROP = 1e-6;
 
-/** W0's thin SVD, as far as intruder dimensions need it: U0 [out, m] and σ [m], descending. */
+/** W0's thin SVD: U0 [out, m], σ [m] descending, V0 [in, m]; W0 ≈ U0·diag(σ)·V0ᵀ (directions below DROP·σ₁ left out). */
 export interface BaseSpectrum {
   U: Matrix;
   S: Float64Array;
+  V: Matrix;
 }
 
 export interface Intruders {
@@ -48,45 +49,40 @@ export interface Intruders {
   rounds: number;
 }
 
-/** The thin SVD of W0 [out, in] through the Gram matrix of its smaller side (left vectors only). */
+/** The thin SVD of W0 [out, in] through the Gram matrix of its smaller side. */
 export function baseSpectrum(W0: Matrix): BaseSpectrum {
-  const { U, S } = gramSvd(W0, Infinity, 0, DROP);
-  return { U, S };
+  return gramSvd(W0, Infinity, Infinity, DROP);
 }
 
 /**
- * An orthonormal basis of what is left of P [out, r] outside span(U) (U [out, m]
- * orthonormal): P's columns projected off U twice ("twice is enough", Kahan–Parlett),
- * then Gram–Schmidt among themselves, keeping the columns with more than `tolerance`
- * of their norm left.
+ * P's part outside span(U0) in coordinates: with R = P − U0·(U0ᵀP) [out, r] and its
+ * QR R = Q⊥·T, Q⊥ is the orthonormal complement basis and Q⊥ᵀ·P = Q⊥ᵀ·R = T [r′, r];
+ * Q⊥ itself is never needed (cosines are read off U0's coordinates). Rows of T below
+ * `tolerance`·max‖P's column‖ are left out: directions P barely reaches outside U0.
+ * One projection is enough here, unlike a basis that must stay orthogonal to U0:
+ * what one pass leaves along U0 (≈ ε·‖P‖ per column) is an error of that size in P's
+ * representation, whatever the size of R.
  */
-function complementBasis(U: Matrix, P: Matrix, tolerance: number): Matrix {
-  const Ut = transpose(U); // [m, out]
-  let R = P;
-  for (let pass = 0; pass < 2; pass++) {
-    const proj = matmul(U, matmul(Ut, R)); // [out, r]
-    R = matrix(R.rows, R.cols, R.data.map((x, i) => x - (proj.data[i] as number)));
+function complementCoordinates(U0: Matrix, U0tP: Matrix, P: Matrix, tolerance: number): Matrix {
+  const inside = matmul(U0, U0tP); // [out, r]
+  const R = matrix(P.rows, P.cols, P.data.map((x, i) => x - (inside.data[i] as number)));
+  const T = qr(R, false).R; // [min(out, r), r]
+  const r = P.cols;
+  let scale = 0;
+  for (let c = 0; c < r; c++) {
+    let n2 = 0;
+    for (let i = 0; i < P.rows; i++) n2 += (P.data[i * r + c] as number) ** 2;
+    scale = Math.max(scale, Math.sqrt(n2));
   }
-  const out = U.rows;
-  const col = (M: Matrix, c: number) => Float64Array.from({ length: out }, (_, i) => M.data[i * M.cols + c] as number);
-  const norm = (x: Float64Array) => Math.sqrt(x.reduce((a, v) => a + v * v, 0));
-  const kept: Float64Array[] = [];
-  for (let c = 0; c < R.cols; c++) {
-    const before = norm(col(P, c));
-    const x = col(R, c);
-    for (let pass = 0; pass < 2; pass++) {
-      for (const q of kept) {
-        let dot = 0;
-        for (let i = 0; i < out; i++) dot += (q[i] as number) * (x[i] as number);
-        for (let i = 0; i < out; i++) x[i] = (x[i] as number) - dot * (q[i] as number);
-      }
-    }
-    const after = norm(x);
-    if (before > 0 && after > tolerance * before) kept.push(x.map((v) => v / after));
+  const kept: number[] = [];
+  for (let i = 0; i < T.rows; i++) {
+    let n2 = 0;
+    for (let c = 0; c < r; c++) n2 += (T.data[i * r + c] as number) ** 2;
+    if (Math.sqrt(n2) > tolerance * scale) kept.push(i);
   }
-  const Q = matrix(out, kept.length);
-  kept.forEach((q, c) => q.forEach((v, i) => (Q.data[i * kept.length + c] = v)));
-  return Q;
+  const out = matrix(kept.length, r);
+  kept.forEach((row, i) => out.data.set(T.data.subarray(row * r, (row + 1) * r), i * r));
+  return out;
 }
 
 /** Degree of the Chebyshev filter applied between Rayleigh–Ritz steps. */
@@ -105,7 +101,7 @@ function topEigen(apply: (Y: Matrix) => Matrix, start: Matrix, k: number, tolera
   const b = Y.cols;
   for (let step = 1; ; step++) {
     const SY = apply(Y); // [n, b]
-    const T = matmul(transpose(Y), SY); // [b, b]
+    const T = matmulTN(Y, SY); // [b, b]
     for (let i = 0; i < b; i++) for (let j = 0; j < i; j++) T.data[i * b + j] = T.data[j * b + i] = ((T.data[i * b + j] as number) + (T.data[j * b + i] as number)) / 2;
     const { values, vectors } = symmetricEigen(T);
     const ritz = matmul(Y, vectors); // [n, b]
@@ -154,26 +150,27 @@ function result(k: number, epsilon: number, sigma: number[], maxCosine: number[]
 }
 
 /**
- * Intruders of W' = W0 + P·Qᵀ (a LoRA update: P = s·B [out, r], Q = Aᵀ [in, r]) from W0,
- * its spectrum and the factors, in the coordinates described above.
+ * Intruders of W' = W0 + P·Qᵀ (a LoRA update: P = s·B [out, r], Q = Aᵀ [in, r]) from
+ * W0's spectrum and the factors, in the coordinates described above. The products
+ * with U0 and V0 (O(m·(out + in)·r)) are the cost; G = U0ᵀ·W0·Q = diag(σ0)·V0ᵀ·Q.
  */
-export function lowRankIntruders(W0: Matrix, base: BaseSpectrum, P: Matrix, Q: Matrix, k: number, epsilon: number, maxSteps = 500): Intruders {
+export function lowRankIntruders(base: BaseSpectrum, P: Matrix, Q: Matrix, k: number, epsilon: number, maxSteps = 500): Intruders {
   const m = base.S.length;
   const r = P.cols;
-  const U0t = transpose(base.U); // [m, out]
-  const U0tP = matmul(U0t, P); // [m, r]
-  const Qc = complementBasis(base.U, P, 1e-9); // [out, r′]
-  const n = m + Qc.cols;
+  const U0tP = matmulTN(base.U, P); // [m, r]
+  const T = complementCoordinates(base.U, U0tP, P, 1e-9); // [r′, r]
+  const n = m + T.rows;
   const Pt = matrix(n, r); // Eᵀ·P
   Pt.data.set(U0tP.data);
-  Pt.data.set(matmul(transpose(Qc), P).data, m * r);
+  Pt.data.set(T.data, m * r);
   const G = matrix(n, r); // EᵀW0·Q: zero below U0
-  G.data.set(matmul(U0t, matmul(W0, Q)).data);
-  const C = matmul(transpose(Q), Q); // [r, r]
+  G.data.set(matmulTN(base.V, Q).data);
+  for (let j = 0; j < m; j++) for (let c = 0; c < r; c++) G.data[j * r + c] = (G.data[j * r + c] as number) * (base.S[j] as number);
+  const C = matmulTN(Q, Q); // [r, r]
   const D = Float64Array.from({ length: n }, (_, j) => (j < m ? (base.S[j] as number) ** 2 : 0));
   const apply = (Y: Matrix): Matrix => {
-    const PtY = matmul(transpose(Pt), Y); // [r, b]
-    const GtY = matmul(transpose(G), Y); // [r, b]
+    const PtY = matmulTN(Pt, Y); // [r, b]
+    const GtY = matmulTN(G, Y); // [r, b]
     const out = matmul(G, PtY); // G·P̃ᵀY
     const more = matmul(Pt, add(GtY, matmul(C, PtY))); // P̃·(GᵀY + C·P̃ᵀY)
     for (let i = 0; i < out.data.length; i++) out.data[i] = (out.data[i] as number) + (more.data[i] as number) + (D[Math.floor(i / Y.cols)] as number) * (Y.data[i] as number);
@@ -196,7 +193,7 @@ export function denseIntruders(W1: Matrix, base: BaseSpectrum, k: number, epsilo
   const tuned = baseSpectrum(W1);
   const kk = Math.min(k, tuned.S.length);
   const Uk = leadingColumns(tuned.U, kk); // [out, k]
-  const coords = matmul(transpose(base.U), Uk); // [m, k]: cosines with U0's columns
+  const coords = matmulTN(base.U, Uk); // [m, k]: cosines with U0's columns
   return result(kk, epsilon, Array.from(tuned.S.slice(0, kk)), maxCosines(coords, base.S.length), 0);
 }
 

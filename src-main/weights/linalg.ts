@@ -84,23 +84,74 @@ export function matmul(a: Matrix, b: Matrix): Matrix {
 }
 
 /**
+ * aᵀ·b for a [k, m] and b [k, n] → [m, n], without forming aᵀ: rows p of a and b add
+ * the outer product a[p, :]ᵀ·b[p, :], so both are read along their rows; four rows at a
+ * time, so each output value loaded takes four terms (added one by one, in ascending p:
+ * the same sums as matmul(transpose(a), b)).
+ */
+export function matmulTN(a: Matrix, b: Matrix): Matrix {
+  if (a.rows !== b.rows) throw new RangeError(`cannot multiply [${a.rows}, ${a.cols}]ᵀ by [${b.rows}, ${b.cols}]`);
+  const { rows: k, cols: m } = a;
+  const n = b.cols;
+  const out = matrix(m, n);
+  const o = out.data;
+  const A = a.data;
+  const B = b.data;
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const [b0, b1, b2, b3] = [p * n, (p + 1) * n, (p + 2) * n, (p + 3) * n];
+    for (let i = 0; i < m; i++) {
+      const x0 = A[p * m + i] as number;
+      const x1 = A[(p + 1) * m + i] as number;
+      const x2 = A[(p + 2) * m + i] as number;
+      const x3 = A[(p + 3) * m + i] as number;
+      if (x0 === 0 && x1 === 0 && x2 === 0 && x3 === 0) continue;
+      const oi = i * n;
+      for (let j = 0; j < n; j++) {
+        let v = o[oi + j] as number;
+        v += x0 * (B[b0 + j] as number);
+        v += x1 * (B[b1 + j] as number);
+        v += x2 * (B[b2 + j] as number);
+        v += x3 * (B[b3 + j] as number);
+        o[oi + j] = v;
+      }
+    }
+  }
+  for (; p < k; p++) {
+    const bp = p * n;
+    for (let i = 0; i < m; i++) {
+      const x = A[p * m + i] as number;
+      if (x === 0) continue;
+      const oi = i * n;
+      for (let j = 0; j < n; j++) o[oi + j] = (o[oi + j] as number) + x * (B[bp + j] as number);
+    }
+  }
+  return out;
+}
+
+/**
  * Thin Householder QR: a [m, n] = Q [m, p] · R [p, n] with p = min(m, n). Q has
  * orthonormal columns even when a is rank-deficient (zero columns, B = 0 adapters).
+ * The work is done on aᵀ and Qᵀ (each column of a, and of Q, one contiguous row), so
+ * every dot product and update of a tall matrix runs along memory; the arithmetic is
+ * that of the textbook column loops, in the same order. `withQ: false` skips forming Q
+ * (two thirds of the work for a tall a) where only R is wanted: Q is then [m, 0].
  */
-export function qr(a: Matrix): { Q: Matrix; R: Matrix } {
+export function qr(a: Matrix, withQ = true): { Q: Matrix; R: Matrix } {
   const { rows: m, cols: n } = a;
   const p = Math.min(m, n);
-  const w = Float64Array.from(a.data); // reduced in place to R
+  const wt = transpose(a).data; // [n, m]: column c of a at wt[c·m …], reduced in place to R
   const vs: Float64Array[] = [];
   for (let j = 0; j < p; j++) {
+    const col = j * m;
     const v = new Float64Array(m - j);
     let norm = 0;
-    for (let i = j; i < m; i++) norm += (w[i * n + j] as number) ** 2;
+    for (let i = j; i < m; i++) norm += (wt[col + i] as number) ** 2;
     norm = Math.sqrt(norm);
-    const x0 = w[j * n + j] as number;
+    const x0 = wt[col + j] as number;
     // Reflect onto −sign(x0)·‖x‖·e1 so v = x − alpha·e1 never cancels.
     const alpha = x0 >= 0 ? -norm : norm;
-    for (let i = j; i < m; i++) v[i - j] = w[i * n + j] as number;
+    for (let i = j; i < m; i++) v[i - j] = wt[col + i] as number;
     v[0] = (v[0] as number) - alpha;
     let vNorm = 0;
     for (let i = 0; i < v.length; i++) vNorm += (v[i] as number) ** 2;
@@ -109,26 +160,29 @@ export function qr(a: Matrix): { Q: Matrix; R: Matrix } {
     vs.push(v);
     if (vNorm === 0) continue; // the column is already zero below the diagonal
     for (let c = j; c < n; c++) {
+      const cc = c * m + j;
       let dot = 0;
-      for (let i = j; i < m; i++) dot += (v[i - j] as number) * (w[i * n + c] as number);
-      for (let i = j; i < m; i++) w[i * n + c] = (w[i * n + c] as number) - 2 * (v[i - j] as number) * dot;
+      for (let i = 0; i < v.length; i++) dot += (v[i] as number) * (wt[cc + i] as number);
+      for (let i = 0; i < v.length; i++) wt[cc + i] = (wt[cc + i] as number) - 2 * (v[i] as number) * dot;
     }
   }
   const R = matrix(p, n);
-  for (let i = 0; i < p; i++) for (let c = i; c < n; c++) R.data[i * n + c] = w[i * n + c] as number;
-  // Q = H_0 · H_1 ⋯ H_{p−1} · I[:, :p], applied right to left.
-  const Q = matrix(m, p);
-  for (let i = 0; i < p; i++) Q.data[i * p + i] = 1;
+  for (let i = 0; i < p; i++) for (let c = i; c < n; c++) R.data[i * n + c] = wt[c * m + i] as number;
+  if (!withQ) return { Q: matrix(m, 0), R };
+  // Q = H_0 · H_1 ⋯ H_{p−1} · I[:, :p], applied right to left, on Qᵀ [p, m].
+  const qt = new Float64Array(p * m);
+  for (let i = 0; i < p; i++) qt[i * m + i] = 1;
   for (let j = p - 1; j >= 0; j--) {
     const v = vs[j] as Float64Array;
     for (let c = 0; c < p; c++) {
+      const cc = c * m + j;
       let dot = 0;
-      for (let i = j; i < m; i++) dot += (v[i - j] as number) * (Q.data[i * p + c] as number);
+      for (let i = 0; i < v.length; i++) dot += (v[i] as number) * (qt[cc + i] as number);
       if (dot === 0) continue;
-      for (let i = j; i < m; i++) Q.data[i * p + c] = (Q.data[i * p + c] as number) - 2 * (v[i - j] as number) * dot;
+      for (let i = 0; i < v.length; i++) qt[cc + i] = (qt[cc + i] as number) - 2 * (v[i] as number) * dot;
     }
   }
-  return { Q, R };
+  return { Q: transpose(matrix(p, m, qt)), R };
 }
 
 export interface Svd {

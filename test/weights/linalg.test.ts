@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { frob, randn } from '../helpers/matrices.ts';
 import { Rng } from '../../src-main/util/rng.ts';
-import { type Matrix, jacobiSvd, matmul, matrix, qr, randomizedSvd, transpose, truncatedSvdOfProduct } from '../../src-main/weights/linalg.ts';
+import { type Matrix, jacobiSvd, matmul, matmulTN, matrix, qr, randomizedSvd, transpose, truncatedSvdOfProduct } from '../../src-main/weights/linalg.ts';
 
 
 function maxDiff(a: Matrix, b: Matrix): number {
@@ -28,6 +28,19 @@ function bestRankK(U: Matrix, V: Matrix, sigma: number[], k: number): Matrix {
   const Vk = matrix(V.rows, k, Array.from({ length: V.rows * k }, (_, i) => V.data[Math.floor(i / k) * V.cols + (i % k)] as number));
   return matmul(Uk, transpose(Vk));
 }
+
+describe('matmulTN', () => {
+  it('gives aᵀ·b as a plain triple loop does, zeros in a included', () => {
+    const a = randn(7, 5, 1);
+    a.data[3] = 0;
+    const b = randn(7, 4, 2);
+    const ref = matrix(5, 4);
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 4; j++) for (let p = 0; p < 7; p++) ref.data[i * 4 + j] = (ref.data[i * 4 + j] as number) + (a.data[p * 5 + i] as number) * (b.data[p * 4 + j] as number);
+    expect(maxDiff(matmulTN(a, b), ref)).toBe(0);
+    expect(maxDiff(matmulTN(a, b), matmul(transpose(a), b))).toBe(0);
+    expect(() => matmulTN(a, randn(6, 4, 3))).toThrow(/cannot multiply/);
+  });
+});
 
 describe('Householder QR', () => {
   for (const [m, n, what] of [[50, 7, 'tall'], [5, 9, 'wide'], [6, 6, 'square']] as const) {
