@@ -39,8 +39,7 @@ describe('symmetricEigen', () => {
 
   it('decomposes a Gram matrix whose null space is only nearly zero (rows of ~1e-155: entries near underflow)', () => {
     // Dead units leave rows of a trained weight at (almost) nothing; their Gram block is
-    // denormal. (The non-convergence the ε·‖T‖ split guards against was met once on a
-    // trained classic base and is not reproduced by this matrix: this checks the result.)
+    // denormal.
     const M = randn(30, 12, 5);
     for (let i = 5; i < 30; i++) for (let j = 0; j < 12; j++) M.data[i * 12 + j] = (M.data[i * 12 + j] as number) * 1e-155;
     const G = matmul(M, transpose(M)); // [30, 30], rank 12, a block of ~1e-310
@@ -57,4 +56,34 @@ describe('symmetricEigen', () => {
     }
     expect(values.filter((v) => v > 1e-10 * top)).toHaveLength(5); // the five ordinary rows
   });
+
+  for (const [seed, n, k, tiny] of [
+    [2, 8, 4, 1e-310],
+    [3, 9, 2, 1e-315],
+    [4, 10, 3, 1e-320],
+  ] as const) {
+    it(`converges on a block of subnormal entries beside an ordinary one (n = ${n}, entries ~${tiny})`, () => {
+      // Both diagonal neighbours of a subnormal off-diagonal are ~0, so the relative split
+      // test |e| ≤ ε·(|d_i| + |d_i+1|) never holds; rounding in the subnormal range keeps e
+      // from reaching 0 exactly, and QL did not converge here before the ε·‖T‖ split.
+      const R = randn(n, n, seed);
+      const A = matrix(n, n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j <= i; j++) {
+          const v = (R.data[i * n + j] as number) * (i < k && j < k ? 1 : i >= k && j >= k ? tiny : 0);
+          A.data[i * n + j] = A.data[j * n + i] = v;
+        }
+      }
+      const { values, vectors } = symmetricEigen(A);
+      const top = Math.max(...Array.from(values, Math.abs));
+      for (let j = 0; j < n; j++) {
+        for (let i = 0; i < n; i++) {
+          let av = 0;
+          for (let c = 0; c < n; c++) av += (A.data[i * n + c] as number) * (vectors.data[c * n + j] as number);
+          expect(Math.abs(av - (values[j] as number) * (vectors.data[i * n + j] as number))).toBeLessThan(1e-13 * top);
+        }
+      }
+      expect(values.filter((v) => Math.abs(v) > 1e-100)).toHaveLength(k); // the ordinary block's
+    });
+  }
 });
