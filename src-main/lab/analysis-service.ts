@@ -13,7 +13,7 @@ import type { AnalyzeResult, UpdateSource } from '../weights/analyze-job.ts';
 import type { Store } from '../store/store.ts';
 import { inWorker } from './weights-service.ts';
 
-/** Bases whose spectra stay in memory (the classic MLP's take ~24 MB). */
+/** Bases whose spectra stay in memory (the classic MLP's U0 and V0 take ~35 MB). */
 const CACHED_BASES = 4;
 
 export class AnalysisService {
