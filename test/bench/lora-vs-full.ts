@@ -7,7 +7,7 @@
  * spectrum and ranks of ΔW, the amplification factor and φ between ranks 8 and 64
  * (Hu et al. 2021, §7), intruder dimensions (Shuttleworth et al. 2024). Prints n,
  * mean ± std per configuration. With SCREENSHOTS=1 (and UPDATE_SCREENSHOTS=1 for the
- * README's copies) it also saves the Adapter, update, forgetting and playground pages.
+ * README's copies) it also saves the Adapter, update, forgetting, Compare and playground pages.
  *
  * Run: node scripts/build.mjs && npx tsx test/bench/lora-vs-full.ts   (the UI build serves the pages;
  * about 8 minutes on 2 cores, wasm)
@@ -106,7 +106,14 @@ try {
     await shoot(`#/adapters/${r8}?vs=${r64}`, 'figure.phi', 'classic-adapter-r8-vs-r64');
     await shoot(`#/models/${full}/update`, 'section.layer[data-layer="linear2"]', 'classic-full-update');
     await shoot(`#/forgetting?ids=${all.join(',')}`, 'table[aria-label="runs"] tbody tr', 'classic-forgetting');
-    await shoot(`#/playground/${r8}`, '[data-testid="panel-base"]', 'classic-playground');
+    await shoot(`#/compare?ids=${[runs['LoRA r8']![0]!, runs['LoRA r64']![0]!, runs['full']![0]!].join(',')}`, `td[data-run="${runs['full']![0]!}"][data-figure="rank90"]`, 'classic-compare-geometry');
+    // The playground with MNIST's first test image (a 7) picked, as one first uses it.
+    await page.evaluate((h) => (location.hash = h), `#/playground/${r8}`);
+    await page.getByTestId('panel-base').waitFor({ timeout: 60_000 });
+    await page.getByLabel(/^Test image/).fill('0');
+    await page.getByRole('button', { name: 'Pick a test image' }).click();
+    await page.getByTestId('true-class').waitFor();
+    await saveScreenshot(page, 'classic-playground');
   }
 } finally {
   await e2e.close();

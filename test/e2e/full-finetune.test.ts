@@ -23,7 +23,7 @@ let e2e: E2E | undefined;
 let lab: Lab;
 let page: Page;
 let pageErrors: string[] = [];
-const ids = { base: 0, baseRun: 0, run: 0, model: 0 };
+const ids = { base: 0, baseRun: 0, run: 0, model: 0, lora: 0 };
 /** The stored base model's name (what the pages call it). */
 let baseName = '';
 
@@ -166,6 +166,7 @@ describe('a full fine-tune', { timeout: 180_000 }, () => {
     });
     const done = await lab.waitForRun(lora.id);
     expect(done.status, done.error ?? '').toBe('completed');
+    ids.lora = done.id;
     // Loaded again, so the select lists the new adapter.
     await go('#/models');
     await go(`#/models/${ids.model}/update`);
@@ -177,6 +178,33 @@ describe('a full fine-tune', { timeout: 180_000 }, () => {
     const maps = page.getByRole('region', { name: 'subspace similarity' }).locator('figure.phi');
     await maps.first().waitFor({ timeout: 60_000 });
     await expect(maps.count()).resolves.toBe(4);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('Compare sets the two updates side by side: the API’s figures per layer, both spectra, intruders on request', async () => {
+    await go(`#/compare?ids=${ids.baseRun},${ids.run},${ids.lora}`);
+    const geometry = page.getByRole('region', { name: 'update geometry' });
+    await geometry.waitFor({ timeout: 60_000 });
+    await expect(geometry.getByText(/a base run: trained from scratch/).count()).resolves.toBe(1);
+    const cell = (layer: string, run: number, figure: string) => geometry.locator(`.layer[data-layer="${layer}"] td[data-run="${run}"][data-figure="${figure}"]`);
+    await cell('linear2', ids.lora, 'rank90').waitFor({ timeout: 60_000 });
+    const [full, lora] = await Promise.all([lab.analyzeAdapter({ target: { kind: 'run', id: ids.run }, intruders: false }), lab.analyzeAdapter({ target: { kind: 'run', id: ids.lora }, intruders: false })]);
+    for (const [run, a] of [[ids.run, full], [ids.lora, lora]] as const) {
+      for (const l of a.layers) {
+        await expect(cell(l.layer, run, 'effectiveRank').textContent()).resolves.toMatch(new RegExp(`^\\s*${fmtNum(l.effectiveRank, 3).replace('.', '\\.')}\\s*$`));
+        await expect(cell(l.layer, run, 'rank90').textContent()).resolves.toMatch(new RegExp(`^\\s*${l.rank90}\\s*$`));
+        await expect(cell(l.layer, run, 'intruders').textContent()).resolves.toMatch(/^\s*—\s*$/);
+      }
+    }
+    // One chart per layer, a line (or markers) for each update.
+    const spectra = geometry.locator('.layer[data-layer="linear1"] figure.spectra g.series');
+    await expect(spectra.count()).resolves.toBe(2);
+    await geometry.getByLabel(/Intruder dimensions/).check();
+    await cell('linear1', ids.lora, 'intruders').filter({ hasText: /^\s*\d+ of 10\s*$/ }).waitFor({ timeout: 120_000 });
+    await cell('linear1', ids.run, 'intruders').filter({ hasText: /^\s*\d+ of 10\s*$/ }).waitFor({ timeout: 120_000 });
+    const withIntruders = await lab.analyzeAdapter({ target: { kind: 'run', id: ids.lora } });
+    await expect(cell('linear1', ids.lora, 'intruders').textContent()).resolves.toMatch(new RegExp(`^\\s*${withIntruders.layers[0]!.intruders!.count} of 10`));
+    await saveScreenshot(page, 'compare-geometry');
     expect(pageErrors).toEqual([]);
   });
 });
