@@ -68,7 +68,7 @@ async function go(hash: string): Promise<void> {
 
 /** The counts per class the bar chart shows: class → [train, test]. */
 async function barCounts(): Promise<Record<string, [string, string]>> {
-  return page.locator('table.bars tbody tr').evaluateAll((rows) =>
+  return page.locator('table.class-bars tbody tr').evaluateAll((rows) =>
     Object.fromEntries(
       rows.map((r) => [
         r.getAttribute('data-class'),
