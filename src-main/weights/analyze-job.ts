@@ -5,17 +5,15 @@
  * with a second adapter φ between their directions. W0's spectra are handed in from
  * the caller's cache and handed back, computed where they were missing.
  */
-import { deltaWeight } from '../adapters/delta.ts';
 import { type AnalysedLayer, AnalysisError, type LayerUpdate, analyseLayer, column } from '../adapters/analysis.ts';
 import { layerNames } from '../contract/config.ts';
 import { subspaceSimilarity } from '../adapters/geometry.ts';
 import { type BaseSpectrum, baseSpectrum } from '../adapters/intruders.ts';
-import { hostOps } from '../adapters/ops.ts';
 import type { Direction, LayerAnalysis, SubspaceSimilarity } from '../contract/analysis.ts';
 import type { NamedTensors } from '../contract/named.ts';
 import type { AdapterInfo } from '../contract/protocol.ts';
 import { checkFinite } from './finite.ts';
-import { type Matrix, matrix } from './linalg.ts';
+import { type Matrix, matmul, matrix, transpose } from './linalg.ts';
 import { checkAdapterFits } from './merge-checks.ts';
 import { doraDeltas, isDora } from './merge-dora.ts';
 
@@ -142,15 +140,43 @@ function pictures(job: AnalyzeJob, updates: Map<string, LayerUpdate>, analysed: 
     label: `direction ${j + 1}`,
   }));
   const u = updates.get(first) as LayerUpdate;
-  const delta = u.method === 'dense' ? u.delta : deltaWeight(hostOps, { A: u.A, B: u.B }, u.scaling); // [out, in]
+  const { norms, row } = u.method === 'dense' ? denseRows(u.delta) : factorRows(u.B, u.A, u.scaling);
+  const top = norms.map((n, i) => [n, i] as const).sort((a, b) => b[0] - a[0]).slice(0, PICTURED_ROWS);
+  const rows = top.filter(([n]) => n > 0).map(([n, i]) => ({ sigma: n, values: row(i), unit: i, label: `unit ${i}` }));
+  return { layer: first, directions, rows };
+}
+
+/** Row norms of a dense ΔW [out, in], and its rows. */
+function denseRows(delta: Matrix): { norms: number[]; row: (i: number) => number[] } {
   const norms = Array.from({ length: delta.rows }, (_, i) => {
     let s = 0;
     for (let c = 0; c < delta.cols; c++) s += (delta.data[i * delta.cols + c] as number) ** 2;
     return Math.sqrt(s);
   });
-  const top = norms.map((n, i) => [n, i] as const).sort((a, b) => b[0] - a[0]).slice(0, PICTURED_ROWS);
-  const rows = top
-    .filter(([n]) => n > 0)
-    .map(([n, i]) => ({ sigma: n, values: Array.from(delta.data.subarray(i * delta.cols, (i + 1) * delta.cols)), unit: i, label: `unit ${i}` }));
-  return { layer: first, directions, rows };
+  return { norms, row: (i) => Array.from(delta.data.subarray(i * delta.cols, (i + 1) * delta.cols)) };
+}
+
+/**
+ * Row norms of ΔW = s·B·A without forming it: ‖s·b_iᵀ·A‖² = s²·b_iᵀ·(A·Aᵀ)·b_i, with
+ * the r×r Gram matrix A·Aᵀ; a row is formed only when pictured.
+ */
+function factorRows(B: Matrix, A: Matrix, scaling: number): { norms: number[]; row: (i: number) => number[] } {
+  const r = A.rows;
+  const G = matmul(A, transpose(A)); // [r, r]
+  const norms = Array.from({ length: B.rows }, (_, i) => {
+    let s = 0;
+    for (let a = 0; a < r; a++) {
+      let g = 0;
+      for (let b = 0; b < r; b++) g += (G.data[a * r + b] as number) * (B.data[i * r + b] as number);
+      s += (B.data[i * r + a] as number) * g;
+    }
+    return Math.abs(scaling) * Math.sqrt(Math.max(0, s));
+  });
+  const row = (i: number): number[] =>
+    Array.from({ length: A.cols }, (_, c) => {
+      let x = 0;
+      for (let k = 0; k < r; k++) x += (B.data[i * r + k] as number) * (A.data[k * A.cols + c] as number);
+      return scaling * x;
+    });
+  return { norms, row };
 }
