@@ -21,6 +21,7 @@ import { sweepCommand } from './cli/sweep.ts';
 import { groupsCommand } from './cli/groups.ts';
 import { analyzeCommand } from './cli/analyze.ts';
 import { forgettingCommand } from './cli/forgetting.ts';
+import { workerCommand } from './cli/worker.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -43,6 +44,16 @@ export async function main(argv: string[]): Promise<number> {
   if (help !== null && wantsHelp(rest)) {
     console.log(help);
     return 0;
+  }
+  // A worker opens no database: it only talks to Redis.
+  if (cmd === 'worker') {
+    try {
+      return await workerCommand(rest);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      console.error(`lora-lab: ${terminalSafe(err.message)}`);
+      return 2;
+    }
   }
   const commands: Record<string, (argv: string[], s: ReturnType<typeof makeSession>) => Promise<void>> = {
     demo,

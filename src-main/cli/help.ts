@@ -3,7 +3,6 @@
  * and `--version` print. Help never opens the database: it is answered before a session
  * exists, so it works on a fresh install and next to a damaged database.
  */
-import { readFileSync } from 'node:fs';
 
 export const GENERAL_HELP = `lora-lab — LoRA fine-tuning experiments on MNIST and data sets of your own
 
@@ -38,6 +37,7 @@ Commands:
   analyze ADAPTER [--vs ADAPTER] [--intruders K,EPS]   what an adapter (or full fine-tune) learned, per layer: ΔW's singular
               values, effective/stable/90% ranks, amplification, intruder dimensions; φ against --vs
   forgetting (RUN... | --sweep ID)   learning against forgetting: focus accuracy gained vs other accuracy lost, Pareto front
+  worker --redis URL [--concurrency N] [--name NAME]   train runs a host queues on Redis (BullMQ), on this machine
   serve       web mode: the app in your browser (--port N, --host H, --open, --concurrency N);
               a --host other than loopback needs --allow-remote (the token URL then drives the lab)
 
@@ -253,6 +253,20 @@ ${JSON_FLAG}`,
   --json                the analysis as JSON (per layer: singular values, ranks, amplification, intruders; with --vs, φ)`,
     examples: ['lora-lab analyze 2', 'lora-lab analyze a3 --vs a4 --json', 'lora-lab analyze r5 --intruders 20,0.3', 'lora-lab analyze a3 --vs m4   # LoRA against a full fine-tune'],
   },
+  worker: {
+    usage: 'lora-lab worker --redis URL [--concurrency N] [--name NAME] [--cache DIR] [--backend B]',
+    about: `A remote worker: takes runs from the queue a LoRA Lab host sends to (BullMQ on Redis), trains each in a trainer
+process of its own with this machine's backend, streams progress and metrics back and returns the weights. It never
+opens a database: base weights come through Redis by content hash and are cached in --cache. A worker killed
+mid-run has its run taken up by another, as a new attempt. The URL's password is never printed. Runs on MNIST only
+in this version.`,
+    options: `  --redis URL           redis://[user:password@]host:port, or rediss://… for TLS (default $LORA_LAB_REDIS)
+  --concurrency N       runs trained at once (1)
+  --name NAME           how the host lists this worker (hostname-pid)
+  --cache DIR           fetched base weights (default $XDG_CACHE_HOME/lora-lab/worker)
+  --backend B           the trainer backend, as for train`,
+    examples: ['lora-lab worker --redis redis://:secret@10.0.0.5:6379 --name gpu-box --concurrency 2'],
+  },
   forgetting: {
     usage: 'lora-lab forgetting (RUN... | --sweep ID)',
     about: `Learning against forgetting (Biderman et al. 2024, "LoRA Learns Less and Forgets Less") for fine-tunes of one slice:
@@ -374,14 +388,4 @@ export function wantsHelp(argv: string[]): boolean {
 }
 
 /** The package's version, from the package.json above dist/cli.js (bundled) or src-main/cli/help.ts. */
-export function version(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'lora-lab' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      /* not this one */
-    }
-  }
-  return 'unknown';
-}
+export { version } from '../util/version.ts';

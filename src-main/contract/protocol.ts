@@ -131,7 +131,9 @@ export type TrainerMessage =
   /** TF.js's live tensors and bytes, and the process's resident set and V8 heap (bytes). */
   | { type: 'memory'; id: number; numTensors: number; numBytes: number; rss: number; heapUsed: number }
   | { type: 'evaluated'; runId: string; index: number; result: Evaluation }
-  | { type: 'evaluations-done'; runId: string };
+  | { type: 'evaluations-done'; runId: string }
+  /** A remote run started over on another worker (its first died): what the dead attempt sent is dropped. */
+  | { type: 'attempt'; runId: string; worker: string };
 
 export type TrainerErrorCode = 'config' | 'diverged' | 'data' | 'backend' | 'internal';
 

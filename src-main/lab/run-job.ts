@@ -23,7 +23,7 @@ export function baseKeyOf(store: Store, run: StoredRun): string | null {
  * (its backend decides whether a stored evaluation is the one it would compute) and may
  * store the run's copied `before` evaluation.
  */
-export async function trainJobFor(store: Store, run: StoredRun, host: TrainerHost, data: DataSource): Promise<TrainJob> {
+export async function trainJobFor(store: Store, run: StoredRun, host: Pick<TrainerHost, 'baseKey' | 'whenReady' | 'backend'>, data: DataSource): Promise<TrainJob> {
   const job: TrainJob = { runId: String(run.id), config: run.config, data };
   if (!isFineTune(run.kind)) return job;
   if (run.baseModelId === null) throw new Error(`a ${run.kind} run needs a base model`);

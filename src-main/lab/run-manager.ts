@@ -22,6 +22,7 @@ import type { TrainerExitReason } from '../contract/exit-reasons.ts';
 import { dataSource } from './datasets-service.ts';
 import { WarmPool } from './warm-pool.ts';
 import { baseKeyOf, trainJobFor } from './run-job.ts';
+import type { RemoteDispatcher, RemoteTrainer } from '../remote/dispatcher.ts';
 
 export interface RunManagerOptions {
   /** Runs trained at the same time (default 1). */
@@ -43,7 +44,18 @@ export interface RunManagerOptions {
   memoryBudget?: number;
   /** How long a trainer waits warm for the next run before it exits (ms, default 60 s; 0: a fresh process per run). */
   warmIdleMs?: number;
+  /**
+   * Remote workers (issue 17): runs go to this queue instead of local trainers, up to
+   * REMOTE_IN_FLIGHT at once (the workers' own concurrency decides how many train).
+   */
+  remote?: RemoteDispatcher | null;
 }
+
+/** Runs handed to the remote queue at once: the queue holds the rest as this process does. */
+const REMOTE_IN_FLIGHT = 256;
+
+/** What trains a run: a local trainer process, or a run followed on a remote worker. */
+type Trainer = TrainerHost | RemoteTrainer;
 
 export interface ManagerEvents {
   runChanged(id: number): void;
@@ -53,7 +65,7 @@ export interface ManagerEvents {
 }
 
 interface Active {
-  host: TrainerHost | null;
+  host: Trainer | null;
   buffer: MetricPoint[];
   timer: NodeJS.Timeout | null;
   lastProgressWrite: number;
@@ -90,7 +102,8 @@ const openManagers = new Set<RunManager>();
 export class RunManager {
   readonly #store: Store;
   readonly #events: ManagerEvents;
-  readonly #opts: Required<Omit<RunManagerOptions, 'host'>> & { host: HostOptions };
+  readonly #opts: Required<Omit<RunManagerOptions, 'host' | 'remote'>> & { host: HostOptions };
+  readonly #remote: RemoteDispatcher | null;
   readonly #queue: number[] = [];
   readonly #active = new Map<number, Active>();
   /** Told the stored run once it is final, or the error that kept it from being read (a damaged database). */
@@ -111,6 +124,7 @@ export class RunManager {
       memoryBudget: opts.memoryBudget ?? machineMemory() * RUN_MEMORY_FRACTION,
       warmIdleMs: opts.warmIdleMs ?? 60_000,
     };
+    this.#remote = opts.remote ?? null;
     this.#pool = new WarmPool(this.#opts.warmIdleMs);
     if (!Number.isInteger(this.#opts.concurrency) || this.#opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
     openManagers.add(this);
@@ -261,6 +275,15 @@ export class RunManager {
   }
 
   #pump(): void {
+    if (this.#remote) {
+      while (!this.#closed && this.#active.size < REMOTE_IN_FLIGHT && this.#queue.length) {
+        const id = this.#queue.shift() as number;
+        const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, lastProgress: null, cancelRequested: false, storeError: null, memory: 0, warm: null };
+        this.#active.set(id, a);
+        void this.#start(id, a);
+      }
+      return;
+    }
     while (!this.#closed && this.#active.size < this.#opts.concurrency && this.#queue.length) {
       const id = this.#queue[0] as number;
       const { memory, baseKey } = this.#plan(id);
@@ -289,7 +312,7 @@ export class RunManager {
     let off: (() => void) | null = null;
     try {
       const run = this.#store.runs.get(id);
-      const host = a.warm ?? new TrainerHost(this.#opts.host);
+      const host: Trainer = a.warm ?? this.#remote?.trainer() ?? new TrainerHost(this.#opts.host);
       a.host = host;
       off = host.onMessage((m) => this.#guardWrite(id, a, () => this.#onMessage(id, a, m)));
       // A warm trainer said `ready` long ago: the run starts now.
@@ -343,7 +366,8 @@ export class RunManager {
    * ended, or for a kept one how it ended the job — `clean-exit`, or `abnormal-exit`
    * for a failure it reported (what a one-job trainer's exit said).
    */
-  async #release(host: TrainerHost, outcome: RunOutcome, a: Active): Promise<TrainerExitReason> {
+  async #release(host: Trainer, outcome: RunOutcome, a: Active): Promise<TrainerExitReason | null> {
+    if (!(host instanceof TrainerHost)) return null; // a remote run: no process of ours ended
     if (host.reusable && !this.#closed && !a.storeError) {
       this.#pool.put(host, a.memory, this.#opts.concurrency);
       return outcome.status === 'failed' ? 'abnormal-exit' : 'clean-exit';
@@ -352,7 +376,9 @@ export class RunManager {
   }
 
   #markRunning(id: number, backend: string, device: string): void {
-    if (this.#store.runs.get(id).status === 'queued') this.#store.runs.markRunning(id, backend, device);
+    const run = this.#store.runs.get(id);
+    if (run.status === 'queued') this.#store.runs.markRunning(id, backend, device);
+    else if (run.status === 'running' && (run.backend !== backend || run.device !== device)) this.#store.runs.setPlacement(id, backend, device);
     this.#events.runChanged(id);
   }
 
@@ -387,6 +413,15 @@ export class RunManager {
         break;
       case 'evaluation':
         this.#store.evaluations.put(id, m.phase, m.step, m.result);
+        break;
+      case 'attempt':
+        // The remote run started over on another worker: what the dead attempt sent goes.
+        if (a.timer) clearTimeout(a.timer);
+        a.timer = null;
+        a.buffer.length = 0;
+        a.lastProgress = null;
+        this.#store.runs.nextAttempt(id);
+        this.#events.runChanged(id);
         break;
       default:
         break;

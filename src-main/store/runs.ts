@@ -49,6 +49,8 @@ export class RunsRepo {
            summary = NULL, progress = NULL, backend = NULL, device = NULL, owner = NULL WHERE id = ?`,
       ),
       clearMetrics: p<[number]>('DELETE FROM metrics WHERE run_id = ?'),
+      placement: p<[string, string, number]>(`UPDATE runs SET backend = ?, device = ? WHERE id = ? AND status = 'running'`),
+      nextAttempt: p<[number]>(`UPDATE runs SET attempt = attempt + 1, progress = NULL WHERE id = ? AND status = 'running'`),
       clearEvaluations: p<[number]>('DELETE FROM evaluations WHERE run_id = ?'),
       progress: p<[string, number]>('UPDATE runs SET progress = ? WHERE id = ?'),
       setError: p<[string | null, number]>('UPDATE runs SET error = ? WHERE id = ?'),
@@ -137,6 +139,25 @@ export class RunsRepo {
       this.#s.clearEvaluations.run(id);
       this.#s.requeue.run(newAttempt ? 1 : 0, id);
     });
+  }
+
+  /** Where a running run trains now (a remote run's new attempt is on another worker). */
+  setPlacement(id: number, backend: string, device: string): void {
+    this.#s.placement.run(backend, device, id);
+  }
+
+  /**
+   * A running run that starts over elsewhere (a remote worker died and another took it
+   * up): the next attempt, its predecessor's metrics, evaluations and progress dropped
+   * in the same transaction, the run still running.
+   */
+  nextAttempt(id: number): StoredRun {
+    return this.#db.transaction(() => {
+      this.#s.clearMetrics.run(id);
+      this.#s.clearEvaluations.run(id);
+      this.#mustChange(id, this.#s.nextAttempt.run(id).changes);
+      return this.get(id);
+    })();
   }
 
   /** Sets a final run's error text after the fact (a sweep's pruned run says why it stopped). */

@@ -1,0 +1,213 @@
+/**
+ * A remote worker (`lora-lab worker --redis URL`): takes runs from the queue, trains
+ * each with a trainer process of its own (its own backend: a GPU box trains on its
+ * GPU), streams what the trainer says to the host and returns the outcome, the weights
+ * as a blob. It never opens the host's database. A fine-tune's base weights come from
+ * Redis by content hash and are cached on disk. BullMQ does the rest: the job's lock
+ * while it trains, stalled-job detection when a worker dies, at most one completion.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { MNIST_SOURCE, type TrainerMessage, type TrainJob } from '../contract/protocol.ts';
+import { loadMigrations } from '../store/migrate.ts';
+import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
+import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
+import { version } from '../util/version.ts';
+import { BlobCache, putBlob } from './blobs.ts';
+import { connection, connectChecked } from './connect.ts';
+import { KEYS, QUEUE, REMOTE_PROTOCOL, type RemoteJob, type RemoteMessage, type RemoteResult, TTL_SECONDS, type WorkerInfo, problemOf, remoteJobSchema } from './protocol.ts';
+import type { RedisAddress } from './redis-url.ts';
+
+export interface WorkerOptions {
+  redis: RedisAddress;
+  name?: string;
+  concurrency?: number;
+  cacheDir: string;
+  host?: HostOptions;
+  log?: (line: string) => void;
+  /** BullMQ's lock and stall check (ms): a dead worker's run is taken up again after about lockMs + stalledMs. */
+  lockMs?: number;
+  stalledMs?: number;
+}
+
+/** How often buffered events go out, and the cancel key is looked at (ms). */
+const FLUSH_MS = 100;
+const HEARTBEAT_MS = 2000;
+
+export class RemoteWorker {
+  readonly name: string;
+  readonly #opts: WorkerOptions;
+  readonly #redis: Redis;
+  readonly #cache: BlobCache;
+  readonly #running = new Map<number, TrainerHost>();
+  #worker: Worker | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #backend: string | null = null;
+  #device: string | null = null;
+  readonly #startedAt = Date.now();
+
+  private constructor(opts: WorkerOptions, redis: Redis) {
+    this.#opts = opts;
+    this.#redis = redis;
+    this.name = opts.name ?? `${hostname()}-${process.pid}`;
+    this.#cache = new BlobCache(opts.cacheDir);
+  }
+
+  /** Connects (a clear error when Redis cannot be reached or refuses the password), registers, starts taking runs. */
+  static async start(opts: WorkerOptions): Promise<RemoteWorker> {
+    const redis = await connectChecked(opts.redis, 'lora-lab-worker');
+    const w = new RemoteWorker(opts, redis);
+    w.#worker = new Worker(QUEUE, (job, token) => w.#process(job, token), {
+      connection: connection(opts.redis, 'lora-lab-worker-queue'),
+      concurrency: opts.concurrency ?? 1,
+      lockDuration: opts.lockMs ?? 30_000,
+      stalledInterval: opts.stalledMs ?? 30_000,
+      // A worker killed mid-run stalls its job: it goes back to the queue, up to 3 times.
+      maxStalledCount: 3,
+    });
+    w.#worker.on('error', (err) => w.#log(`queue: ${err.message}`));
+    await w.#beat();
+    w.#heartbeat = setInterval(() => void w.#beat().catch(() => {}), HEARTBEAT_MS);
+    w.#log(`worker ${w.name} waiting for runs on ${opts.redis.shown} (concurrency ${opts.concurrency ?? 1})`);
+    return w;
+  }
+
+  async close(): Promise<void> {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    for (const h of this.#running.values()) h.kill();
+    await this.#worker?.close(true);
+    await this.#redis.hdel(KEYS.workers, this.name).catch(() => {});
+    this.#redis.disconnect();
+  }
+
+  #log(line: string): void {
+    this.#opts.log?.(line);
+  }
+
+  async #beat(): Promise<void> {
+    const info: WorkerInfo = {
+      name: this.name,
+      protocol: REMOTE_PROTOCOL,
+      app: version(),
+      host: hostname(),
+      pid: process.pid,
+      backend: this.#backend,
+      device: this.#device,
+      concurrency: this.#opts.concurrency ?? 1,
+      running: [...this.#running.keys()],
+      startedAt: this.#startedAt,
+      seenAt: Date.now(),
+    };
+    await this.#redis.hset(KEYS.workers, this.name, JSON.stringify(info));
+  }
+
+  async #process(job: Job, _token?: string): Promise<RemoteResult> {
+    const problem = problemOf(remoteJobSchema, job.data);
+    if (problem) throw new UnrecoverableError(`worker ${this.name} refused the job: ${problem}`);
+    const data = job.data as RemoteJob;
+    const schema = loadMigrations().length;
+    if (data.protocol !== REMOTE_PROTOCOL || data.schema !== schema) {
+      throw new UnrecoverableError(
+        `worker ${this.name} (LoRA Lab ${version()}, protocol ${REMOTE_PROTOCOL}, schema ${schema}) cannot take a run from a host with LoRA Lab ${data.app}, protocol ${data.protocol}, schema ${data.schema}: run the same version on both`,
+      );
+    }
+    const attempt = `${this.name.replace(/[^0-9a-zA-Z_.-]/g, '_')}:${job.attemptsStarted ?? 0}:${randomBytes(4).toString('hex')}`;
+    const events = new EventSink(this.#redis, data.dispatch, attempt, this.name);
+    const result = (outcome: RemoteResult['outcome']): RemoteResult => ({ attempt, worker: this.name, outcome });
+    if (data.data.kind !== 'mnist') return result({ status: 'failed', error: 'this worker trains MNIST runs only (data set blobs are not supported yet)', code: 'data' });
+    const train: TrainJob = { runId: String(data.runId), config: data.config, data: MNIST_SOURCE };
+    if (data.base) {
+      const bytes = await this.#cache.get(this.#redis, data.base.hash);
+      train.baseWeights = readSafetensors(bytes).tensors;
+      train.baseKey = data.base.key;
+    }
+    const host = new TrainerHost(this.#opts.host ?? {});
+    this.#running.set(data.runId, host);
+    const off = host.onMessage((m) => events.trainer(m, (b, d) => ((this.#backend = b), (this.#device = d))));
+    let cancelled = false;
+    const watch = setInterval(() => {
+      void events.flush().catch(() => {});
+      if (!cancelled)
+        void this.#redis.exists(KEYS.cancel(data.dispatch)).then((n) => {
+          if (n && !cancelled) {
+            cancelled = true;
+            host.cancel();
+          }
+        }, () => {});
+    }, FLUSH_MS);
+    let outcome: RunOutcome;
+    try {
+      outcome = await host.run(train);
+    } finally {
+      clearInterval(watch);
+      off();
+      this.#running.delete(data.runId);
+      void host.close().catch(() => {});
+    }
+    await events.flush();
+    if (outcome.status === 'completed') {
+      const hash = await putBlob(this.#redis, writeSafetensors(outcome.weights.tensors));
+      const weights = { kind: outcome.weights.kind, hash, ...(outcome.weights.adapter ? { adapter: outcome.weights.adapter } : {}) };
+      return result({ status: 'completed', summary: outcome.summary, backend: outcome.backend, device: outcome.device, weights });
+    }
+    if (outcome.status === 'cancelled') return result({ status: 'cancelled', step: outcome.step });
+    return result({ status: 'failed', error: outcome.error.slice(0, 4000), code: outcome.code });
+  }
+}
+
+/** What a trainer says, buffered and sent as stream entries (metrics batched into one entry per flush). */
+class EventSink {
+  readonly #pending: RemoteMessage[] = [];
+  #points: Extract<RemoteMessage, { type: 'metrics' }>['points'] = [];
+  #sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly dispatch: string,
+    private readonly attempt: string,
+    private readonly worker: string,
+  ) {}
+
+  trainer(m: TrainerMessage, seen: (backend: string, device: string) => void): void {
+    switch (m.type) {
+      case 'ready':
+        seen(m.backend, m.device);
+        this.#pending.push({ type: 'ready', backend: m.backend, device: m.device });
+        break;
+      case 'progress': {
+        const { type: _, runId: __, ...p } = m;
+        this.#pending.push({ type: 'progress', ...p, loss: Number.isFinite(p.loss) ? p.loss : null });
+        break;
+      }
+      case 'metrics':
+        this.#points.push(...m.points);
+        break;
+      case 'evaluation':
+        this.#pending.push({ type: 'evaluation', phase: m.phase, step: m.step, result: { ...m.result, predictions: Buffer.from(m.result.predictions).toString('base64') } });
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Sends what is buffered, in order (one pipeline per flush). */
+  flush(): Promise<void> {
+    this.#sending = this.#sending.then(async () => {
+      if (this.#points.length) {
+        this.#pending.push({ type: 'metrics', points: this.#points });
+        this.#points = [];
+      }
+      if (!this.#pending.length) return;
+      const batch = this.#pending.splice(0);
+      const key = KEYS.events(this.dispatch);
+      const p = this.redis.pipeline();
+      for (const msg of batch) p.xadd(key, '*', 'e', JSON.stringify({ attempt: this.attempt, worker: this.worker, msg }));
+      p.expire(key, TTL_SECONDS);
+      await p.exec();
+    });
+    return this.#sending;
+  }
+}
+
