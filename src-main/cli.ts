@@ -22,6 +22,7 @@ import { groupsCommand } from './cli/groups.ts';
 import { analyzeCommand } from './cli/analyze.ts';
 import { forgettingCommand } from './cli/forgetting.ts';
 import { workerCommand } from './cli/worker.ts';
+import { type RemoteDispatcher, RemoteConnectError, connectRemote, takeRedisFlag } from './cli/remote-flag.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -77,11 +78,15 @@ export async function main(argv: string[]): Promise<number> {
     groups: groupsCommand,
   };
   let session: ReturnType<typeof makeSession> | null = null;
+  let remote: RemoteDispatcher | null = null;
   try {
     const command = commands[cmd];
     if (!command) throw new UsageError(`unknown command "${cmd}" (try lora-lab --help)`);
-    session = makeSession(rest);
-    await command(rest, session);
+    // --redis URL: runs go to remote workers (issue 17); the flag is taken out before the command's own parsing.
+    const { argv, redis } = takeRedisFlag(cmd, rest);
+    if (redis !== null) remote = await connectRemote(redis);
+    session = makeSession(argv, remote);
+    await command(argv, session);
     return 0;
   } catch (err) {
     // A damaged database (at open it is a UsageError already), SQLite and file-system errors: one line each.
@@ -94,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`lora-lab: ${terminalSafe(err.message)}`);
       return err instanceof RunFailedError ? 1 : 2;
     }
+    if (err instanceof RemoteConnectError) {
+      console.error(`lora-lab: ${terminalSafe(err.message)}`);
+      return 1;
+    }
     if (err instanceof StoreError) {
       console.error(`lora-lab: ${terminalSafe(err.message)}`);
       return 1;
@@ -102,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     try {
       await session?.close();
+      await remote?.close();
     } catch (err) {
       // Closing must not replace the real message with a stack (e.g. the file went bad meanwhile).
       console.error(`lora-lab: ${terminalSafe(failureLine(err) ?? `closing the database failed: ${(err as Error).message}`)}`);

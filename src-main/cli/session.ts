@@ -7,6 +7,7 @@ import { BACKEND_CHOICES } from '../contract/backend-choices.ts';
 import type { RunConfig } from '../contract/config.ts';
 import type { LabApi, ModelView } from '../contract/api.ts';
 import { Lab } from '../lab/lab.ts';
+import type { RemoteDispatcher } from '../remote/dispatcher.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
 import { isUnusableDatabase } from '../store/errors.ts';
 import { type CliContext, RunFailedError, type TrainOptions, type TrainedRun } from './context.ts';
@@ -36,7 +37,7 @@ export interface Session extends CliContext {
   close(): Promise<void>;
 }
 
-export function makeSession(argv: string[]): Session {
+export function makeSession(argv: string[], remote: RemoteDispatcher | null = null): Session {
   const backend = flagValue(argv, 'backend');
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend as never)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${backend}"`);
@@ -56,13 +57,13 @@ export function makeSession(argv: string[]): Session {
     if (lab) return lab;
     try {
       // With --reset-db the whole file is checked, so damage in the bulk tables is found now, while it can be set aside.
-      lab = Lab.open(dbPath, { host: { env }, concurrency, ...(resetDb ? { fullCheck: true } : {}) });
+      lab = Lab.open(dbPath, { host: { env }, concurrency, remote, ...(resetDb ? { fullCheck: true } : {}) });
     } catch (err) {
       if (!isUnusableDatabase(err)) throw err;
       if (!resetDb) throw new UsageError(`${err.message}; ${RESET_HINT}`);
       const aside = setAsideDamaged(dbPath);
       console.error(`lora-lab: the damaged database was kept as ${aside}; starting a fresh one at ${dbPath}`);
-      lab = Lab.open(dbPath, { host: { env }, concurrency });
+      lab = Lab.open(dbPath, { host: { env }, concurrency, remote });
     }
     return lab;
   };

@@ -13,6 +13,7 @@ import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protoco
 import type { SweepDetail, SweepSpec, SweepView } from './sweep.ts';
 import type { GroupComparison, GroupComparisonRequest, GroupRequest, GroupTable } from './groups.ts';
 import type { AdapterAnalysis, AnalyzeRequest } from './analysis.ts';
+import type { WorkersView } from './workers.ts';
 import type { ForgettingRequest, ForgettingView } from './forgetting.ts';
 import type { WeightsRequest, WeightsView } from './playground.ts';
 
@@ -375,6 +376,8 @@ export interface LabApi {
   analyzeAdapter(req: AnalyzeRequest): Promise<AdapterAnalysis>;
   /** Learning against forgetting for fine-tunes of one slice (runs or a sweep): end points, trajectories, the Pareto front. */
   forgetting(req: ForgettingRequest): Promise<ForgettingView>;
+  /** Remote workers (issue 17): where runs are queued (null: on this machine) and each worker's last heartbeat. */
+  listWorkers(): Promise<WorkersView>;
   /** A model's weights or an adapter's factors, with the input mapping of its data set (the playground runs them in the page). */
   getWeights(req: WeightsRequest): Promise<WeightsView>;
   /**
@@ -436,6 +439,7 @@ export const LAB_CALLS = [
   'deleteAdapter',
   'analyzeAdapter',
   'forgetting',
+  'listWorkers',
   'getWeights',
   'createSweep',
   'listSweeps',

@@ -112,6 +112,7 @@ export const callSchemas = {
   deleteAdapter: v.strictTuple([id]),
   analyzeAdapter: v.strictTuple([analyzeRequestSchema]),
   forgetting: v.strictTuple([forgettingRequestSchema]),
+  listWorkers: none,
   getWeights: v.strictTuple([weightsRequestSchema]),
   createSweep: v.strictTuple([sweepSpecSchema]),
   listSweeps: none,

@@ -33,6 +33,9 @@ import { adapterView, datasetRef, modelView, runView } from './views.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
 import { compareData } from './compare.ts';
 import { deletePreview, keepPreview, listPreviews, savePreview } from './previews.ts';
+import type { RemoteDispatcher } from '../remote/dispatcher.ts';
+import { redactText } from '../remote/redis-url.ts';
+import type { WorkersView } from '../contract/workers.ts';
 import { OWNER, RunManager, type RunManagerOptions } from './run-manager.ts';
 import { OutsideChanges } from './outside-changes.ts';
 import { memoryProblem, trainerMemory } from '../contract/memory.ts';
@@ -88,7 +91,10 @@ export class Lab implements LabApi {
     return this.store.file;
   }
 
+  readonly #remote: RemoteDispatcher | null;
+
   constructor(store: Store, opts: LabOptions = {}) {
+    this.#remote = opts.remote ?? null;
     this.store = store;
     this.weights = new WeightsService(store, opts.host ?? {});
     this.#analysis = new AnalysisService(store, (id) => this.#datasetRef(id));
@@ -300,6 +306,18 @@ export class Lab implements LabApi {
 
   async compareGroups(req: GroupComparisonRequest): Promise<GroupComparison> {
     return guard(() => compareGroups(this.store, req, (id) => this.#datasetRef(id)));
+  }
+
+  // ── remote workers ───────────────────────────────────────────────────────────
+
+  async listWorkers(): Promise<WorkersView> {
+    const remote = this.#remote;
+    if (!remote) return { queue: null, workers: [] };
+    try {
+      return { queue: remote.address.shown, workers: await remote.workers() };
+    } catch (err) {
+      throw new LabError(`cannot read the workers from Redis at ${remote.address.shown}: ${redactText((err as Error).message)}`, 503);
+    }
   }
 
   // ── models and adapters ──────────────────────────────────────────────────────

@@ -22,16 +22,13 @@ import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { version } from '../util/version.ts';
 import { getBlob, putBlob } from './blobs.ts';
 import { connection, connectChecked } from './connect.ts';
-import { KEYS, QUEUE, REMOTE_PROTOCOL, type RemoteEvaluation, type RemoteEvent, type RemoteJob, type RemoteResult, TTL_SECONDS, WORKER_STALE_MS, type WorkerInfo, problemOf, remoteEventSchema, remoteResultSchema, workerInfoSchema } from './protocol.ts';
+import { KEYS, QUEUE, REMOTE_PROTOCOL, type RemoteEvaluation, type RemoteEvent, type RemoteJob, type RemoteResult, TTL_SECONDS, type WorkerInfo, problemOf, remoteEventSchema, remoteResultSchema, workerInfoSchema } from './protocol.ts';
 import type { RedisAddress } from './redis-url.ts';
+import { WORKER_STALE_MS, type WorkerView } from '../contract/workers.ts';
 
 /** How often a dispatched run's events and job state are read (ms). */
 const POLL_MS = 100;
 
-export interface WorkerView extends WorkerInfo {
-  /** Heartbeat older than WORKER_STALE_MS: the worker is gone (or cut off). */
-  stale: boolean;
-}
 
 export class RemoteDispatcher {
   readonly address: RedisAddress;
@@ -57,7 +54,7 @@ export class RemoteDispatcher {
     return new RemoteTrainer(this.#redis, this.#queue);
   }
 
-  /** The workers that have said they are there, newest heartbeat first. */
+  /** The workers that have said they are there, by name. */
   async workers(): Promise<WorkerView[]> {
     const all = await this.#redis.hgetall(KEYS.workers);
     const now = Date.now();
@@ -71,9 +68,9 @@ export class RemoteDispatcher {
       }
       if (problemOf(workerInfoSchema, value)) continue;
       const w = value as WorkerInfo;
-      out.push({ ...w, stale: now - w.seenAt > WORKER_STALE_MS });
+      out.push({ ...w, stale: now - w.seenAt > WORKER_STALE_MS, incompatible: w.protocol !== REMOTE_PROTOCOL });
     }
-    return out.sort((a, b) => b.seenAt - a.seenAt);
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async close(): Promise<void> {
@@ -168,7 +165,8 @@ export class RemoteTrainer {
     let last = '0';
     const jobId = (this.#job as Job).id as string;
     for (;;) {
-      if (this.#killed) return { status: 'cancelled', step: 0, backend: this.#backend };
+      // The host is closing: the worker is told to stop, and the run is interrupted like a local one.
+      if (this.#killed) return failed('interrupted: LoRA Lab was closed while this run trained on a remote worker', 'crash');
       // A run cancelled while it still waits in the queue never starts.
       if (this.#cancelled) {
         const state = await this.#queue.getJobState(jobId).catch(() => 'unknown');

@@ -27,8 +27,6 @@ export const KEYS = {
 } as const;
 /** Blobs and event streams expire after a day: a host that never came back leaves nothing behind for long. */
 export const TTL_SECONDS = 24 * 3600;
-/** A worker whose heartbeat is older than this is listed as gone. */
-export const WORKER_STALE_MS = 15_000;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const finite = v.pipe(v.number(), v.finite());
@@ -134,21 +132,7 @@ export const remoteResultSchema = v.strictObject({
 });
 export type RemoteResult = v.InferOutput<typeof remoteResultSchema>;
 
-export const workerInfoSchema = v.strictObject({
-  name: text(100),
-  protocol: v.number(),
-  app: text(40),
-  host: text(200),
-  pid: int(0),
-  backend: v.nullable(text(40)),
-  device: v.nullable(text(200)),
-  concurrency: int(1, 1024),
-  /** Runs it is training now: host run ids. */
-  running: v.pipe(v.array(int(1)), v.maxLength(1024)),
-  startedAt: finite,
-  seenAt: finite,
-});
-export type WorkerInfo = v.InferOutput<typeof workerInfoSchema>;
+export { type WorkerInfo, workerInfoSchema } from '../contract/workers.ts';
 
 /** The first problem of a value against a schema, in words (for logs and run errors). */
 export function problemOf(schema: v.GenericSchema, value: unknown): string | null {

@@ -14,6 +14,7 @@ import { errorText, lab } from './api.ts';
 export type GeometryEntry =
   | { state: 'base' } // trained from scratch: nothing to take an update against
   | { state: 'unfinished' }
+  | { state: 'unstored' } // completed, but its adapter (or model) is not stored: deleted
   | { state: 'waiting' | 'running' }
   | { state: 'done'; analysis: AdapterAnalysis }
   | { state: 'failed'; error: string };
@@ -33,7 +34,7 @@ export class CompareGeometryState {
     let total = 0;
     let running: number | null = null;
     for (const [id, e] of this.#entries) {
-      if (e.state === 'base' || e.state === 'unfinished') continue;
+      if (e.state === 'base' || e.state === 'unfinished' || e.state === 'unstored') continue;
       total++;
       if (e.state === 'done' || e.state === 'failed') done++;
       if (e.state === 'running') running = id;
@@ -55,6 +56,7 @@ export class CompareGeometryState {
       const had = next.get(r.id);
       if (!isFineTune(r.kind)) next.set(r.id, { state: 'base' });
       else if (r.status !== 'completed') next.set(r.id, { state: 'unfinished' });
+      else if ((r.kind === 'lora' ? r.adapterId : r.modelId) === null) next.set(r.id, { state: 'unstored' });
       else if (!had || had.state === 'unfinished') next.set(r.id, { state: 'waiting' });
     }
     this.#entries = next;
@@ -65,7 +67,7 @@ export class CompareGeometryState {
     if (on === this.#intruders) return;
     this.#intruders = on;
     this.#generation++;
-    this.#entries = new Map([...this.#entries].map(([id, e]) => [id, e.state === 'base' || e.state === 'unfinished' ? e : { state: 'waiting' }]));
+    this.#entries = new Map([...this.#entries].map(([id, e]) => [id, e.state === 'base' || e.state === 'unfinished' || e.state === 'unstored' ? e : { state: 'waiting' }]));
     void this.#work();
   }
 

@@ -26,6 +26,7 @@ export type Route =
   | { page: 'playground'; id: number }
   | { page: 'data'; id: number | null }
   | { page: 'sweeps' }
+  | { page: 'workers' }
   | { page: 'sweep'; id: number }
   | { page: 'new-sweep'; from: number | null; base: number | null }
   | { page: 'missing'; path: string };
@@ -78,6 +79,7 @@ export function parseRoute(hash: string): Route {
     const id = positiveInt(parts[1] ?? null);
     if (id !== null) return { page: 'data', id };
   }
+  if (parts[0] === 'workers' && parts.length === 1) return { page: 'workers' };
   if (parts[0] === 'sweeps' && parts.length === 1) return { page: 'sweeps' };
   if (parts[0] === 'sweeps' && parts[1] === 'new' && parts.length === 2) return { page: 'new-sweep', from: positiveInt(q.get('from')), base: positiveInt(q.get('base')) };
   if (parts[0] === 'sweeps' && parts.length === 2) {
@@ -110,6 +112,8 @@ export const href = {
     return `#/forgetting${q.length ? `?${q.join('&')}` : ''}`;
   },
   sweeps: () => '#/sweeps',
+  /** Remote workers: where runs are queued and what each worker is doing. */
+  workers: () => '#/workers',
   sweep: (id: number) => `#/sweeps/${id}`,
   newSweep: (opts: { from?: number; base?: number } = {}) => {
     const q = new URLSearchParams();

@@ -5,6 +5,7 @@
  * (.ci/run installs it).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { labProcess } from './cli.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -83,4 +84,22 @@ export class TestRedis {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A `lora-lab worker` process (from source) on `url`; resolves once it says it is
+ * waiting for runs. Its lock and stall check are 3 s, so a killed worker's run is taken
+ * up within seconds, not BullMQ's default half minute.
+ */
+export function startWorker(url: string, name: string, cacheDir: string): Promise<ChildProcess> {
+  const child = labProcess(['worker', '--redis', url, '--name', name, '--cache', cacheDir], { LORA_LAB_WORKER_LOCK_MS: '3000' });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes('waiting for runs')) resolve(child);
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d));
+    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}):\n${out}`)));
+  });
 }

@@ -13,8 +13,8 @@ import { Lab } from '../../src-main/lab/lab.ts';
 import { RemoteDispatcher } from '../../src-main/remote/dispatcher.ts';
 import { RemoteError } from '../../src-main/remote/connect.ts';
 import { parseRedisUrl } from '../../src-main/remote/redis-url.ts';
-import { lab as cli, labProcess } from '../helpers/cli.ts';
-import { REDIS_SERVER, TestRedis, freePort } from '../helpers/redis.ts';
+import { lab as cli } from '../helpers/cli.ts';
+import { REDIS_SERVER, TestRedis, freePort, startWorker as spawnWorker } from '../helpers/redis.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const SIZES = [784, 16, 10];
@@ -25,19 +25,10 @@ let redis: TestRedis;
 const workers: ChildProcess[] = [];
 const tmp = tempDir('lora-lab-remote-');
 
-/** A `lora-lab worker` process; resolves once it says it is waiting for runs. */
-function startWorker(name: string): Promise<ChildProcess> {
-  const child = labProcess(['worker', '--redis', redis.url, '--name', name, '--cache', join(tmp.dir, `cache-${name}`)], { LORA_LAB_WORKER_LOCK_MS: '3000' });
+async function startWorker(name: string): Promise<ChildProcess> {
+  const child = await spawnWorker(redis.url, name, join(tmp.dir, `cache-${name}`));
   workers.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      if (out.includes('waiting for runs')) resolve(child);
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d));
-    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}):\n${out}`)));
-  });
+  return child;
 }
 
 beforeAll(async () => {
