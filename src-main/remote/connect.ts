@@ -14,7 +14,7 @@ export class RemoteError extends Error {
 
 /** A connection BullMQ can use (it needs maxRetriesPerRequest: null for blocking calls). */
 export function connection(addr: RedisAddress, name: string): Redis {
-  return new Redis(addr.url, {
+  const redis = new Redis(addr.url, {
     connectionName: name,
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
@@ -23,6 +23,9 @@ export function connection(addr: RedisAddress, name: string): Redis {
     retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
     ...(addr.tls ? { tls: {} } : {}),
   });
+  // While Redis is away ioredis retries; each failed try is an 'error' that must not go unheard.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Connects and PINGs within `timeoutMs`, or throws one line saying why (secret removed). */

@@ -28,6 +28,8 @@ import { WORKER_STALE_MS, type WorkerView } from '../contract/workers.ts';
 
 /** How often a dispatched run's events and job state are read (ms). */
 const POLL_MS = 100;
+/** Polls in a row that find no job before the run is given up (2 s). */
+const MISSING_POLLS = 20;
 
 
 export class RemoteDispatcher {
@@ -164,6 +166,7 @@ export class RemoteTrainer {
     const key = KEYS.events(dispatch);
     let last = '0';
     const jobId = (this.#job as Job).id as string;
+    let missing = 0;
     for (;;) {
       // The host is closing: the worker is told to stop, and the run is interrupted like a local one.
       if (this.#killed) return failed('interrupted: LoRA Lab was closed while this run trained on a remote worker', 'crash');
@@ -175,7 +178,10 @@ export class RemoteTrainer {
           if (removed) return { status: 'cancelled', step: 0, backend: null };
         }
       }
-      const state = await this.#queue.getJobState(jobId).catch(() => 'unknown');
+      const state = await this.#queue.getJobState(jobId).catch(() => 'error');
+      // A job Redis no longer has (restarted without persistence, flushed): the run cannot finish.
+      missing = state === 'unknown' ? missing + 1 : 0;
+      if (missing >= MISSING_POLLS) return failed(`the run's job is gone from Redis (restarted without persistence, or flushed?): start the run again`, 'internal');
       // Events first: once the job has finished, every event its worker sent is in the stream.
       const read = await this.#redis.xrange(key, last === '0' ? '-' : `(${last}`, '+', 'COUNT', 1000).catch(() => null);
       if (read) {

@@ -29,11 +29,15 @@ export class TestRedis {
   readonly password = `pw-${Math.random().toString(36).slice(2)}`;
   #child: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** Append-only file, fsync'd on every write: what a restarted server had survives (as a production Redis keeps it). */
+    readonly persist: boolean,
+  ) {}
 
-  static async start(): Promise<TestRedis> {
+  static async start(opts: { persist?: boolean } = {}): Promise<TestRedis> {
     if (!REDIS_SERVER) throw new Error('redis-server is not installed');
-    const r = new TestRedis(await freePort());
+    const r = new TestRedis(await freePort(), opts.persist ?? false);
     await r.restart();
     return r;
   }
@@ -49,7 +53,7 @@ export class TestRedis {
 
   /** Starts it (again) on the same port; resolves once it accepts connections. */
   async restart(): Promise<void> {
-    const child = spawn(REDIS_SERVER as string, ['--port', String(this.port), '--bind', '127.0.0.1', '--requirepass', this.password, '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(REDIS_SERVER as string, ['--port', String(this.port), '--bind', '127.0.0.1', '--requirepass', this.password, '--save', '', ...(this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let out = '';
     await new Promise<void>((resolve, reject) => {
