@@ -166,6 +166,26 @@ export class RemoteTrainer {
     const key = KEYS.events(dispatch);
     let last = '0';
     const jobId = (this.#job as Job).id as string;
+    // Between looks, a blocking read on its own connection wakes as soon as the worker sends
+    // events or BullMQ records a job's end, instead of sleeping a fixed poll interval.
+    const waiter = this.#redis.duplicate();
+    const queueEvents = this.#queue.keys.events as string; // BullMQ's own stream of job events
+    let lastQueue = (await this.#redis.xrevrange(queueEvents, '+', '-', 'COUNT', 1).catch(() => []))[0]?.[0] ?? '0-0';
+    const wait = async (): Promise<void> => {
+      const woke = await waiter.xread('COUNT', 1000, 'BLOCK', POLL_MS, 'STREAMS', key, queueEvents, last, lastQueue).catch(() => undefined);
+      if (woke === undefined) return new Promise((r) => setTimeout(r, POLL_MS)); // Redis away: retry at the poll interval
+      for (const [stream, entries] of woke ?? []) if (stream === queueEvents) lastQueue = entries.at(-1)?.[0] ?? lastQueue;
+    };
+    try {
+      return await this.#look(runId, job, jobId, key, (next) => ((last = next), wait()));
+    } finally {
+      waiter.disconnect();
+    }
+  }
+
+  /** Looks at the job and its new events until it ends; `wait(last)` is given the last event seen. */
+  async #look(runId: number, job: TrainJob, jobId: string, key: string, wait: (last: string) => Promise<void>): Promise<RunOutcome> {
+    let last = '0';
     let missing = 0;
     for (;;) {
       // The host is closing: the worker is told to stop, and the run is interrupted like a local one.
@@ -201,7 +221,7 @@ export class RemoteTrainer {
         if (state === 'failed') return failed(fresh.failedReason || 'the remote job failed', 'internal');
         return await this.#result(runId, job, fresh.returnvalue);
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await wait(last);
     }
   }
 

@@ -125,7 +125,10 @@ export class RemoteWorker {
     }
     const host = new TrainerHost(this.#opts.host ?? {});
     this.#running.set(data.runId, host);
-    const off = host.onMessage((m) => events.trainer(m, (b, d) => ((this.#backend = b), (this.#device = d))));
+    const off = host.onMessage((m) => {
+      events.trainer(m, (b, d) => ((this.#backend = b), (this.#device = d)));
+      if (m.type === 'ready' || m.type === 'evaluation') void events.flush().catch(() => {}); // what the host shows at once; metrics batch
+    });
     let cancelled = false;
     const watch = setInterval(() => {
       void events.flush().catch(() => {});
