@@ -164,20 +164,19 @@ export class RemoteTrainer {
 
   async #follow(runId: number, job: TrainJob, dispatch: string): Promise<RunOutcome> {
     const key = KEYS.events(dispatch);
-    let last = '0';
     const jobId = (this.#job as Job).id as string;
     // Between looks, a blocking read on its own connection wakes as soon as the worker sends
     // events or BullMQ records a job's end, instead of sleeping a fixed poll interval.
     const waiter = this.#redis.duplicate();
     const queueEvents = this.#queue.keys.events as string; // BullMQ's own stream of job events
     let lastQueue = (await this.#redis.xrevrange(queueEvents, '+', '-', 'COUNT', 1).catch(() => []))[0]?.[0] ?? '0-0';
-    const wait = async (): Promise<void> => {
+    const wait = async (last: string): Promise<void> => {
       const woke = await waiter.xread('COUNT', 1000, 'BLOCK', POLL_MS, 'STREAMS', key, queueEvents, last, lastQueue).catch(() => undefined);
       if (woke === undefined) return new Promise((r) => setTimeout(r, POLL_MS)); // Redis away: retry at the poll interval
       for (const [stream, entries] of woke ?? []) if (stream === queueEvents) lastQueue = entries.at(-1)?.[0] ?? lastQueue;
     };
     try {
-      return await this.#look(runId, job, jobId, key, (next) => ((last = next), wait()));
+      return await this.#look(runId, job, jobId, key, wait);
     } finally {
       waiter.disconnect();
     }
