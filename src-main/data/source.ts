@@ -3,13 +3,16 @@
  * for training. A stored set is read from the lab's database with a read-only
  * connection of the trainer's own (the main process never holds the samples) and its
  * content is checked against the hash the run refers to, so a run trains on exactly the
- * data it names or fails saying so.
+ * data it names or fails saying so. A remote worker's trainer reads the set's file from
+ * the worker's cache (data/pack.ts), checked the same way.
  */
+import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { DataSource } from '../contract/protocol.ts';
 import { readDatasetRow, readSplit } from '../store/datasets.ts';
-import { type LoadedDataset, type SampleSplit, datasetHash, sampleSplit } from './dataset.ts';
+import { type LoadedDataset, type Normalisation, type SampleSplit, datasetHash, sampleSplit } from './dataset.ts';
 import { mnistSamples } from './mnist.ts';
+import { PackError, unpackDataset } from './pack.ts';
 
 export class DataSourceError extends Error {
   override name = 'DataSourceError';
@@ -29,6 +32,48 @@ export function loadSource(source: DataSource): TrainingData {
   if (source.kind === 'mnist') return { train: mnistSamples('train'), test: mnistSamples('test'), classes: 10 };
   const hit = cache.get(source.hash);
   if (hit) return hit;
+  const out = source.kind === 'file' ? loadFile(source.path, source.hash) : loadStored(source);
+  cache.set(source.hash, out);
+  while (cache.size > KEEP) cache.delete(cache.keys().next().value as string);
+  return out;
+}
+
+/** A data set file (a remote worker's copy of the host's set). */
+function loadFile(path: string, hash: string): TrainingData {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new DataSourceError(`cannot read the data set file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const { data, normalisation } = unpackDataset(bytes, hash);
+    return {
+      train: sampleSplit(data.kind, data.shape, normalisation, data.train),
+      test: sampleSplit(data.kind, data.shape, normalisation, data.test),
+      classes: data.classes.length,
+    };
+  } catch (err) {
+    if (err instanceof PackError) throw new DataSourceError(`the data set file ${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+function loadStored(source: Extract<DataSource, { kind: 'stored' }>): TrainingData {
+  const { data, normalisation } = readStored(source);
+  return {
+    train: sampleSplit(data.kind, data.shape, normalisation, data.train),
+    test: sampleSplit(data.kind, data.shape, normalisation, data.test),
+    classes: data.classes.length,
+  };
+}
+
+/**
+ * A stored set's samples and normalisation, read with a read-only connection of the
+ * caller's own and checked against the run's hash (the trainer; the host packing a set
+ * for remote workers).
+ */
+export function readStored(source: Extract<DataSource, { kind: 'stored' }>): { data: LoadedDataset; normalisation: Normalisation } {
   let db: Database.Database;
   try {
     db = new Database(source.database, { readonly: true, fileMustExist: true });
@@ -43,17 +88,10 @@ export function loadSource(source: DataSource): TrainingData {
     }
     const train = readSplit(db, row, 'train');
     const test = readSplit(db, row, 'test');
-    const loaded: LoadedDataset = { kind: row.kind, shape: row.shape, dtype: row.dtype, classes: row.classes, train, test };
-    const actual = datasetHash(loaded);
+    const data: LoadedDataset = { kind: row.kind, shape: row.shape, dtype: row.dtype, classes: row.classes, train, test };
+    const actual = datasetHash(data);
     if (actual !== row.hash) throw new DataSourceError(`data set ${source.datasetId} "${row.name}": its samples no longer match their hash (the database is damaged)`);
-    const out = {
-      train: sampleSplit(row.kind, row.shape, row.normalisation, train),
-      test: sampleSplit(row.kind, row.shape, row.normalisation, test),
-      classes: row.classes.length,
-    };
-    cache.set(source.hash, out);
-    while (cache.size > KEEP) cache.delete(cache.keys().next().value as string);
-    return out;
+    return { data, normalisation: row.normalisation };
   } finally {
     db.close();
   }

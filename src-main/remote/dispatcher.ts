@@ -20,7 +20,8 @@ import { checkFinite } from '../weights/finite.ts';
 import { checkAdapterFits } from '../weights/merge-checks.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { version } from '../util/version.ts';
-import { getBlob, putBlob } from './blobs.ts';
+import { DatasetBlobs, getBlob, putBlob } from './blobs.ts';
+import { DataSourceError } from '../data/source.ts';
 import { connection, connectChecked } from './connect.ts';
 import { KEYS, QUEUE, REMOTE_PROTOCOL, type RemoteEvaluation, type RemoteEvent, type RemoteJob, type RemoteResult, TTL_SECONDS, type WorkerInfo, problemOf, remoteEventSchema, remoteResultSchema, workerInfoSchema } from './protocol.ts';
 import type { RedisAddress } from './redis-url.ts';
@@ -36,12 +37,14 @@ export class RemoteDispatcher {
   readonly address: RedisAddress;
   readonly #redis: Redis;
   readonly #queue: Queue;
+  readonly #datasets: DatasetBlobs;
   #closed = false;
 
   private constructor(address: RedisAddress, redis: Redis, queue: Queue) {
     this.address = address;
     this.#redis = redis;
     this.#queue = queue;
+    this.#datasets = new DatasetBlobs(redis);
   }
 
   /** Connects, or throws one clear line (unreachable, wrong password …) with the secret left out. */
@@ -53,7 +56,7 @@ export class RemoteDispatcher {
   }
 
   trainer(): RemoteTrainer {
-    return new RemoteTrainer(this.#redis, this.#queue);
+    return new RemoteTrainer(this.#redis, this.#queue, this.#datasets);
   }
 
   /** The workers that have said they are there, by name. */
@@ -93,6 +96,7 @@ type Listener = (m: TrainerMessage) => void;
 export class RemoteTrainer {
   readonly #redis: Redis;
   readonly #queue: Queue;
+  readonly #datasets: DatasetBlobs;
   readonly #listeners = new Set<Listener>();
   #backend: string | null = null;
   #device = 'remote worker';
@@ -104,9 +108,10 @@ export class RemoteTrainer {
   #attempt: string | null = null;
   readonly #superseded = new Set<string>();
 
-  constructor(redis: Redis, queue: Queue) {
+  constructor(redis: Redis, queue: Queue, datasets: DatasetBlobs) {
     this.#redis = redis;
     this.#queue = queue;
+    this.#datasets = datasets;
   }
 
   get pid(): undefined { return undefined; }
@@ -149,11 +154,17 @@ export class RemoteTrainer {
   async run(job: TrainJob): Promise<RunOutcome> {
     const runId = Number(job.runId);
     try {
-      if (job.data.kind !== 'mnist') return failed('remote workers train MNIST runs in this version: a run on an imported data set trains on this machine (start it without --redis)', 'data');
+      let dataset: RemoteJob['data'];
+      try {
+        dataset = await this.#datasets.send(job.data);
+      } catch (err) {
+        if (err instanceof DataSourceError) return failed(err.message, 'data');
+        throw err;
+      }
       const base = job.baseWeights ? { key: job.baseKey ?? `run-${runId}`, hash: await putBlob(this.#redis, writeSafetensors(job.baseWeights)) } : null;
       const dispatch = randomUUID();
       this.#dispatch = dispatch;
-      const data: RemoteJob = { protocol: REMOTE_PROTOCOL, schema: loadMigrations().length, app: version(), runId, dispatch, config: job.config, data: { kind: 'mnist' }, base };
+      const data: RemoteJob = { protocol: REMOTE_PROTOCOL, schema: loadMigrations().length, app: version(), runId, dispatch, config: job.config, data: dataset, base };
       this.#job = await this.#queue.add('run', data, { jobId: `run-${runId}-${dispatch}`, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } });
       if (this.#cancelled) this.cancel();
       return await this.#follow(runId, job, dispatch);

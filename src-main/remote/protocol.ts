@@ -16,7 +16,7 @@ import * as v from 'valibot';
 import { LORA_INITS, LORA_SCALINGS, LORA_VARIANTS, runConfigSchema } from '../contract/config.ts';
 
 /** Bumped whenever any shape here changes: a worker of another protocol is refused with both numbers. */
-export const REMOTE_PROTOCOL = 1;
+export const REMOTE_PROTOCOL = 2;
 export const QUEUE = 'lora-lab-runs';
 const PREFIX = 'lora-lab';
 export const KEYS = {
@@ -42,8 +42,11 @@ export const remoteJobSchema = v.strictObject({
   /** This dispatch of the run: names its event stream and cancel key. */
   dispatch: v.pipe(v.string(), v.regex(/^[0-9a-zA-Z-]{8,80}$/)),
   config: runConfigSchema,
-  /** The data set: MNIST from the worker's own package, or a stored set as a blob. */
-  data: v.variant('kind', [v.strictObject({ kind: v.literal('mnist') }), v.strictObject({ kind: v.literal('blob'), hash })]),
+  /**
+   * The data set: MNIST from the worker's own package, or a stored set as a blob (its
+   * file, data/pack.ts) whose samples must have the content hash `dataset`.
+   */
+  data: v.variant('kind', [v.strictObject({ kind: v.literal('mnist') }), v.strictObject({ kind: v.literal('blob'), hash, dataset: hash })]),
   /** A fine-tune's base weights (safetensors blob) under the key trainers cache them by. */
   base: v.nullable(v.strictObject({ key: text(200), hash })),
 });

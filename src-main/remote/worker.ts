@@ -2,15 +2,15 @@
  * A remote worker (`lora-lab worker --redis URL`): takes runs from the queue, trains
  * each with a trainer process of its own (its own backend: a GPU box trains on its
  * GPU), streams what the trainer says to the host and returns the outcome, the weights
- * as a blob. It never opens the host's database. A fine-tune's base weights come from
- * Redis by content hash and are cached on disk. BullMQ does the rest: the job's lock
+ * as a blob. It never opens the host's database. A fine-tune's base weights and a run's
+ * imported data set come from Redis by content hash and are cached on disk. BullMQ does the rest: the job's lock
  * while it trains, stalled-job detection when a worker dies, at most one completion.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { MNIST_SOURCE, type TrainerMessage, type TrainJob } from '../contract/protocol.ts';
+import { type DataSource, MNIST_SOURCE, type TrainerMessage, type TrainJob } from '../contract/protocol.ts';
 import { loadMigrations } from '../store/migrate.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
@@ -116,8 +116,16 @@ export class RemoteWorker {
     const attempt = `${this.name.replace(/[^0-9a-zA-Z_.-]/g, '_')}:${job.attemptsStarted ?? 0}:${randomBytes(4).toString('hex')}`;
     const events = new EventSink(this.#redis, data.dispatch, attempt, this.name);
     const result = (outcome: RemoteResult['outcome']): RemoteResult => ({ attempt, worker: this.name, outcome });
-    if (data.data.kind !== 'mnist') return result({ status: 'failed', error: 'this worker trains MNIST runs only (data set blobs are not supported yet)', code: 'data' });
-    const train: TrainJob = { runId: String(data.runId), config: data.config, data: MNIST_SOURCE };
+    let source: DataSource = MNIST_SOURCE;
+    if (data.data.kind === 'blob') {
+      // The host's data set, fetched once per content and kept: the trainer checks its samples against the run's hash.
+      try {
+        source = { kind: 'file', path: await this.#cache.file(this.#redis, data.data.hash), hash: data.data.dataset };
+      } catch (err) {
+        return result({ status: 'failed', error: `worker ${this.name} could not fetch the run's data set: ${(err as Error).message}`, code: 'data' });
+      }
+    }
+    const train: TrainJob = { runId: String(data.runId), config: data.config, data: source };
     if (data.base) {
       const bytes = await this.#cache.get(this.#redis, data.base.hash);
       train.baseWeights = readSafetensors(bytes).tensors;

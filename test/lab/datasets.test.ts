@@ -14,27 +14,14 @@ import type { RunView } from '../../src-main/contract/api.ts';
 import { type RunConfig, defaultConfig } from '../../src-main/contract/config.ts';
 import type { DatasetView } from '../../src-main/contract/dataset.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
-import { Rng } from '../../src-main/util/rng.ts';
 import { readSafetensors, writeSafetensors } from '../../src-main/weights/safetensors.ts';
+import { blobCsv } from '../helpers/datasets.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const tmp = tempDir();
-const COLOURS = ['red', 'green', 'blue'];
 let lab: Lab;
 let blobs: DatasetView;
 let base: RunView;
-
-/** Three overlapping Gaussian blobs in 6 features; `shift` moves every sample (another domain). */
-function blobCsv(file: string, n: number, seed: number, shift = 0): void {
-  const rng = new Rng(seed);
-  const lines = ['f0,f1,f2,f3,f4,f5,label'];
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    const x = Array.from({ length: 6 }, (_, f) => (f % 3 === c ? 1.2 : 0) + shift + rng.normal() * 1.0);
-    lines.push(`${x.map((v) => v.toFixed(4)).join(',')},${COLOURS[c]}`);
-  }
-  writeFileSync(file, lines.join('\n') + '\n');
-}
 
 const small = (over: Partial<RunConfig>): RunConfig => ({ ...defaultConfig('base'), batchSize: 10, evalEvery: 0, ...over });
 
