@@ -21,7 +21,7 @@ export function connection(addr: RedisAddress, name: string): Redis {
     lazyConnect: true,
     // Back off to at most 2 s between tries, forever: a restarted Redis is found again.
     retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
-    ...(addr.tls ? { tls: {} } : {}),
+    ...(addr.tls ? { tls: addr.ca ? { ca: addr.ca } : {} } : {}),
   });
   // While Redis is away ioredis retries; each failed try is an 'error' that must not go unheard.
   redis.on('error', () => {});
@@ -57,6 +57,8 @@ export async function connectChecked(addr: RedisAddress, name: string, timeoutMs
 function describe(err: Error): string {
   const m = redactText(err.message || String(err));
   if (/WRONGPASS|invalid username-password|NOAUTH|AUTH/i.test(m)) return `the password (or ACL user) was refused (${m.split('\n')[0]})`;
+  if (/certificate|self.signed|SSL|TLS|wrong version number/i.test(m)) return `TLS failed (${m.split('\n')[0]}); a certificate of a private CA needs LORA_LAB_REDIS_CA=ca.pem`;
+  if (/ECONNRESET|Connection is closed/.test(m)) return 'the server closed the connection (a TLS-only port? then the URL is rediss://)';
   if (/ECONNREFUSED/.test(m)) return 'connection refused (is redis-server running there?)';
   if (/ENOTFOUND|EAI_AGAIN/.test(m)) return 'the host name does not resolve';
   if (/timed out|ETIMEDOUT/.test(m)) return 'no answer (a firewall, or the wrong port?)';

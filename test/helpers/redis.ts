@@ -1,17 +1,28 @@
 /**
  * A real redis-server for the remote-worker tests: its own folder, a free loopback
  * port, a password, no persistence; stopped (and restartable on the same port) by the
- * PID this helper started. Tests that need it skip when redis-server is not installed
- * (.ci/run installs it).
+ * PID this helper started. Optionally an ACL user instead of the default user's
+ * password, and TLS only, with a certificate of a CA made for it (openssl). Tests that
+ * need it skip when redis-server is not installed (.ci/run installs it and openssl).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { labProcess } from './cli.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', 'redis-server'].find((p) => spawnSync(p, ['--version']).status === 0) ?? null;
+export const OPENSSL = spawnSync('openssl', ['version']).status === 0;
+
+export interface TestRedisOptions {
+  /** Append-only file, fsync'd on every write: what a restarted server had survives (as a production Redis keeps it). */
+  persist?: boolean;
+  /** An ACL user `lab` (its keys and channels only: lora-lab:* and BullMQ's bull:*) and the default user switched off. */
+  acl?: boolean;
+  /** TLS only (no plain port): a CA and a server certificate for 127.0.0.1 made in the server's folder. */
+  tls?: boolean;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,20 +42,46 @@ export class TestRedis {
 
   private constructor(
     readonly port: number,
-    /** Append-only file, fsync'd on every write: what a restarted server had survives (as a production Redis keeps it). */
-    readonly persist: boolean,
+    readonly opts: TestRedisOptions,
   ) {}
 
-  static async start(opts: { persist?: boolean } = {}): Promise<TestRedis> {
+  static async start(opts: TestRedisOptions = {}): Promise<TestRedis> {
     if (!REDIS_SERVER) throw new Error('redis-server is not installed');
-    const r = new TestRedis(await freePort(), opts.persist ?? false);
+    const r = new TestRedis(await freePort(), opts);
+    if (opts.tls) r.#makeCertificates();
     await r.restart();
     return r;
   }
 
-  /** The URL a host or worker is given (with the password). */
+  /** The URL a host or worker is given (with the password; the ACL user's name when there is one). */
   get url(): string {
-    return `redis://:${this.password}@127.0.0.1:${this.port}`;
+    return `${this.opts.tls ? 'rediss' : 'redis'}://${this.opts.acl ? 'lab' : ''}:${this.password}@127.0.0.1:${this.port}`;
+  }
+
+  /** The CA that signed a TLS server's certificate (PEM), for LORA_LAB_REDIS_CA. */
+  get caFile(): string {
+    return join(this.dir, 'ca.pem');
+  }
+
+  #makeCertificates(): void {
+    const ssl = (...args: string[]) => {
+      const r = spawnSync('openssl', args, { cwd: this.dir, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+    };
+    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    ssl('req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=LoRA Lab test CA');
+    ssl('req', ...key, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    writeFileSync(join(this.dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+  }
+
+  #args(): string[] {
+    const auth = this.opts.acl ? ['--user', 'default', 'off', '--user', 'lab', 'on', `>${this.password}`, '~lora-lab:*', '~bull:*', '&*', '+@all'] : ['--requirepass', this.password];
+    const port = this.opts.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
+    const persist = this.opts.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    return [...port, '--bind', '127.0.0.1', ...auth, '--save', '', ...persist, '--dir', this.dir];
   }
 
   get pid(): number | undefined {
@@ -53,7 +90,7 @@ export class TestRedis {
 
   /** Starts it (again) on the same port; resolves once it accepts connections. */
   async restart(): Promise<void> {
-    const child = spawn(REDIS_SERVER as string, ['--port', String(this.port), '--bind', '127.0.0.1', '--requirepass', this.password, '--save', '', ...(this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(REDIS_SERVER as string, this.#args(), { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let out = '';
     await new Promise<void>((resolve, reject) => {
@@ -95,8 +132,8 @@ export class TestRedis {
  * waiting for runs. Its lock and stall check are 3 s, so a killed worker's run is taken
  * up within seconds, not BullMQ's default half minute.
  */
-export function startWorker(url: string, name: string, cacheDir: string): Promise<ChildProcess> {
-  const child = labProcess(['worker', '--redis', url, '--name', name, '--cache', cacheDir], { LORA_LAB_WORKER_LOCK_MS: '3000' });
+export function startWorker(url: string, name: string, cacheDir: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = labProcess(['worker', '--redis', url, '--name', name, '--cache', cacheDir], { LORA_LAB_WORKER_LOCK_MS: '3000', ...env });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
