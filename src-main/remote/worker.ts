@@ -47,6 +47,7 @@ export class RemoteWorker {
   #backend: string | null = null;
   #device: string | null = null;
   readonly #startedAt = Date.now();
+  readonly #said = new Map<string, number>();
 
   private constructor(opts: WorkerOptions, redis: Redis) {
     this.#opts = opts;
@@ -67,7 +68,11 @@ export class RemoteWorker {
       // A worker killed mid-run stalls its job: it goes back to the queue, up to 3 times.
       maxStalledCount: 3,
     });
-    w.#worker.on('error', (err) => w.#log(`queue: ${err.message}`));
+    w.#worker.on('error', (err) => {
+      // A run this worker finished after its lock lapsed (its network was away): BullMQ gave it to another worker and refuses this result.
+      const lost = /Missing lock for job ([0-9A-Za-z_-]+)/.exec(err.message);
+      w.#logOnce(lost ? `job ${lost[1]}: its lock lapsed while this worker was out of reach and another worker took the run; this result is dropped` : `queue: ${err.message}`);
+    });
     await w.#beat();
     w.#heartbeat = setInterval(() => void w.#beat().catch(() => {}), HEARTBEAT_MS);
     w.#log(`worker ${w.name} waiting for runs on ${opts.redis.shown} (concurrency ${opts.concurrency ?? 1})`);
@@ -84,6 +89,15 @@ export class RemoteWorker {
 
   #log(line: string): void {
     this.#opts.log?.(line);
+  }
+
+  /** A line not said in the last half minute: a Redis away for a while is one line, not one per retry. */
+  #logOnce(line: string): void {
+    const now = Date.now();
+    if ((this.#said.get(line) ?? -Infinity) > now - 30_000) return;
+    this.#said.set(line, now);
+    if (this.#said.size > 100) this.#said.delete(this.#said.keys().next().value as string);
+    this.#log(line);
   }
 
   async #beat(): Promise<void> {

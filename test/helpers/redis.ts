@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { labProcess } from './cli.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -143,4 +143,58 @@ export function startWorker(url: string, name: string, cacheDir: string, env: Re
     child.stderr!.on('data', (d: Buffer) => (out += d));
     child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}):\n${out}`)));
   });
+}
+
+/**
+ * A TCP relay to a local Redis whose link can be cut and restored: a worker behind it
+ * loses its network (every connection dropped, new ones refused) while its process and
+ * trainer go on, as a laptop's Wi-Fi going away would.
+ */
+export class CuttableLink {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #cut = false;
+
+  private constructor(server: Server, readonly port: number) {
+    this.#server = server;
+  }
+
+  static async to(target: number): Promise<CuttableLink> {
+    const port = await freePort();
+    let link: CuttableLink;
+    const server = createServer((client) => {
+      if (link.#cut) return void client.destroy();
+      const upstream = connect(target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        link.#sockets.add(s);
+        s.on('close', () => link.#sockets.delete(s));
+        s.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    link = new CuttableLink(server, port);
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return link;
+  }
+
+  /** The same URL with this relay's port. */
+  url(redisUrl: string): string {
+    return redisUrl.replace(/:(\d+)$/, `:${this.port}`);
+  }
+
+  cut(): void {
+    this.#cut = true;
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.#cut = false;
+  }
+
+  close(): Promise<void> {
+    this.cut();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
 }
