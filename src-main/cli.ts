@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     // --redis URL: runs go to remote workers (issue 17); the flag is taken out before the command's own parsing.
     const { argv, redis } = takeRedisFlag(cmd, rest);
     if (redis !== null) remote = await connectRemote(redis);
-    session = makeSession(argv, remote);
+    session = makeSession(argv, remote, cmd === 'serve');
     await command(argv, session);
     return 0;
   } catch (err) {

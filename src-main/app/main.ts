@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserWindow, Notification, app, dialog, nativeTheme, session, shell } from 'electron';
 import { Lab } from '../lab/lab.ts';
+import { queueFileFor } from '../remote/settings.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
 import { isUnusableDatabase } from '../store/errors.ts';
 import { rendererDir } from '../server/static-dir.ts';
@@ -74,7 +75,8 @@ function start(): void {
   }
   // The whole file is checked (under a second for half a gigabyte): damage anywhere is found
   // at start, where a fresh database can still be offered.
-  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer }, fullCheck: true, resumeSweeps: true });
+  // The queue set on the Workers page is remembered beside the database (never in it).
+  const open = () => Lab.open(dbFile, { host: { spawn: spawnUtilityTrainer }, fullCheck: true, resumeSweeps: true, queueFile: queueFileFor(dbFile) });
   try {
     lab = open();
   } catch (err) {
@@ -119,6 +121,8 @@ function start(): void {
   hardenSession(session.defaultSession);
   serveApp(session.defaultSession, renderer);
   disposeIpc = registerIpc(lab, () => win);
+  // Remote workers: the remembered queue, when it can be reached (why not is shown on the Workers page).
+  void lab.connectRememberedQueue().catch(() => undefined);
   // Sweeps and long runs that end are told here, by the OS; the renderer then tells nothing (it knows it runs in Electron).
   stopNotifier = startNotifier(lab, showNotice);
   openWindow();

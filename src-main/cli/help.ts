@@ -257,13 +257,13 @@ ${JSON_FLAG}`,
     usage: 'lora-lab worker --redis URL [--concurrency N] [--name NAME] [--cache DIR] [--backend B]',
     about: `A remote worker: takes runs from the queue a LoRA Lab host sends to (BullMQ on Redis), trains each in a trainer
 process of its own with this machine's backend, streams progress and metrics back and returns the weights. It never
-opens a database: base weights come through Redis by content hash and are cached in --cache. A worker killed
-mid-run has its run taken up by another, as a new attempt. The URL's password is never printed. Runs on MNIST only
-in this version.`,
+opens a database: base weights and imported data sets come through Redis by content hash and are cached in --cache.
+A worker killed mid-run has its run taken up by another, as a new attempt. The URL's password is never printed. A TLS
+server whose certificate a private CA signed: LORA_LAB_REDIS_CA=ca.pem.`,
     options: `  --redis URL           redis://[user:password@]host:port, or rediss://… for TLS (default $LORA_LAB_REDIS)
   --concurrency N       runs trained at once (1)
   --name NAME           how the host lists this worker (hostname-pid)
-  --cache DIR           fetched base weights (default $XDG_CACHE_HOME/lora-lab/worker)
+  --cache DIR           fetched base weights and data sets (default $XDG_CACHE_HOME/lora-lab/worker)
   --backend B           the trainer backend, as for train`,
     examples: ['lora-lab worker --redis redis://:secret@10.0.0.5:6379 --name gpu-box --concurrency 2'],
   },
@@ -357,15 +357,17 @@ ${JSON_FLAG}`,
     examples: ['lora-lab groups 4 5 6 7 8 9', 'lora-lab groups --sweep 2', 'lora-lab groups --sweep 2 --by lora.r --json'],
   },
   serve: {
-    usage: 'lora-lab serve [--port N] [--host H] [--open] [--concurrency N]',
-    about: 'Web mode: the app in your browser, at a 127.0.0.1 address with a token; Ctrl-C stops it.',
+    usage: 'lora-lab serve [--port N] [--host H] [--open] [--concurrency N] [--redis URL]',
+    about: `Web mode: the app in your browser, at a 127.0.0.1 address with a token; Ctrl-C stops it. Runs go to remote
+workers with --redis URL, or on the queue set on the Workers page (remembered beside the database, like the app).`,
     options: `  --port N              the port (default: a free one)
   --host H              the address to listen on (127.0.0.1)
   --allow-remote        needed for a --host other than loopback (the token URL then drives the lab)
   --open                open the address in the browser
   --concurrency N       runs trained at once (1)
-  --backend B           force a compute backend (cuda, tensorflow, webgpu, wasm, cpu)`,
-    examples: ['lora-lab serve --open', 'lora-lab serve --port 8080'],
+  --backend B           force a compute backend (cuda, tensorflow, webgpu, wasm, cpu)
+  --redis URL           send runs to remote workers on this Redis (lora-lab worker --redis URL)`,
+    examples: ['lora-lab serve --open', 'lora-lab serve --port 8080', 'lora-lab serve --redis redis://:secret@10.0.0.5:6379'],
   },
 };
 

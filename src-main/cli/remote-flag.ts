@@ -44,7 +44,7 @@ export async function connectRemote(url: string): Promise<RemoteDispatcher> {
   try {
     address = parseRedisUrl(url);
   } catch (err) {
-    if (err instanceof RedisUrlError) throw new UsageError(err.message);
+    if (err instanceof RedisUrlError) throw new UsageError(err.message.startsWith('LORA_LAB_') ? err.message : `--redis: ${err.message}`);
     throw err;
   }
   try {

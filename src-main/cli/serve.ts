@@ -32,11 +32,16 @@ export async function serveCommand(argv: string[], s: Session): Promise<void> {
   const staticDir = rendererDir();
   if (!staticDir) console.error('lora-lab: the user interface is not built (npm run build); serving the API only.');
   const lab = s.lab();
+  // The queue set on the Workers page last time (none given by --redis): used when it can be reached.
+  const problem = await lab.connectRememberedQueue();
+  if (problem) console.error(`lora-lab: ${problem}`);
   // Like the app, web mode goes on with sweeps whose process is gone (a short CLI command never does).
   for (const sweep of await lab.listSweeps()) if (sweep.status === 'paused') await lab.resumeSweep(sweep.id).catch(() => undefined);
   const server = await startServer({ lab, host, port, staticDir });
   console.log(`LoRA Lab is running at ${server.url}`);
   console.log(`database: ${lab.databaseFile}`);
+  const { queue } = await lab.listWorkers().catch(() => ({ queue: null }));
+  if (queue) console.log(`runs are queued on ${queue} (remote workers)`);
   if (values['open']) openBrowser(server.url);
   // Stay subscribed while stopping: a second Ctrl-C must not kill the process before the
   // Lab has stopped its trainers and marked their runs.

@@ -3,11 +3,13 @@
  * `LORA_LAB_DB`, or the per-user default), trained through the run manager, and shown
  * with a progress bar. Ctrl-C cancels the current run cleanly; a second Ctrl-C quits.
  */
+import { resolve } from 'node:path';
 import { BACKEND_CHOICES } from '../contract/backend-choices.ts';
 import type { RunConfig } from '../contract/config.ts';
 import type { LabApi, ModelView } from '../contract/api.ts';
 import { Lab } from '../lab/lab.ts';
 import type { RemoteDispatcher } from '../remote/dispatcher.ts';
+import { queueFileFor } from '../remote/settings.ts';
 import { defaultDbPath, setAsideDamaged } from '../store/database.ts';
 import { isUnusableDatabase } from '../store/errors.ts';
 import { type CliContext, RunFailedError, type TrainOptions, type TrainedRun } from './context.ts';
@@ -30,14 +32,18 @@ export const RESET_HINT = 'run the command again with --reset-db to keep that fi
  * and LabErrors apply), plus the two things only a local, in-process caller needs.
  * Never the store or the weights service behind it (test/cli/lab-api.test.ts).
  */
-export type CliLab = LabApi & Pick<Lab, 'waitForRun' | 'waitForSweep' | 'databaseFile'>;
+export type CliLab = LabApi & Pick<Lab, 'waitForRun' | 'waitForSweep' | 'databaseFile' | 'connectRememberedQueue'>;
 
 export interface Session extends CliContext {
   lab(): CliLab;
   close(): Promise<void>;
 }
 
-export function makeSession(argv: string[], remote: RemoteDispatcher | null = null): Session {
+/**
+ * `remote`: the queue given by --redis. `rememberQueue`: the lab keeps the queue set on
+ * its Workers page in the queue file beside its database (serve, like the app).
+ */
+export function makeSession(argv: string[], remote: RemoteDispatcher | null = null, rememberQueue = false): Session {
   const backend = flagValue(argv, 'backend');
   if (backend !== undefined && !BACKEND_CHOICES.includes(backend as never)) {
     throw new UsageError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got "${backend}"`);
@@ -52,18 +58,19 @@ export function makeSession(argv: string[], remote: RemoteDispatcher | null = nu
   const concurrency = concurrencyFlag === undefined ? 1 : Number(concurrencyFlag);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${concurrencyFlag}"`);
   const resetDb = argv.includes('--reset-db');
+  const queueFile = rememberQueue ? queueFileFor(resolve(dbPath)) : null;
   let lab: Lab | null = null;
   const open = (): Lab => {
     if (lab) return lab;
     try {
       // With --reset-db the whole file is checked, so damage in the bulk tables is found now, while it can be set aside.
-      lab = Lab.open(dbPath, { host: { env }, concurrency, remote, ...(resetDb ? { fullCheck: true } : {}) });
+      lab = Lab.open(dbPath, { host: { env }, concurrency, remote, queueFile, ...(resetDb ? { fullCheck: true } : {}) });
     } catch (err) {
       if (!isUnusableDatabase(err)) throw err;
       if (!resetDb) throw new UsageError(`${err.message}; ${RESET_HINT}`);
       const aside = setAsideDamaged(dbPath);
       console.error(`lora-lab: the damaged database was kept as ${aside}; starting a fresh one at ${dbPath}`);
-      lab = Lab.open(dbPath, { host: { env }, concurrency, remote });
+      lab = Lab.open(dbPath, { host: { env }, concurrency, remote, queueFile });
     }
     return lab;
   };

@@ -25,7 +25,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
   try {
     redis = parseRedisUrl(url);
   } catch (err) {
-    if (err instanceof RedisUrlError) throw new UsageError(err.message);
+    if (err instanceof RedisUrlError) throw new UsageError(err.message.startsWith('LORA_LAB_') ? err.message : `--redis: ${err.message}`);
     throw err;
   }
   const concurrency = values['concurrency'] === undefined ? 1 : Number(values['concurrency']);

@@ -13,7 +13,7 @@ import type { AdapterInfo, Evaluation, MetricPoint, RunSummary } from './protoco
 import type { SweepDetail, SweepSpec, SweepView } from './sweep.ts';
 import type { GroupComparison, GroupComparisonRequest, GroupRequest, GroupTable } from './groups.ts';
 import type { AdapterAnalysis, AnalyzeRequest } from './analysis.ts';
-import type { WorkersView } from './workers.ts';
+import type { QueueRequest, WorkersView } from './workers.ts';
 import type { ForgettingRequest, ForgettingView } from './forgetting.ts';
 import type { WeightsRequest, WeightsView } from './playground.ts';
 
@@ -378,6 +378,12 @@ export interface LabApi {
   forgetting(req: ForgettingRequest): Promise<ForgettingView>;
   /** Remote workers (issue 17): where runs are queued (null: on this machine) and each worker's last heartbeat. */
   listWorkers(): Promise<WorkersView>;
+  /**
+   * Where runs train from now on: the queue at `url` (connected and checked first; a
+   * clear error otherwise) or, with null, this machine. Refused while runs are on the
+   * current queue. Remembered for the next start where the lab can (never in the database).
+   */
+  setQueue(req: QueueRequest): Promise<WorkersView>;
   /** A model's weights or an adapter's factors, with the input mapping of its data set (the playground runs them in the page). */
   getWeights(req: WeightsRequest): Promise<WeightsView>;
   /**
@@ -440,6 +446,7 @@ export const LAB_CALLS = [
   'analyzeAdapter',
   'forgetting',
   'listWorkers',
+  'setQueue',
   'getWeights',
   'createSweep',
   'listSweeps',

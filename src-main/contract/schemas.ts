@@ -13,6 +13,7 @@ import { GROUP_FIGURE_KEYS } from './groups.ts';
 import { analyzeRequestSchema } from './analysis.ts';
 import { forgettingRequestSchema } from './forgetting.ts';
 import { weightsRequestSchema } from './playground.ts';
+import { queueRequestSchema } from './workers.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
 const finite = v.pipe(v.number(), v.finite());
@@ -113,6 +114,7 @@ export const callSchemas = {
   analyzeAdapter: v.strictTuple([analyzeRequestSchema]),
   forgetting: v.strictTuple([forgettingRequestSchema]),
   listWorkers: none,
+  setQueue: v.strictTuple([queueRequestSchema]),
   getWeights: v.strictTuple([weightsRequestSchema]),
   createSweep: v.strictTuple([sweepSpecSchema]),
   listSweeps: none,

@@ -37,7 +37,23 @@ export interface WorkersView {
   /** Where runs are queued (redis://host:port, no secret), or null: runs train on this machine. */
   queue: string | null;
   workers: WorkerView[];
+  /** Why the queue this lab remembers is not in use (unreachable at start …), or null. */
+  problem: string | null;
+  /** This lab can remember its queue for the next start (the app and `serve`, not a queue given by --redis). */
+  canRemember: boolean;
+  /** The queue in use is the one remembered for the next start. */
+  remembered: boolean;
 }
+
+/** Where runs train from now on: a Redis URL (its password apart, or in it), or null for this machine. */
+export const queueRequestSchema = v.strictObject({
+  url: v.nullable(v.pipe(v.string(), v.maxLength(2000))),
+  /** Put into the URL when given (so a form can keep it out of the URL field). */
+  password: v.optional(v.pipe(v.string(), v.maxLength(500))),
+  /** Remember it for the next start (default true where the lab can). */
+  remember: v.optional(v.boolean()),
+});
+export type QueueRequest = v.InferOutput<typeof queueRequestSchema>;
 
 /** A worker whose heartbeat is older than this is listed as gone. */
 export const WORKER_STALE_MS = 15_000;

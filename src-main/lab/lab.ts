@@ -33,9 +33,8 @@ import { adapterView, datasetRef, modelView, runView } from './views.ts';
 import { checkName, checkNotes, checkTags, defaultName, guard, guardAsync } from './checks.ts';
 import { compareData } from './compare.ts';
 import { deletePreview, keepPreview, listPreviews, savePreview } from './previews.ts';
-import type { RemoteDispatcher } from '../remote/dispatcher.ts';
-import { redactText } from '../remote/redis-url.ts';
-import type { WorkersView } from '../contract/workers.ts';
+import { QueueService } from './queue-service.ts';
+import type { QueueRequest, WorkersView } from '../contract/workers.ts';
 import { OWNER, RunManager, type RunManagerOptions } from './run-manager.ts';
 import { OutsideChanges } from './outside-changes.ts';
 import { memoryProblem, trainerMemory } from '../contract/memory.ts';
@@ -62,6 +61,12 @@ export interface LabOptions extends RunManagerOptions {
    * must not start training). The app and `lora-lab serve` set it.
    */
   resumeSweeps?: boolean;
+  /**
+   * Where this lab remembers the queue set on its Workers page (the app and `serve`:
+   * remote/settings.ts queueFileFor); unset, a queue set there lasts for the process.
+   * Ignored when `remote` is given (a --redis host keeps the queue it was given).
+   */
+  queueFile?: string | null;
 }
 
 /** A file or folder name inside the export folder: no separators, no leading dot. */
@@ -91,10 +96,9 @@ export class Lab implements LabApi {
     return this.store.file;
   }
 
-  readonly #remote: RemoteDispatcher | null;
+  readonly #queue: QueueService;
 
   constructor(store: Store, opts: LabOptions = {}) {
-    this.#remote = opts.remote ?? null;
     this.store = store;
     this.weights = new WeightsService(store, opts.host ?? {});
     this.#analysis = new AnalysisService(store, (id) => this.#datasetRef(id));
@@ -136,6 +140,7 @@ export class Lab implements LabApi {
       },
       opts.outsideChangesMs ?? 500,
     );
+    this.#queue = new QueueService(this.manager, opts.remote ?? null, opts.remote ? null : (opts.queueFile ?? null));
     this.#sweeps = new SweepService(store, this.manager, {
       emit: (e) => this.#emit(e),
       createRun: (input, link) => this.#createRun(input, link),
@@ -160,6 +165,7 @@ export class Lab implements LabApi {
     this.#outside.stop();
     this.#sweeps.close();
     await this.manager.shutdown();
+    await this.#queue.close();
     this.store.close();
   }
 
@@ -311,13 +317,16 @@ export class Lab implements LabApi {
   // ── remote workers ───────────────────────────────────────────────────────────
 
   async listWorkers(): Promise<WorkersView> {
-    const remote = this.#remote;
-    if (!remote) return { queue: null, workers: [] };
-    try {
-      return { queue: remote.address.shown, workers: await remote.workers() };
-    } catch (err) {
-      throw new LabError(`cannot read the workers from Redis at ${remote.address.shown}: ${redactText((err as Error).message)}`, 503);
-    }
+    return this.#queue.view();
+  }
+
+  async setQueue(req: QueueRequest): Promise<WorkersView> {
+    return this.#queue.set(req);
+  }
+
+  /** At start (the app, `serve`): trains on the queue this lab remembers, if it can be reached; returns why not, or null. */
+  connectRememberedQueue(): Promise<string | null> {
+    return this.#queue.connectRemembered();
   }
 
   // ── models and adapters ──────────────────────────────────────────────────────

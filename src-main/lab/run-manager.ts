@@ -103,7 +103,9 @@ export class RunManager {
   readonly #store: Store;
   readonly #events: ManagerEvents;
   readonly #opts: Required<Omit<RunManagerOptions, 'host' | 'remote'>> & { host: HostOptions };
-  readonly #remote: RemoteDispatcher | null;
+  #remote: RemoteDispatcher | null;
+  /** Runs handed to the remote queue and not yet final. */
+  readonly #onQueue = new Set<number>();
   readonly #queue: number[] = [];
   readonly #active = new Map<number, Active>();
   /** Told the stored run once it is final, or the error that kept it from being read (a damaged database). */
@@ -274,12 +276,29 @@ export class RunManager {
     openManagers.delete(this);
   }
 
+  /** How many runs are on the remote queue now (handed over, not yet final). */
+  get onQueue(): number {
+    return this.#onQueue.size;
+  }
+
+  /**
+   * Where runs start from now on: this queue, or local trainers (null). Runs already
+   * training go on where they are; runs on a queue keep its dispatcher, so the caller
+   * changes it only when none are (QueueService refuses otherwise).
+   */
+  setRemote(remote: RemoteDispatcher | null): void {
+    if (this.#onQueue.size > 0) throw new Error(`${this.#onQueue.size} runs are on the queue`);
+    this.#remote = remote;
+    this.#pump();
+  }
+
   #pump(): void {
     if (this.#remote) {
       while (!this.#closed && this.#active.size < REMOTE_IN_FLIGHT && this.#queue.length) {
         const id = this.#queue.shift() as number;
         const a: Active = { host: null, buffer: [], timer: null, lastProgressWrite: 0, lastProgress: null, cancelRequested: false, storeError: null, memory: 0, warm: null };
         this.#active.set(id, a);
+        this.#onQueue.add(id);
         void this.#start(id, a);
       }
       return;
@@ -342,6 +361,7 @@ export class RunManager {
       }
     }
     this.#active.delete(id);
+    this.#onQueue.delete(id);
     this.#settled(id);
     this.#pump();
   }

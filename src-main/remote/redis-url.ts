@@ -26,12 +26,12 @@ export function parseRedisUrl(text: string, env: NodeJS.ProcessEnv = process.env
   try {
     u = new URL(text);
   } catch {
-    throw new RedisUrlError(`--redis wants a URL like redis://host:6379 or rediss://user:password@host:6380 (TLS); got ${JSON.stringify(redactText(text))}`);
+    throw new RedisUrlError(`a queue URL looks like redis://host:6379 or rediss://user:password@host:6380 (TLS); got ${JSON.stringify(redactText(text))}`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RedisUrlError(`--redis wants a redis:// or rediss:// URL, not ${u.protocol}//`);
-  if (!u.hostname) throw new RedisUrlError('--redis: the URL names no host');
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RedisUrlError(`a queue URL is redis:// or rediss://, not ${u.protocol}//`);
+  if (!u.hostname) throw new RedisUrlError('the queue URL names no host');
   const db = u.pathname.replace(/^\//, '');
-  if (db && !/^\d{1,2}$/.test(db)) throw new RedisUrlError(`--redis: the database after the host is a number 0–15, not ${JSON.stringify(db)}`);
+  if (db && !/^\d{1,2}$/.test(db)) throw new RedisUrlError(`in a queue URL the database after the host is a number 0–15, not ${JSON.stringify(db)}`);
   const tls = u.protocol === 'rediss:';
   const caFile = env.LORA_LAB_REDIS_CA;
   if (!tls || !caFile) return { url: text, tls, shown: redact(u) };

@@ -2,9 +2,11 @@
  * A remote worker (`lora-lab worker --redis URL`): takes runs from the queue, trains
  * each with a trainer process of its own (its own backend: a GPU box trains on its
  * GPU), streams what the trainer says to the host and returns the outcome, the weights
- * as a blob. It never opens the host's database. A fine-tune's base weights and a run's
- * imported data set come from Redis by content hash and are cached on disk. BullMQ does the rest: the job's lock
- * while it trains, stalled-job detection when a worker dies, at most one completion.
+ * as a blob. Trainers that finished cleanly wait warm for the next run (WarmPool, as on
+ * a host). It never opens the host's database. A fine-tune's base weights and a run's
+ * imported data set come from Redis by content hash and are cached on disk. BullMQ does
+ * the rest: the job's lock while it trains, stalled-job detection when a worker dies, at
+ * most one completion.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type DataSource, MNIST_SOURCE, type TrainerMessage, type TrainJob } from '../contract/protocol.ts';
 import { loadMigrations } from '../store/migrate.ts';
+import { WarmPool } from '../lab/warm-pool.ts';
 import { TrainerHost, type HostOptions, type RunOutcome } from '../trainer/host.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { version } from '../util/version.ts';
@@ -30,6 +33,8 @@ export interface WorkerOptions {
   /** BullMQ's lock and stall check (ms): a dead worker's run is taken up again after about lockMs + stalledMs. */
   lockMs?: number;
   stalledMs?: number;
+  /** How long a trainer waits warm for the next run before it exits (ms, default 60 s; 0: a fresh process per run). */
+  warmIdleMs?: number;
 }
 
 /** How often buffered events go out, and the cancel key is looked at (ms). */
@@ -42,6 +47,7 @@ export class RemoteWorker {
   readonly #redis: Redis;
   readonly #cache: BlobCache;
   readonly #running = new Map<number, TrainerHost>();
+  readonly #pool: WarmPool;
   #worker: Worker | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #backend: string | null = null;
@@ -54,6 +60,7 @@ export class RemoteWorker {
     this.#redis = redis;
     this.name = opts.name ?? `${hostname()}-${process.pid}`;
     this.#cache = new BlobCache(opts.cacheDir);
+    this.#pool = new WarmPool(opts.warmIdleMs ?? 60_000);
   }
 
   /** Connects (a clear error when Redis cannot be reached or refuses the password), registers, starts taking runs. */
@@ -83,6 +90,7 @@ export class RemoteWorker {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     for (const h of this.#running.values()) h.kill();
     await this.#worker?.close(true);
+    await this.#pool.closeAll();
     await this.#redis.hdel(KEYS.workers, this.name).catch(() => {});
     this.#redis.disconnect();
   }
@@ -140,13 +148,21 @@ export class RemoteWorker {
       }
     }
     const train: TrainJob = { runId: String(data.runId), config: data.config, data: source };
+    // A warm trainer (it finished a run here and waits for the next) skips process start, the
+    // backend's and the data set's loading; one holding this base already skips its weights too.
+    // Bases are keyed by their content hash: two hosts' "model 3" are not the same weights.
+    const warm = this.#pool.take(data.base?.hash ?? null)?.host ?? null;
+    const host = warm ?? new TrainerHost(this.#opts.host ?? {});
     if (data.base) {
-      const bytes = await this.#cache.get(this.#redis, data.base.hash);
-      train.baseWeights = readSafetensors(bytes).tensors;
-      train.baseKey = data.base.key;
+      train.baseKey = data.base.hash;
+      if (host.baseKey !== data.base.hash) train.baseWeights = readSafetensors(await this.#cache.get(this.#redis, data.base.hash)).tensors;
     }
-    const host = new TrainerHost(this.#opts.host ?? {});
     this.#running.set(data.runId, host);
+    // A warm trainer said `ready` long ago: the host hears it for this run now.
+    if (warm?.backend) {
+      events.trainer({ type: 'ready', backend: warm.backend, device: warm.device, pid: warm.pid ?? 0 }, () => {});
+      void events.flush().catch(() => {});
+    }
     const off = host.onMessage((m) => {
       events.trainer(m, (b, d) => ((this.#backend = b), (this.#device = d)));
       if (m.type === 'ready' || m.type === 'evaluation') void events.flush().catch(() => {}); // what the host shows at once; metrics batch
@@ -163,15 +179,18 @@ export class RemoteWorker {
         }, () => {});
     }, FLUSH_MS);
     let outcome: RunOutcome;
+    let pid: number | undefined;
     try {
       outcome = await host.run(train);
+      pid = host.pid;
     } finally {
       clearInterval(watch);
       off();
       this.#running.delete(data.runId);
-      void host.close().catch(() => {});
+      this.#pool.put(host, 0, this.#opts.concurrency ?? 1); // kept warm when it can take another run, else closed
     }
     await events.flush();
+    this.#log(`run ${data.runId}: ${outcome.status} (trainer pid ${pid ?? '?'}${warm ? ', warm' : ''})`);
     if (outcome.status === 'completed') {
       const hash = await putBlob(this.#redis, writeSafetensors(outcome.weights.tensors));
       const weights = { kind: outcome.weights.kind, hash, ...(outcome.weights.adapter ? { adapter: outcome.weights.adapter } : {}) };

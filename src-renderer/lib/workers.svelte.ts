@@ -1,8 +1,9 @@
 /**
  * The Workers page's state: LabApi.listWorkers read every few seconds while the page is
- * open (heartbeats live in Redis, not in the lab's events), with what went wrong.
+ * open (heartbeats live in Redis, not in the lab's events), with what went wrong, and
+ * LabApi.setQueue to change where runs train.
  */
-import type { WorkersView } from '../../src-main/contract/workers.ts';
+import type { QueueRequest, WorkersView } from '../../src-main/contract/workers.ts';
 import { errorText, lab } from './api.ts';
 
 const POLL_MS = 2000;
@@ -23,6 +24,12 @@ export class WorkersState {
       if (this.#timer) clearInterval(this.#timer);
       this.#timer = null;
     };
+  }
+
+  /** Where runs train from now on (the lab connects first, and throws why it could not). */
+  async setQueue(req: QueueRequest): Promise<void> {
+    this.#view = await lab.setQueue(req);
+    this.#error = null;
   }
 
   async load(): Promise<void> {

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Page, chromium } from 'playwright-core';
+import { queueFileFor } from '../../src-main/remote/settings.ts';
 import type { RemoteDispatcher } from '../../src-main/remote/dispatcher.ts';
 import { Lab } from '../../src-main/lab/lab.ts';
 import { type RunningServer, startServer } from '../../src-main/server/server.ts';
@@ -41,6 +42,8 @@ export interface E2EOptions {
   concurrency?: number;
   /** Remote workers: the lab sends its runs to this queue. */
   remote?: RemoteDispatcher;
+  /** The lab remembers the queue set on its Workers page beside its database, as the app and serve do. */
+  rememberQueue?: boolean;
   /** Return true for a console error the test expects (it is then not a page error). */
   expectedConsoleError?: (text: string) => boolean;
 }
@@ -53,6 +56,7 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
   const lab = Lab.open(join(tmp.dir, 'lab.db'), {
     concurrency: opts.concurrency ?? 1,
     ...(opts.remote ? { remote: opts.remote } : {}),
+    ...(opts.rememberQueue ? { queueFile: queueFileFor(join(tmp.dir, 'lab.db')) } : {}),
     host: { env: { ...process.env, LORA_LAB_BACKEND: process.env['LORA_LAB_BACKEND'] || 'wasm' } },
   });
   let server: RunningServer | undefined;

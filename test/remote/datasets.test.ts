@@ -1,8 +1,9 @@
 /**
  * Imported data sets on remote workers (real redis-server, a real `lora-lab worker`):
- * a base and fine-tunes on a CSV table train on the worker; the set travels once as a
- * blob (a sweep's runs share it), is cached in the worker's folder, and the runs train
- * exactly as they do on this machine's own trainer. A blob whose bytes another party
+ * a base and fine-tunes on a CSV table train on the worker, one after another in one
+ * warm trainer process; the set travels once as a blob (a sweep's runs share it), is
+ * cached in the worker's folder, and the runs train exactly as they do on this
+ * machine's own trainer. A blob whose bytes another party
  * replaced in Redis fails its run with the reason, nothing stored.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -21,6 +22,7 @@ import { tempDir } from '../helpers/tmp.ts';
 const SIZES = [6, 16, 3];
 let redis: TestRedis;
 let worker: ChildProcess | null = null;
+let said = '';
 const tmp = tempDir('lora-lab-remote-data-');
 
 const base = (data: number): RunConfig => ({ ...defaultConfig('base'), data, sizes: SIZES, batchSize: 10, maxSteps: 15, lr: 0.01, evalEvery: 0 });
@@ -33,6 +35,7 @@ beforeAll(async () => {
   if (!REDIS_SERVER) return;
   redis = await TestRedis.start();
   worker = await startWorker(redis.url, 'dw1', join(tmp.dir, 'cache-dw1'));
+  worker.stdout!.on('data', (d: Buffer) => (said += d));
   blobCsv(join(tmp.dir, 'blobs.csv'), 900, 1);
 }, 30_000);
 
@@ -60,6 +63,10 @@ describe.skipIf(!REDIS_SERVER)('imported data sets on remote workers', { timeout
         expect(t.status, t.error ?? '').toBe('completed');
         expect(t.device).toMatch(/· worker dw1$/);
       }
+      // One trainer process for the three: the fine-tunes took the base's trainer, warm.
+      const lines = [...said.matchAll(/^run (\d+): completed \(trainer pid (\d+)(, warm)?\)$/gm)];
+      expect(lines.map((m) => [Number(m[1]), m[3] ?? ''])).toEqual([[b.id, ''], ...tunes.map((t) => [t.id, ', warm'])].sort((x, y) => (x[0] as number) - (y[0] as number)));
+      expect(new Set(lines.map((m) => m[2])).size).toBe(1);
       // One data set blob in Redis and one file in the worker's cache, for three runs.
       const keys = await r.keys('lora-lab:blob:*');
       const values = await Promise.all(keys.map((k) => r.getBuffer(k)));

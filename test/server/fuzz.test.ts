@@ -108,6 +108,7 @@ const VALID: Record<LabCall, () => unknown[]> = {
   deleteAdapter: () => [1],
   forgetting: () => [{ runIds: [1, 2], sweepId: 1 }],
   listWorkers: () => [],
+  setQueue: () => [{ url: null, remember: false }],
   getWeights: () => [{ kind: 'adapter', id: 1 }],
   analyzeAdapter: () => [{ target: { kind: 'adapter', id: 1 }, vs: { kind: 'run', id: 2 }, intruders: { k: 10, epsilon: 0.5 } }],
   createSweep: () => [{ start: { kind: 'finetune', baseModelId: 1 }, axes: [{ path: 'lora.r', values: [1, 2] }, { path: 'lr', distribution: { kind: 'log-uniform', min: 1e-4, max: 1e-2 } }], trials: 2, seeds: 2, budget: 8, concurrency: 2, prune: { kind: 'asha', metric: 'val/accuracy' } }],
